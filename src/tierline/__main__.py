@@ -1,0 +1,5 @@
+"""``python -m tierline`` runs the CLI."""
+
+from tierline.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Tierline access domain."""

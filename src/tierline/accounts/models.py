@@ -1,0 +1,26 @@
+"""The account table: the host app's billable entity, known by the host's own id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierline.db.base import Base
+from tierline.db.types import UTCDateTime, utcnow
+
+
+class Account(Base):
+    """A billable entity (a user or an organisation of the host app)."""
+
+    __tablename__ = "tierline_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    referred_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tierline_account.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Tierline billing providers domain."""

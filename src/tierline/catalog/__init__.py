@@ -1,0 +1,1 @@
+"""Tierline catalog domain."""

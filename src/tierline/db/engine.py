@@ -1,0 +1,123 @@
+"""Engines and sessions: URL parsing, per-dialect connection setup, clear connection errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tierline.errors import DatabaseUnreachableError, InvalidDatabaseURLError
+
+DEFAULT_DATABASE_URL = "sqlite:///tierline.db"
+
+# A bare ``postgresql://`` or ``mysql://`` URL would pick drivers Tierline does not install;
+# map them to the ones its extras bring.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+# How long a SQLite writer waits for the lock before giving up; webhook bursts are concurrent.
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse a database URL, choosing Tierline's drivers when the URL names none.
+
+    Raises:
+        InvalidDatabaseURLError: the URL cannot be parsed.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidDatabaseURLError(
+            f"cannot parse database URL {str(url)!r}: expected e.g. sqlite:///tierline.db, "
+            "postgresql://user@host/db or mariadb://user@host/db"
+        ) from exc
+    if parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """Create an engine configured for Tierline.
+
+    SQLite gets foreign keys on, WAL journaling (for a file) and a busy timeout, so concurrent
+    writers queue instead of failing. PostgreSQL and MariaDB get ``pool_pre_ping``.
+
+    Raises:
+        InvalidDatabaseURLError: the URL is malformed or names a driver that is not installed.
+    """
+    parsed = parse_url(url)
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        options["pool_pre_ping"] = True
+    options.update(kwargs)
+    try:
+        engine = create_engine(parsed, **options)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise InvalidDatabaseURLError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r} names a driver "
+            f"that is not available ({exc}); install tierline[postgres] or tierline[mysql]"
+        ) from exc
+    except ArgumentError as exc:
+        raise InvalidDatabaseURLError(f"invalid database URL options: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL makes NORMAL durable against application crashes; only power loss can
+            # drop the last transactions, which providers then redeliver.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def ensure_reachable(engine: Engine) -> None:
+    """Open one connection; driver errors become a one-line :class:`DatabaseUnreachableError`."""
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, SADatabaseError) as exc:
+        raise DatabaseUnreachableError(
+            f"cannot connect to {engine.url.render_as_string(hide_password=True)}: "
+            f"{first_line(exc.orig if exc.orig is not None else exc)}"
+        ) from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers append SQL and links below it)."""
+    if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
+        exc = exc.orig  # type: ignore[attr-defined]
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session inside one transaction: committed on success, rolled back on any error."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,23 @@
+"""Imports every model so that ``Base.metadata`` describes Tierline's whole schema."""
+
+from __future__ import annotations
+
+from tierline.accounts.models import Account
+from tierline.billing.models import Event, Subscription
+from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
+from tierline.credits.models import CreditGrant
+from tierline.db.base import Base
+from tierline.referrals.models import Referral
+
+__all__ = [
+    "Account",
+    "Base",
+    "CreditGrant",
+    "Event",
+    "Feature",
+    "Referral",
+    "Subscription",
+    "Tier",
+    "TierFeature",
+    "TierProviderLink",
+]
