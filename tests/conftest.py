@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, text
 from sqlalchemy.engine import URL, make_url
 
-from tierline import db
+from tierline import Tierline, TierlineSettings, db
+from tierline.catalog.spec import Catalog
 from tierline.db.models import Base
+
+from .clock import FrozenClock
 
 DIALECTS = ("sqlite", "postgresql", "mariadb")
 SERVER_URL_ENV = {
@@ -155,3 +159,33 @@ def empty_tables(url: URL) -> None:
                 conn.execute(delete(table))
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A movable clock starting at 2026-06-01 12:00 UTC."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def make_tierline(db_url: URL, clock: FrozenClock) -> Iterator[Callable[..., Tierline]]:
+    """Build :class:`Tierline` objects on ``db_url`` (every dialect) with the test clock.
+
+    Keyword arguments go to :class:`TierlineSettings` (``catalog=`` goes to Tierline itself).
+    Every object built is closed after the test.
+    """
+    built: list[Tierline] = []
+
+    def build(catalog: Catalog | str | Path | None = None, **settings: Any) -> Tierline:
+        base = TierlineSettings(database_url=db_url.render_as_string(hide_password=False))
+        tl = Tierline(
+            settings=base.model_copy(update=settings),
+            catalog=catalog if catalog is not None else Catalog(),
+            clock=clock,
+        )
+        built.append(tl)
+        return tl
+
+    yield build
+    for tl in built:
+        tl.close()

@@ -7,8 +7,25 @@ migration chain.
 
 from __future__ import annotations
 
+from tierline.access.status import AccessSource, AccessStatus, DenialReason, LimitInfo
+from tierline.billing.models import SubscriptionStatus
+from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.errors import TierlineError
+from tierline.facade import Tierline
+from tierline.settings import TierlineSettings
 
 __version__ = "0.1.0"
 
-__all__ = ["TierlineError", "__version__"]
+__all__ = [
+    "AccessSource",
+    "AccessStatus",
+    "DenialReason",
+    "IngestOutcome",
+    "IngestResult",
+    "LimitInfo",
+    "SubscriptionStatus",
+    "Tierline",
+    "TierlineError",
+    "TierlineSettings",
+    "__version__",
+]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tierline.db.engine import DEFAULT_DATABASE_URL
+
+#: Secrets lists accept several values, comma-separated, so a secret can be rotated.
+SecretList = Annotated[list[str], NoDecode]
 
 
 class TierlineSettings(BaseSettings):
@@ -13,3 +19,47 @@ class TierlineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    #: The catalog file (tiers, features, limits, provider links, referral rewards).
+    catalog: str = "tierline.toml"
+
+    # -- access -------------------------------------------------------------------------
+    #: Days a past-due subscription keeps access while the provider retries the payment.
+    past_due_grace_days: int = Field(default=3, ge=0)
+    #: Seconds a cached ``status()`` may be served; 0 turns the in-process cache off.
+    cache_ttl_seconds: float = Field(default=0.0, ge=0)
+    #: A bearer token that passes every paid-access gate (compared in constant time).
+    admin_token: str | None = None
+
+    # -- webhooks -----------------------------------------------------------------------
+    stripe_webhook_secret: SecretList = Field(default_factory=list)
+    paddle_webhook_secret: SecretList = Field(default_factory=list)
+    fake_webhook_secret: SecretList = Field(default_factory=lambda: ["fake-webhook-secret"])
+    #: Largest webhook body accepted, in bytes.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    #: Stripe's tolerance for the signed timestamp (its SDK's default is 300 s).
+    stripe_tolerance_seconds: int = Field(default=300, ge=0)
+    #: Paddle's tolerance for the signed timestamp (its SDK's default is 5 s).
+    paddle_tolerance_seconds: int = Field(default=5, ge=0)
+
+    # -- outbound provider APIs ---------------------------------------------------------
+    stripe_api_key: str | None = None
+    #: Base URL of Stripe's API; tests point it at a local fake speaking Stripe's wire format.
+    stripe_api_base: str | None = None
+
+    # -- web ----------------------------------------------------------------------------
+    #: Signs the referral cookie. Unset, a random key is made per process (cookies then do not
+    #: survive a restart); set it in production.
+    secret_key: str | None = None
+    #: Where the app is reachable, for checkout return URLs and invite links.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Where a 402 response sends the user to upgrade.
+    upgrade_url: str = "/billing/settings"
+
+    @field_validator(
+        "stripe_webhook_secret", "paddle_webhook_secret", "fake_webhook_secret", mode="before"
+    )
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

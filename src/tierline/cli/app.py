@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tierline.cli import db
+from tierline.cli import accounts, catalog, credits, db, demo, events, referrals, simulate
 from tierline.cli.common import TierlineGroup
 
 app = typer.Typer(
@@ -15,6 +15,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(referrals.app, name="referrals")
+app.add_typer(events.app, name="events")
+# Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
+credits.register(app)
+simulate.register(app)
+demo.register(app)
 
 
 def main() -> None:

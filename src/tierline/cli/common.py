@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from tierline.errors import TierlineError
+from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
 
 console = Console()
@@ -46,3 +47,22 @@ class TierlineGroup(TyperGroup):
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON on standard output, without Rich markup or wrapping."""
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
+CatalogOption = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        help="Catalog TOML file; else TIERLINE_CATALOG; else tierline.toml.",
+        show_default=False,
+    ),
+]
+
+
+def open_tierline(database_url_option: str | None, catalog: str | None = None) -> Tierline:
+    """A :class:`Tierline` for a CLI command, from its options and the environment."""
+    settings = TierlineSettings()
+    updates: dict[str, str] = {"database_url": database_url(database_url_option)}
+    if catalog is not None:
+        updates["catalog"] = catalog
+    return Tierline(settings=settings.model_copy(update=updates))

@@ -19,7 +19,6 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from tierline.db.engine import ensure_reachable, first_line, make_engine
-from tierline.db.models import Base
 from tierline.db.schema import VERSION_TABLE, include_own_object
 from tierline.errors import DatabaseError
 
@@ -123,6 +122,9 @@ def check(url: str | URL | Engine) -> list[str]:
     Reports a database not at head first, then each table, column, index or constraint that
     differs, one readable line each.
     """
+    # Imported here: the models import tierline.db, which imports this module.
+    from tierline.db.models import Base
+
     problems: list[str] = []
     with _connected(url) as conn:
         context = MigrationContext.configure(

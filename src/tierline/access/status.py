@@ -1,0 +1,80 @@
+"""The answer to "may this account use paid features?": :class:`AccessStatus`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AccessSource(StrEnum):
+    """Why an account has the access it has."""
+
+    EXEMPT = "exempt"
+    SUBSCRIPTION = "subscription"
+    TRIAL = "trial"
+    GRACE = "grace"
+    CREDIT = "credit"
+    FREE = "free"
+
+
+class DenialReason(StrEnum):
+    """Machine-readable reason paid access is refused (the ``reason`` of a 402)."""
+
+    NO_SUBSCRIPTION = "no_subscription"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+    PAUSED = "paused"
+    TRIAL_ENDED = "trial_ended"
+    CREDIT_EXPIRED = "credit_expired"
+    INCOMPLETE = "incomplete"
+    FEATURE_NOT_IN_TIER = "feature_not_in_tier"
+    UNKNOWN_ACCOUNT = "unknown_account"
+
+
+@dataclass(frozen=True)
+class LimitInfo:
+    """A numeric limit of the account's tier."""
+
+    key: str
+    limit: int
+    period: str  # "day" | "month" | "none"
+
+
+@dataclass(frozen=True)
+class AccessStatus:
+    """An account's access, as the app should act on it.
+
+    ``active`` is True when the account has paid access (or is exempt); ``source`` says why
+    (or ``free`` when it has only the free tier); ``reason`` says why not when inactive.
+    """
+
+    account_ref: str
+    active: bool
+    source: AccessSource
+    tier: str | None
+    expires_at: datetime | None = None
+    days_remaining: int | None = None
+    reason: DenialReason | None = None
+    features: frozenset[str] = field(default_factory=frozenset)
+    limits: dict[str, LimitInfo] = field(default_factory=dict)
+    seats: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (used by ``show-status --json`` and 402 bodies)."""
+        return {
+            "account_ref": self.account_ref,
+            "active": self.active,
+            "source": self.source.value,
+            "tier": self.tier,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "days_remaining": self.days_remaining,
+            "reason": self.reason.value if self.reason else None,
+            "features": sorted(self.features),
+            "limits": {
+                key: {"limit": info.limit, "period": info.period}
+                for key, info in sorted(self.limits.items())
+            },
+            "seats": self.seats,
+        }

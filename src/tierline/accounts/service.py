@@ -1,0 +1,124 @@
+"""Accounts: the host's billable entities, created on first use by the host's own id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tierline.accounts.models import Account
+from tierline.context import Context
+from tierline.errors import NotFoundError, ValidationError
+
+MAX_REF_LENGTH = 255
+MAX_EMAIL_LENGTH = 320
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account as callers see it."""
+
+    id: int
+    ref: str
+    email: str | None
+    referral_code: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountInfo:
+        return cls(
+            id=account.id,
+            ref=account.ref,
+            email=account.email,
+            referral_code=account.referral_code,
+            created_at=account.created_at,
+        )
+
+
+def clean_ref(ref: str) -> str:
+    """Validate an account ref: the host's id, 1 to 255 characters, no surrounding spaces."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValidationError(f"account ref {ref!r} is empty; give the host app's own id")
+    if ref != ref.strip():
+        raise ValidationError(f"account ref {ref!r} has surrounding whitespace")
+    if len(ref) > MAX_REF_LENGTH:
+        raise ValidationError(
+            f"account ref {ref[:20]!r}... is {len(ref)} characters; at most {MAX_REF_LENGTH}"
+        )
+    return ref
+
+
+def clean_email(email: str | None) -> str | None:
+    """Validate an optional email address (shape only; the host verifies ownership)."""
+    if email is None:
+        return None
+    email = email.strip()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or len(email) > MAX_EMAIL_LENGTH:
+        raise ValidationError(f"email {email!r} is not an email address like name@example.com")
+    return email
+
+
+def find_account(session: Session, ref: str) -> Account | None:
+    """The account with this ref, in ``session``, or ``None``."""
+    return session.scalars(select(Account).where(Account.ref == ref)).one_or_none()
+
+
+def get_account(session: Session, ref: str) -> Account:
+    """The account with this ref, in ``session``; raises :class:`NotFoundError`."""
+    account = find_account(session, ref)
+    if account is None:
+        raise NotFoundError(f"no account with ref {ref!r}; create it with `accounts add`")
+    return account
+
+
+def ensure_account_in(session: Session, ref: str, email: str | None = None) -> Account:
+    """Find or create the account inside the caller's transaction (flushes a new row)."""
+    ref = clean_ref(ref)
+    email = clean_email(email)
+    account = find_account(session, ref)
+    if account is None:
+        account = Account(ref=ref, email=email)
+        session.add(account)
+        session.flush()
+    elif email is not None and account.email != email:
+        account.email = email
+    return account
+
+
+class AccountService:
+    """Create and read accounts."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def ensure(self, ref: str, email: str | None = None) -> AccountInfo:
+        """The account with ``ref``, created if missing; ``email`` updates it when given.
+
+        Safe under concurrency: a racing creator's row wins and is returned.
+        """
+        ref = clean_ref(ref)
+        email = clean_email(email)
+        try:
+            with self.ctx.sessions.begin() as session:
+                return AccountInfo.of(ensure_account_in(session, ref, email))
+        except IntegrityError:
+            # Another transaction created it between our select and insert.
+            with self.ctx.sessions.begin() as session:
+                return AccountInfo.of(ensure_account_in(session, ref, email))
+
+    def get(self, ref: str) -> AccountInfo:
+        """The account with ``ref``; raises :class:`NotFoundError`."""
+        with self.ctx.sessions() as session:
+            return AccountInfo.of(get_account(session, ref))
+
+    def list(self, *, limit: int = 100, offset: int = 0) -> list[AccountInfo]:
+        """Accounts, oldest first."""
+        with self.ctx.sessions() as session:
+            rows = session.scalars(
+                select(Account).order_by(Account.id).limit(limit).offset(offset)
+            ).all()
+            return [AccountInfo.of(row) for row in rows]

@@ -1,0 +1,82 @@
+"""The provider interface: verify a webhook, parse it into a normalized event.
+
+Every provider module implements :class:`Provider`; the registry in
+:mod:`tierline.billing.providers` maps names to instances. Tier resolution is *not* done here:
+a snapshot carries the provider's external keys (``tier_keys``), and the inbox resolves them
+through the catalog's tier-provider links, so a provider module needs no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from tierline.billing.models import SubscriptionStatus
+from tierline.errors import TierlineError
+
+
+class WebhookRejected(TierlineError):  # noqa: N818 - it names an outcome, not a failure
+    """The webhook must not be processed: bad signature, stale timestamp, malformed body.
+
+    ``reason`` is a short machine-readable code (``missing_signature``, ``bad_signature``,
+    ``stale_timestamp``, ``malformed_json``, ``body_too_large``, ``unknown_provider``...).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SubscriptionSnapshot:
+    """A provider's view of one subscription at one moment, normalized."""
+
+    external_id: str
+    status: SubscriptionStatus
+    #: The host's account ref, when the payload carries it (client_reference_id, custom_data,
+    #: metadata); otherwise the inbox finds the account by ``customer_id``.
+    account_ref: str | None = None
+    customer_id: str | None = None
+    #: The provider's catalog keys for this subscription, in the order to try them: a Stripe
+    #: price lookup_key, a Paddle price/product custom_data key and id, and so on.
+    tier_keys: tuple[str, ...] = ()
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    trial_end: datetime | None = None
+    quantity: int = 1
+    #: The provider's timestamp of this state, used to never let older state overwrite newer.
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One webhook, normalized."""
+
+    provider: str
+    event_id: str
+    type: str
+    occurred_at: datetime | None
+    subscription: SubscriptionSnapshot | None = None
+    #: Extra normalized facts a handler may need (e.g. the checkout's client_reference_id).
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What every billing provider implements."""
+
+    #: The registry name: ``stripe``, ``paddle``, ``fake``...
+    name: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
+        """Check the signature over the raw body and return the decoded JSON payload.
+
+        Header names are matched case-insensitively. Raises :class:`WebhookRejected`.
+        """
+        ...
+
+    def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
+        """Normalize a verified payload. Raises :class:`WebhookRejected` if it is malformed."""
+        ...

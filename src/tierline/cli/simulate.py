@@ -1,0 +1,9 @@
+"""Top-level commands: simulate: send a correctly signed webhook to a running app."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
