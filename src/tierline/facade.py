@@ -12,17 +12,17 @@ from sqlalchemy import Engine
 from tierline.access.cache import TTLCache
 from tierline.access.service import AccessService
 from tierline.access.status import AccessStatus, LimitInfo
-from tierline.accounts.service import AccountService
+from tierline.accounts.service import AccountInfo, AccountService
 from tierline.billing.inbox import Inbox
 from tierline.billing.result import IngestResult
 from tierline.catalog.config import load_catalog
-from tierline.catalog.service import CatalogService
+from tierline.catalog.service import CatalogService, SyncReport
 from tierline.catalog.spec import Catalog
 from tierline.context import Context
-from tierline.credits.service import CreditService
+from tierline.credits.service import CreditInfo, CreditService
 from tierline.db.engine import make_engine, session_factory
 from tierline.db.types import utcnow
-from tierline.referrals.service import ReferralService
+from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
 from tierline.settings import TierlineSettings
 
 
@@ -67,7 +67,7 @@ class Tierline:
         self.accounts = AccountService(self.ctx)
         self.credits = CreditService(self.ctx)
         self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
-        self.access = AccessService(self.ctx, free_tier=self.catalog_spec.free_tier)
+        self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.catalog, self.referrals)
 
     # -- access -----------------------------------------------------------------------
@@ -82,6 +82,60 @@ class Tierline:
     def limit(self, account_ref: str, feature: str) -> LimitInfo | None:
         """The numeric limit of ``feature`` for the account, or ``None`` if it has none."""
         return self.access.limit(account_ref, feature)
+
+    def is_admin_token(self, token: str | None) -> bool:
+        """Whether ``token`` is the configured admin bearer token (constant-time compare)."""
+        return self.access.is_admin_token(token)
+
+    def assign_exempt(self, account_ref: str, tier_key: str) -> AccessStatus:
+        """Put the account on an exempt tier (staff, partners): active without payment."""
+        return self.access.assign_exempt(account_ref, tier_key)
+
+    # -- accounts, credits, referrals ---------------------------------------------------
+    def ensure_account(self, account_ref: str, email: str | None = None) -> AccountInfo:
+        """The account with the host's id ``account_ref``, created if missing."""
+        return self.accounts.ensure(account_ref, email)
+
+    def grant_credit(
+        self,
+        account_ref: str,
+        *,
+        days: int | None = None,
+        until: datetime | None = None,
+        reason: str | None = None,
+        by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CreditInfo:
+        """Grant paid access for ``days`` (or ``until``), extending from the current expiry."""
+        return self.credits.grant(
+            account_ref,
+            days=days,
+            until=until,
+            reason=reason,
+            by=by,
+            idempotency_key=idempotency_key,
+        )
+
+    def revoke_credit(self, account_ref: str) -> int:
+        """Revoke the account's active and future credits; returns how many were revoked."""
+        return self.credits.revoke(account_ref)
+
+    def referral_code(self, account_ref: str) -> str:
+        """The account's referral code, assigned on first request."""
+        return self.referrals.code(account_ref)
+
+    def attribute_referral(self, referred_ref: str, code: str) -> ReferralInfo:
+        """Record that ``referred_ref`` signed up with ``code``; rejects bad codes clearly."""
+        return self.referrals.attribute(referred_ref, code)
+
+    def referral_stats(self, account_ref: str) -> ReferralStats:
+        """Pending, converted and credited referrals of the account, and its active credits."""
+        return self.referrals.stats(account_ref)
+
+    # -- catalog ------------------------------------------------------------------------
+    def sync_catalog(self, catalog: Catalog | None = None, *, dry_run: bool = False) -> SyncReport:
+        """Write the catalog (default: the one this object was built with) to the database."""
+        return self.catalog.sync(catalog or self.catalog_spec, dry_run=dry_run)
 
     # -- webhooks ---------------------------------------------------------------------
     def ingest(self, provider: str, headers: Mapping[str, str], body: bytes) -> IngestResult:

@@ -71,5 +71,9 @@ class Catalog:
     #: Feature keys declared in ``[features]`` (with optional display names).
     features: dict[str, str | None] = field(default_factory=dict)
     referrals: ReferralPolicy = field(default_factory=ReferralPolicy)
-    #: The tier an account without paid access falls back to (an exempt tier if one exists).
+    #: ``[catalog] free_tier``: the tier an account without paid access falls back to
+    #: (default: the tier keyed ``free``, if any). It must be exempt (no payment).
     free_tier: str | None = None
+    #: ``[catalog] credit_tier``: the tier whose features a credit window grants (default: the
+    #: paid, non-exempt tier with the highest sort order).
+    credit_tier: str | None = None
