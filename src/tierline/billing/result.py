@@ -10,7 +10,8 @@ class IngestOutcome(StrEnum):
     """What happened to one delivered webhook."""
 
     PROCESSED = "processed"  # applied now
-    DUPLICATE = "duplicate"  # already applied (or being applied) by an earlier delivery
+    DUPLICATE = "duplicate"  # already applied by an earlier delivery
+    IN_FLIGHT = "in_flight"  # another delivery holds the claim right now
     IGNORED = "ignored"  # verified and stored, but a type Tierline does not act on
     UNMAPPED = "unmapped"  # kept for replay: names a tier key the catalog does not know
     REJECTED = "rejected"  # not verified or malformed: nothing stored
@@ -22,6 +23,9 @@ class IngestOutcome(StrEnum):
 HTTP_STATUS: dict[IngestOutcome, int] = {
     IngestOutcome.PROCESSED: 200,
     IngestOutcome.DUPLICATE: 200,
+    # Not 200: if the holder of the claim crashes, the provider's retry must find the event
+    # again (its lease will have run out by then) instead of having been told "done".
+    IngestOutcome.IN_FLIGHT: 409,
     IngestOutcome.IGNORED: 200,
     IngestOutcome.UNMAPPED: 200,
     IngestOutcome.REJECTED: 400,
