@@ -2,6 +2,71 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tierline.accounts.service import AccountInfo
+from tierline.cli.catalog import open_without_catalog
+from tierline.cli.common import DatabaseURLOption, JsonOption, console, print_json
 
 app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
+
+
+def _to_dict(account: AccountInfo) -> dict[str, object]:
+    return {
+        "id": account.id,
+        "ref": account.ref,
+        "email": account.email,
+        "referral_code": account.referral_code,
+        "created_at": account.created_at.isoformat(),
+    }
+
+
+@app.command()
+def add(
+    ref: Annotated[str, typer.Argument(help="The host app's own id of the user or organisation.")],
+    email: Annotated[
+        str | None, typer.Option("--email", help="Contact email (updates an existing account).")
+    ] = None,
+    json_: JsonOption = False,
+    database_url_: DatabaseURLOption = None,
+) -> None:
+    """Create the account REF (or update its email if it exists)."""
+    with open_without_catalog(database_url_) as tl:
+        account = tl.ensure_account(ref, email)
+    if json_:
+        print_json(_to_dict(account))
+        return
+    suffix = f" <{account.email}>" if account.email else ""
+    typer.echo(f"account {account.ref}{suffix} (id {account.id})")
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
+    json_: JsonOption = False,
+    database_url_: DatabaseURLOption = None,
+) -> None:
+    """List accounts, oldest first."""
+    with open_without_catalog(database_url_) as tl:
+        accounts = tl.accounts.list(limit=limit, offset=offset)
+    if json_:
+        print_json([_to_dict(account) for account in accounts])
+        return
+    if not accounts:
+        console.print("no accounts")
+        return
+    table = Table("id", "ref", "email", "referral code", "created")
+    for account in accounts:
+        table.add_row(
+            str(account.id),
+            escape(account.ref),
+            escape(account.email or ""),
+            account.referral_code or "",
+            account.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
