@@ -33,3 +33,7 @@ class NotFoundError(TierlineError):
 
 class ValidationError(TierlineError):
     """Input was well-formed but not acceptable (negative days, bad code...)."""
+
+
+class ProviderAPIError(TierlineError):
+    """A billing provider's API refused a call or could not be reached."""

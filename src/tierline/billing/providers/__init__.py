@@ -1,1 +1,81 @@
-"""Tierline billing providers domain."""
+"""Billing providers behind one interface, and the registry that builds them from settings.
+
+``get_provider(name, settings)`` returns a :class:`~tierline.billing.providers.base.Provider`
+whose ``verify(headers, body)`` checks the provider's real signature scheme and whose
+``parse(payload)`` normalizes the event. ``sign_for(name, body, secret)`` makes the headers a
+provider would send, for tests, ``tierline simulate`` and the fake checkout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tierline.billing.providers import fake, paddle, stripe
+from tierline.billing.providers.base import (
+    Provider,
+    ProviderEvent,
+    SubscriptionSnapshot,
+    WebhookRejected,
+)
+from tierline.billing.providers.signing import Clock
+from tierline.settings import TierlineSettings
+
+__all__ = [
+    "PROVIDER_NAMES",
+    "Clock",
+    "Provider",
+    "ProviderEvent",
+    "SubscriptionSnapshot",
+    "WebhookRejected",
+    "get_provider",
+    "sign_for",
+]
+
+_Factory = Callable[[TierlineSettings, Clock], Provider]
+_FACTORIES: dict[str, _Factory] = {
+    stripe.NAME: lambda s, clock: stripe.StripeProvider(
+        s.stripe_webhook_secret, tolerance_seconds=s.stripe_tolerance_seconds, clock=clock
+    ),
+    paddle.NAME: lambda s, clock: paddle.PaddleProvider(
+        s.paddle_webhook_secret, tolerance_seconds=s.paddle_tolerance_seconds, clock=clock
+    ),
+    fake.NAME: lambda s, clock: fake.FakeProvider(s.fake_webhook_secret, clock=clock),
+}
+_SIGNERS: dict[str, Callable[[bytes, str, int | None], dict[str, str]]] = {
+    stripe.NAME: stripe.sign,
+    paddle.NAME: paddle.sign,
+    fake.NAME: fake.sign,
+}
+
+#: Every provider name :func:`get_provider` knows.
+PROVIDER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def _unknown(name: str) -> WebhookRejected:
+    return WebhookRejected(
+        "unknown_provider",
+        f"unknown billing provider {name!r}; valid providers: {', '.join(PROVIDER_NAMES)}",
+    )
+
+
+def get_provider(name: str, settings: TierlineSettings, *, clock: Clock = time.time) -> Provider:
+    """The provider called ``name``, configured from ``settings``.
+
+    ``clock`` gives "now" for the signed-timestamp check, as unix seconds or an aware datetime
+    (a Tierline context's clock fits). An unknown name raises :class:`WebhookRejected` with
+    reason ``unknown_provider``. A provider whose secret setting is empty is still returned; it
+    rejects every webhook with ``no_secret_configured``.
+    """
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise _unknown(name)
+    return factory(settings, clock)
+
+
+def sign_for(name: str, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The signature headers provider ``name`` would send with ``body`` (timestamp: now)."""
+    signer = _SIGNERS.get(name)
+    if signer is None:
+        raise _unknown(name)
+    return signer(body, secret, timestamp)

@@ -20,8 +20,10 @@ from tierline.errors import TierlineError
 class WebhookRejected(TierlineError):  # noqa: N818 - it names an outcome, not a failure
     """The webhook must not be processed: bad signature, stale timestamp, malformed body.
 
-    ``reason`` is a short machine-readable code (``missing_signature``, ``bad_signature``,
-    ``stale_timestamp``, ``malformed_json``, ``body_too_large``, ``unknown_provider``...).
+    ``reason`` is a short machine-readable code: ``missing_signature``, ``malformed_signature``,
+    ``bad_signature``, ``stale_timestamp`` (too old or too far in the future),
+    ``malformed_json``, ``malformed_payload`` (JSON, but not the provider's event shape),
+    ``body_too_large``, ``unknown_provider``, ``no_secret_configured``.
     """
 
     def __init__(self, reason: str, message: str) -> None:

@@ -1,0 +1,118 @@
+"""Typed reads from a verified webhook payload, each failing as ``malformed_payload``.
+
+A payload passed signature verification, so it came from the provider, but its shape is still
+checked: a field of the wrong type becomes a clear :class:`WebhookRejected` naming the field,
+never a ``KeyError`` or ``TypeError`` deep inside the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tierline.billing.providers.base import WebhookRejected
+
+
+@dataclass(frozen=True)
+class PayloadReader:
+    """Reads fields of one provider's payloads; errors name the provider and the field path."""
+
+    provider: str
+
+    def fail(self, path: str, value: object, expected: str) -> WebhookRejected:
+        """The error for field ``path`` holding ``value`` instead of ``expected``."""
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return WebhookRejected(
+            "malformed_payload",
+            f"{self.provider} payload field {path!r} is {shown}, expected {expected}",
+        )
+
+    def obj(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        """A required nested object."""
+        value = data.get(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(path, value, "an object")
+        return value
+
+    def opt_obj(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        """An optional nested object (absent or null gives None)."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise self.fail(path, value, "an object or null")
+        return value
+
+    def string(self, data: Mapping[str, Any], key: str, path: str) -> str:
+        """A required non-empty string."""
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, value, "a non-empty string")
+        return value
+
+    def opt_string(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        """An optional string (absent, null or empty gives None)."""
+        value = data.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.fail(path, value, "a string or null")
+        return value
+
+    def opt_int(self, data: Mapping[str, Any], key: str, path: str) -> int | None:
+        """An optional integer (booleans are not integers here)."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, value, "an integer or null")
+        return value
+
+    def flag(self, data: Mapping[str, Any], key: str, path: str) -> bool:
+        """An optional boolean; absent or null is False."""
+        value = data.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(path, value, "true or false")
+        return value
+
+    def objects(self, data: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
+        """An optional list of objects (absent or null gives an empty list)."""
+        value = data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise self.fail(path, value, "a list of objects")
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise self.fail(f"{path}[{index}]", item, "an object")
+        return list(value)
+
+    def unix(self, data: Mapping[str, Any], key: str, path: str) -> datetime | None:
+        """An optional unix-seconds timestamp, as an aware UTC datetime."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, value, "unix seconds (an integer) or null")
+        return datetime.fromtimestamp(value, UTC)
+
+    def iso(self, data: Mapping[str, Any], key: str, path: str) -> datetime | None:
+        """An optional RFC 3339 timestamp (Paddle's format), as an aware UTC datetime."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(path, value, "an RFC 3339 timestamp or null")
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise self.fail(path, value, "an RFC 3339 timestamp or null") from exc
+        if parsed.tzinfo is None:
+            raise self.fail(path, value, "a timestamp with a time zone")
+        return parsed.astimezone(UTC)

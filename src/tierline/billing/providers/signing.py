@@ -1,0 +1,180 @@
+"""Timestamped HMAC-SHA256 webhook signatures: the scheme Stripe, Paddle and the fake share.
+
+Each provider sends one header holding a unix timestamp and one or more hex HMAC-SHA256
+signatures of ``f"{timestamp}{joiner}{body}"``; they differ only in the header's name, its
+separators and its key names:
+
+=========  ======================  =========  =========  ========  ======
+provider   header                  separator  timestamp  hash key  joiner
+=========  ======================  =========  =========  ========  ======
+stripe     ``Stripe-Signature``    ``,``      ``t``      ``v1``    ``.``
+paddle     ``Paddle-Signature``    ``;``      ``ts``     ``h1``    ``:``
+fake       ``Tierline-Signature``  ``,``      ``t``      ``v1``    ``.``
+=========  ======================  =========  =========  ========  ======
+
+:class:`SignatureScheme` verifies and signs any of them with the standard library only. Several
+signatures in one header (a provider rolling its secret) and several configured secrets (you
+rolling yours) are both accepted: any signature matching any secret passes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+from typing import Any
+
+from tierline.billing.providers.base import WebhookRejected
+
+#: "Now" for timestamp checks: unix seconds, or an aware datetime (so a Tierline clock fits).
+Clock = Callable[[], float | datetime]
+
+
+def unix_now(clock: Clock) -> float:
+    """Read ``clock`` as unix seconds, whether it returns a number or an aware datetime."""
+    now = clock()
+    return now.timestamp() if isinstance(now, datetime) else float(now)
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name``, matched case-insensitively (None when absent)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def hmac_sha256_hex(secret: str, message: bytes) -> str:
+    """Hex HMAC-SHA256 of ``message`` keyed by the UTF-8 bytes of ``secret``."""
+    return hmac.new(secret.encode("utf-8"), message, sha256).hexdigest()
+
+
+def decode_json_object(body: bytes, provider: str) -> dict[str, Any]:
+    """Decode a verified body; it must be a JSON object."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected(
+            "malformed_json", f"{provider} webhook body is not valid JSON: {exc}"
+        ) from exc
+    if not isinstance(payload, dict):
+        raise WebhookRejected(
+            "malformed_payload",
+            f"{provider} webhook body is JSON {type(payload).__name__}, expected an object",
+        )
+    return payload
+
+
+@dataclass(frozen=True)
+class SignatureScheme:
+    """One provider's spelling of the timestamped HMAC-SHA256 header."""
+
+    provider: str
+    header: str
+    separator: str
+    timestamp_key: str
+    hash_key: str
+    joiner: str
+    #: The setting that holds this provider's secrets, named in "no secret" errors.
+    setting: str
+
+    def signed_content(self, timestamp: int, body: bytes) -> bytes:
+        """The exact bytes the provider signs: timestamp, joiner, raw body."""
+        return f"{timestamp}{self.joiner}".encode() + body
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """Headers carrying a valid signature of ``body`` (timestamp defaults to now)."""
+        ts = int(time.time()) if timestamp is None else int(timestamp)
+        digest = hmac_sha256_hex(secret, self.signed_content(ts, body))
+        value = f"{self.timestamp_key}={ts}{self.separator}{self.hash_key}={digest}"
+        return {self.header: value}
+
+    def parse_header(self, value: str) -> tuple[int, list[str]]:
+        """Split the header into its timestamp and its signatures for :attr:`hash_key`.
+
+        Unknown keys (Stripe's ``v0`` test signature, future schemes) are skipped.
+        """
+        timestamps: list[str] = []
+        signatures: list[str] = []
+        for item in value.split(self.separator):
+            item = item.strip()
+            if not item:
+                continue
+            key, sep, part = item.partition("=")
+            if not sep:
+                raise self._malformed(value, f"item {item!r} has no '='")
+            key, part = key.strip(), part.strip()
+            if key == self.timestamp_key:
+                timestamps.append(part)
+            elif key == self.hash_key:
+                signatures.append(part)
+        if len(timestamps) != 1:
+            raise self._malformed(
+                value, f"expected exactly one {self.timestamp_key}=<unix seconds>"
+            )
+        if not timestamps[0].isascii() or not timestamps[0].isdigit():
+            raise self._malformed(
+                value, f"{self.timestamp_key}={timestamps[0]!r} is not unix seconds"
+            )
+        if not signatures:
+            raise self._malformed(value, f"no {self.hash_key}=<hex signature>")
+        return int(timestamps[0]), signatures
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secrets: Sequence[str],
+        tolerance: int,
+        now: float,
+    ) -> dict[str, Any]:
+        """Check the signature and timestamp, then decode the body as a JSON object.
+
+        The signature is checked before the timestamp, so ``stale_timestamp`` is only ever said
+        of an authentic delivery (a replay, or a clock that is off), never of a forgery.
+        """
+        if not secrets:
+            raise WebhookRejected(
+                "no_secret_configured",
+                f"no {self.provider} webhook secret is configured; set {self.setting} "
+                "(several comma-separated secrets are accepted during a rotation)",
+            )
+        value = header_value(headers, self.header)
+        if value is None or not value.strip():
+            raise WebhookRejected(
+                "missing_signature", f"the {self.header} header is missing or empty"
+            )
+        timestamp, signatures = self.parse_header(value)
+        content = self.signed_content(timestamp, body)
+        expected = [hmac_sha256_hex(secret, content).encode() for secret in secrets]
+        # Every pair is compared (no early exit) so timing says nothing about which matched.
+        matched = False
+        for candidate in signatures:
+            raw = candidate.encode("utf-8", "replace")
+            for digest in expected:
+                matched |= hmac.compare_digest(digest, raw)
+        if not matched:
+            raise WebhookRejected(
+                "bad_signature",
+                f"no {self.hash_key} signature in {self.header} matches the body for any "
+                f"configured secret ({len(secrets)} tried)",
+            )
+        age = now - timestamp
+        if abs(age) > tolerance:
+            when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s in the future"
+            raise WebhookRejected(
+                "stale_timestamp",
+                f"{self.header} timestamp {timestamp} is {when} (tolerance {tolerance} s)",
+            )
+        return decode_json_object(body, self.provider)
+
+    def _malformed(self, value: str, why: str) -> WebhookRejected:
+        return WebhookRejected(
+            "malformed_signature", f"cannot read the {self.header} header {value!r}: {why}"
+        )

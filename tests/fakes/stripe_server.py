@@ -1,0 +1,371 @@
+"""A local fake of the parts of Stripe's API Tierline calls, speaking Stripe's wire format.
+
+Requests are form-encoded with Stripe's nested brackets (``line_items[0][price]``,
+``subscription_data[metadata][tierline_account]``, ``lookup_keys[0]`` or ``lookup_keys[]``);
+answers are Stripe-shaped JSON objects, errors are ``{"error": {"type", "message", "code",
+"param"}}`` with Stripe's status codes. Routes:
+
+- ``GET /v1/prices?lookup_keys[]=...&active=true``: a ``list`` object of the seeded prices.
+- ``POST /v1/checkout/sessions``: a ``checkout.session`` (``cs_test_...``) for a seeded price.
+- ``POST /v1/subscriptions/{id}``: updates a seeded subscription; ``discounts[n][coupon]``
+  must name a seeded coupon.
+
+Every request must carry ``Authorization: Bearer sk_test_...`` (else 401). A POST's
+``Idempotency-Key`` is honoured as Stripe does: the same key with the same parameters replays
+the first response without a second effect (``Idempotent-Replayed: true``); with different
+parameters it is a 400 ``idempotency_error``. Every request is recorded in ``.requests``.
+
+Use the ``fake_stripe`` fixture: ``from tests.fakes.stripe_server import fake_stripe`` in a
+test module, then ``fake_stripe.seed_price("pro_monthly")`` and
+``TierlineSettings(**fake_stripe.settings())``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+API_KEY = "sk_test_tierline_fake_51Hx"
+_SUBSCRIPTION_PATH = re.compile(r"^/v1/subscriptions/([A-Za-z0-9_]+)$")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received: ``form`` is the decoded (nested) body or query."""
+
+    method: str
+    path: str
+    form: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+
+    def header(self, name: str) -> str | None:
+        """A header by case-insensitive name."""
+        return self.headers.get(name.lower())
+
+
+class StripeAPIFailure(Exception):  # noqa: N818 - it is a response, raised to unwind the handler
+    """An error answer in Stripe's shape."""
+
+    def __init__(
+        self, status: int, message: str, *, kind: str = "invalid_request_error", **extra: str
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"type": kind, "message": message, **extra}}
+
+
+def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's bracketed form keys as nested dicts and lists (``a[0][b]=1`` -> {a: [{b: 1}]})."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        base, _, rest = key.partition("[")
+        parts = [base] + (rest[:-1].split("][") if rest else [])
+        node: Any = root
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            nxt = None if last else parts[index + 1]
+            empty: Any = [] if nxt is not None and (nxt == "" or nxt.isdigit()) else {}
+            if isinstance(node, list):
+                slot = len(node) if part == "" else int(part)
+                while len(node) <= slot:
+                    node.append(None)
+                if last:
+                    node[slot] = value
+                elif node[slot] is None:
+                    node[slot] = empty
+                node = node[slot]
+            else:
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, empty)
+    return root
+
+
+@dataclass
+class FakeStripe:
+    """State and recordings of one fake Stripe server (see the module docstring)."""
+
+    url: str = ""
+    api_key: str = API_KEY
+    #: lookup_key -> price object.
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: subscription id -> subscription object.
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: coupon id -> coupon object.
+    coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: checkout session id -> session object.
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _idempotent: dict[str, tuple[str, str, dict[str, Any], int, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    _queued_errors: list[StripeAPIFailure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- seeding -----------------------------------------------------------------------
+    def settings(self) -> dict[str, str]:
+        """The Tierline settings that point the Stripe client here."""
+        return {"stripe_api_key": self.api_key, "stripe_api_base": self.url}
+
+    def seed_price(self, lookup_key: str, *, active: bool = True, unit_amount: int = 2900) -> str:
+        """Add a recurring monthly price with ``lookup_key``; return its id."""
+        price_id = f"price_{secrets.token_hex(12)}"
+        self.prices[lookup_key] = {
+            "id": price_id,
+            "object": "price",
+            "active": active,
+            "billing_scheme": "per_unit",
+            "created": int(time.time()),
+            "currency": "usd",
+            "livemode": False,
+            "lookup_key": lookup_key,
+            "metadata": {},
+            "nickname": None,
+            "product": f"prod_{secrets.token_hex(7)}",
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+            "type": "recurring",
+            "unit_amount": unit_amount,
+            "unit_amount_decimal": str(unit_amount),
+        }
+        return price_id
+
+    def seed_subscription(self, customer: str = "cus_fake123") -> str:
+        """Add an active subscription without discounts; return its id."""
+        sub_id = f"sub_{secrets.token_hex(12)}"
+        self.subscriptions[sub_id] = {
+            "id": sub_id,
+            "object": "subscription",
+            "customer": customer,
+            "discounts": [],
+            "livemode": False,
+            "metadata": {},
+            "status": "active",
+        }
+        return sub_id
+
+    def seed_coupon(self, coupon_id: str, *, percent_off: float = 100.0) -> None:
+        """Add a one-month coupon."""
+        self.coupons[coupon_id] = {
+            "id": coupon_id,
+            "object": "coupon",
+            "duration": "repeating",
+            "duration_in_months": 1,
+            "livemode": False,
+            "percent_off": percent_off,
+            "valid": True,
+        }
+
+    def fail_next(
+        self, status: int, message: str, *, kind: str = "api_error", code: str | None = None
+    ) -> None:
+        """Answer the next request with this error (marked not retryable, as Stripe does)."""
+        extra = {"code": code} if code else {}
+        self._queued_errors.append(StripeAPIFailure(status, message, kind=kind, **extra))
+
+    # -- routing -----------------------------------------------------------------------
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer one request: (status, JSON body, extra headers)."""
+        split = urlsplit(target)
+        raw = body if method == "POST" else split.query
+        form = decode_form(parse_qsl(raw, keep_blank_values=True))
+        with self._lock:
+            status, answer, extra = self._answer(method, split.path, form, headers)
+            self.requests.append(RecordedRequest(method, split.path, form, headers, status))
+        return status, answer, extra
+
+    def _answer(
+        self, method: str, path: str, form: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        try:
+            self._authenticate(headers)
+        except StripeAPIFailure as failure:
+            return self._error(failure)
+        key = headers.get("idempotency-key") if method == "POST" else None
+        if key is not None and key in self._idempotent:
+            first_method, first_path, first_form, status, answer = self._idempotent[key]
+            if (first_method, first_path, first_form) != (method, path, form):
+                return self._error(
+                    StripeAPIFailure(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with. Try using a key other than "
+                        f"'{key}' if you meant to execute a different request.",
+                        kind="idempotency_error",
+                    )
+                )
+            return status, answer, {"Idempotent-Replayed": "true"}
+        try:
+            if self._queued_errors:
+                raise self._queued_errors.pop(0)
+            status, answer, extra = 200, self._route(method, path, form), {}
+        except StripeAPIFailure as failure:
+            status, answer, extra = self._error(failure)
+        if key is not None:
+            self._idempotent[key] = (method, path, form, status, answer)
+        return status, answer, extra
+
+    def _error(self, failure: StripeAPIFailure) -> tuple[int, dict[str, Any], dict[str, str]]:
+        return failure.status, failure.body, {"Stripe-Should-Retry": "false"}
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme != "Bearer" or not token.startswith("sk_test_"):
+            raise StripeAPIFailure(
+                401, f"Invalid API Key provided: {token[:8]}****; the fake takes only sk_test_ keys"
+            )
+        if token != self.api_key:
+            raise StripeAPIFailure(401, f"Invalid API Key provided: {token[:12]}****")
+
+    def _route(self, method: str, path: str, form: dict[str, Any]) -> dict[str, Any]:
+        if method == "GET" and path == "/v1/prices":
+            return self._list_prices(form)
+        if method == "POST" and path == "/v1/checkout/sessions":
+            return self._create_session(form)
+        match = _SUBSCRIPTION_PATH.match(path)
+        if method == "POST" and match:
+            return self._update_subscription(match.group(1), form)
+        raise StripeAPIFailure(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+        )
+
+    def _list_prices(self, form: dict[str, Any]) -> dict[str, Any]:
+        keys = form.get("lookup_keys", [])
+        keys = [keys] if isinstance(keys, str) else keys
+        active = form.get("active")
+        found = [
+            price
+            for key, price in self.prices.items()
+            if (not keys or key in keys)
+            and (active is None or str(price["active"]).lower() == active)
+        ]
+        return {"object": "list", "data": found, "has_more": False, "url": "/v1/prices"}
+
+    def _create_session(self, form: dict[str, Any]) -> dict[str, Any]:
+        for required in ("mode", "success_url"):
+            if not form.get(required):
+                raise StripeAPIFailure(
+                    400,
+                    f"Missing required param: {required}.",
+                    code="parameter_missing",
+                    param=required,
+                )
+        items = form.get("line_items") or []
+        known = {price["id"] for price in self.prices.values()}
+        for index, item in enumerate(items):
+            if item.get("price") not in known:
+                raise StripeAPIFailure(
+                    400,
+                    f"No such price: '{item.get('price')}'",
+                    code="resource_missing",
+                    param=f"line_items[{index}][price]",
+                )
+        session_id = f"cs_test_{secrets.token_hex(24)}"
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "cancel_url": form.get("cancel_url"),
+            "client_reference_id": form.get("client_reference_id"),
+            "created": int(time.time()),
+            "customer": None,
+            "customer_email": form.get("customer_email"),
+            "expires_at": int(time.time()) + 86400,
+            "livemode": False,
+            "metadata": form.get("metadata", {}),
+            "mode": form["mode"],
+            "payment_status": "unpaid",
+            "status": "open",
+            "subscription": None,
+            "success_url": form["success_url"],
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        }
+        self.sessions[session_id] = session
+        return session
+
+    def _update_subscription(self, sub_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None:
+            raise StripeAPIFailure(
+                404, f"No such subscription: '{sub_id}'", code="resource_missing", param="id"
+            )
+        discounts = []
+        for index, entry in enumerate(form.get("discounts") or []):
+            coupon = self.coupons.get(entry.get("coupon"))
+            if coupon is None:
+                raise StripeAPIFailure(
+                    400,
+                    f"No such coupon: '{entry.get('coupon')}'",
+                    code="resource_missing",
+                    param=f"discounts[{index}][coupon]",
+                )
+            discounts.append(f"di_{secrets.token_hex(12)}")
+            sub.setdefault("_applied_coupons", []).append(coupon["id"])
+        if "discounts" in form:
+            sub["discounts"] = discounts
+        return {k: v for k, v in sub.items() if not k.startswith("_")}
+
+    def applied_coupons(self, sub_id: str) -> list[str]:
+        """Every coupon applied to the subscription, once per effective update."""
+        return list(self.subscriptions[sub_id].get("_applied_coupons", []))
+
+
+def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, answer, extra = fake.handle(self.command, self.path, headers, body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's naming
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the recorded requests are the log."""
+
+    return Handler
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    """A fake Stripe API on 127.0.0.1 (a free port) for one test."""
+    fake = FakeStripe()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
+    )
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
