@@ -13,6 +13,7 @@ from tierline.access.cache import TTLCache
 from tierline.access.service import AccessService
 from tierline.access.status import AccessStatus, LimitInfo
 from tierline.accounts.service import AccountInfo, AccountService
+from tierline.billing.checkout import checkout_url
 from tierline.billing.inbox import Inbox
 from tierline.billing.result import IngestResult
 from tierline.catalog.config import load_catalog
@@ -131,6 +132,31 @@ class Tierline:
     def referral_stats(self, account_ref: str) -> ReferralStats:
         """Pending, converted and credited referrals of the account, and its active credits."""
         return self.referrals.stats(account_ref)
+
+    # -- checkout -----------------------------------------------------------------------
+    def checkout_url(
+        self,
+        account_ref: str,
+        tier_key: str,
+        *,
+        provider: str | None = None,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> str:
+        """The URL to send the account to so it pays for ``tier_key``.
+
+        ``provider`` defaults to the tier's first link (Stripe, then Paddle, ... the fake
+        provider last). Stripe answers with a new Checkout Session's URL; the fake provider
+        with the local fake checkout page. Paddle checkout runs in Paddle.js on your page.
+        """
+        return checkout_url(
+            self.ctx,
+            account_ref,
+            tier_key,
+            provider=provider,
+            success_url=success_url,
+            cancel_url=cancel_url,
+        )
 
     # -- catalog ------------------------------------------------------------------------
     def sync_catalog(self, catalog: Catalog | None = None, *, dry_run: bool = False) -> SyncReport:

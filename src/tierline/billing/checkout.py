@@ -1,0 +1,134 @@
+"""Checkout: the URL that sends an account off to pay for a tier.
+
+The provider is the one asked for, else the tier's first provider link in the order of
+:data:`~tierline.catalog.spec.KNOWN_PROVIDERS` (Stripe first, the fake provider last). Stripe
+gets a Checkout Session created through its API; the fake provider gets the local fake checkout
+page served by the web adapters, which completes by sending itself a correctly signed webhook,
+so the whole loop runs offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tierline.accounts.service import clean_ref, find_account
+from tierline.catalog.models import Tier, TierProviderLink
+from tierline.catalog.queries import find_tier
+from tierline.catalog.spec import KNOWN_PROVIDERS
+from tierline.context import Context
+from tierline.errors import NotFoundError, ValidationError
+
+#: The fake provider's checkout page, served by both web adapters.
+FAKE_CHECKOUT_PATH = "/billing/fake-checkout"
+#: Where a finished (or abandoned) checkout returns to by default, under ``public_url``.
+RETURN_PATH = "/billing/settings"
+
+#: Providers whose checkout Tierline can start from the server.
+SERVER_CHECKOUT = ("stripe", "fake")
+
+
+@dataclass(frozen=True)
+class CheckoutTarget:
+    """A tier chosen for checkout: the provider to use and that provider's external keys."""
+
+    tier_key: str
+    provider: str
+    external_keys: tuple[str, ...]
+
+
+def _purchasable(session: Session) -> list[str]:
+    """Keys of tiers that can be bought: not exempt, not retired, linked to a provider."""
+    rows = session.scalars(
+        select(Tier.key)
+        .join(TierProviderLink, TierProviderLink.tier_id == Tier.id)
+        .where(Tier.exempt.is_(False), Tier.retired.is_(False))
+        .distinct()
+        .order_by(Tier.key)
+    ).all()
+    return list(rows)
+
+
+def resolve_target(session: Session, tier_key: str, provider: str | None) -> CheckoutTarget:
+    """The tier and provider a checkout would use; raises a clear error when there is none."""
+    if provider is not None and provider not in KNOWN_PROVIDERS:
+        raise ValidationError(
+            f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
+        )
+    tier = find_tier(session, tier_key)
+    if tier is None or tier.retired:
+        choices = ", ".join(_purchasable(session)) or "none (run `tierline catalog sync`)"
+        state = "is retired" if tier is not None else "does not exist"
+        raise NotFoundError(f"tier {tier_key!r} {state}; tiers you can check out: {choices}")
+    if tier.exempt:
+        choices = ", ".join(_purchasable(session)) or "none"
+        raise ValidationError(
+            f"tier {tier_key!r} is exempt (assigned, never paid for); "
+            f"tiers you can check out: {choices}"
+        )
+    links: dict[str, list[str]] = {}
+    for link in sorted(tier.provider_links, key=lambda row: row.id):
+        links.setdefault(link.provider, []).append(link.external_key)
+    if not links:
+        raise ValidationError(
+            f"tier {tier_key!r} has no provider links; add e.g. providers = "
+            '{ stripe = ["<lookup key>"] } to it in the catalog'
+        )
+    if provider is None:
+        provider = next(name for name in KNOWN_PROVIDERS if name in links)
+    elif provider not in links:
+        raise ValidationError(
+            f"tier {tier_key!r} has no {provider} link; it links to: {', '.join(sorted(links))}"
+        )
+    if provider == "paddle":
+        raise ValidationError(
+            f"Paddle checkout for tier {tier_key!r} runs in Paddle.js on the host's page (pass "
+            "custom_data tierline_account); server-side checkout supports: "
+            + ", ".join(SERVER_CHECKOUT)
+        )
+    if provider not in SERVER_CHECKOUT:
+        raise ValidationError(
+            f"checkout through {provider} is not supported; server-side checkout supports: "
+            + ", ".join(SERVER_CHECKOUT)
+        )
+    keys = tuple(links[provider])
+    return CheckoutTarget(tier_key=tier.key, provider=provider, external_keys=keys)
+
+
+def checkout_url(
+    ctx: Context,
+    account_ref: str,
+    tier_key: str,
+    *,
+    provider: str | None = None,
+    success_url: str | None = None,
+    cancel_url: str | None = None,
+) -> str:
+    """The URL to send ``account_ref`` to so it pays for ``tier_key``.
+
+    Stripe: a new Checkout Session for the tier's first Stripe lookup key, with the account as
+    ``client_reference_id``. The fake provider: the local fake checkout page (a path relative
+    to the app; ``success_url``/``cancel_url`` are not used, it returns to the settings page).
+    """
+    account_ref = clean_ref(account_ref)
+    with ctx.sessions() as session:
+        target = resolve_target(session, tier_key, provider)
+        account = find_account(session, account_ref)
+        email = account.email if account is not None else None
+    if target.provider == "fake":
+        return f"{FAKE_CHECKOUT_PATH}?{urlencode({'tier': target.tier_key})}"
+    # Imported here: the Stripe SDK is an optional extra, needed only for Stripe checkouts.
+    from tierline.billing import stripe_api
+
+    base = ctx.settings.public_url.rstrip("/")
+    return stripe_api.create_checkout_session(
+        ctx.settings,
+        account_ref=account_ref,
+        lookup_key=target.external_keys[0],
+        success_url=success_url or f"{base}{RETURN_PATH}?checkout=success",
+        cancel_url=cancel_url or f"{base}{RETURN_PATH}?checkout=canceled",
+        customer_email=email,
+    )

@@ -1,0 +1,159 @@
+"""What both web adapters share: the paid-access gate's answers, routes' paths, CSRF tokens.
+
+Nothing here imports a web framework; :mod:`tierline.web.fastapi` and
+:mod:`tierline.web.flask` turn these plain values into responses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from tierline.access.status import DenialReason
+from tierline.billing.checkout import RETURN_PATH
+from tierline.billing.result import IngestOutcome, IngestResult
+from tierline.errors import NotFoundError
+from tierline.facade import Tierline
+from tierline.settings import TierlineSettings
+
+#: Where the adapters mount their routes; checkout URLs and redirects rely on them.
+BILLING_PREFIX = "/billing"
+SETTINGS_PATH = RETURN_PATH
+CHECKOUT_PATH = f"{BILLING_PREFIX}/checkout"
+STATIC_PATH = f"{BILLING_PREFIX}/static"
+WEBHOOK_PATH = "/webhooks"
+
+#: Signs cookies and form tokens when ``settings.secret_key`` is unset. One per process, so both
+#: adapters and :func:`claim_referral` agree; such cookies do not survive a restart.
+_PROCESS_KEY = secrets.token_urlsafe(32)
+
+#: How long a settings-page form stays valid.
+CSRF_MAX_AGE_SECONDS = 24 * 3600
+
+
+def signing_key(settings: TierlineSettings) -> str:
+    """The key that signs Tierline's cookies and form tokens."""
+    return settings.secret_key or _PROCESS_KEY
+
+
+@dataclass(frozen=True)
+class Denial:
+    """A refused request: the HTTP status and the JSON body to answer with."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+UNAUTHENTICATED = Denial(401, {"error": "unauthenticated"})
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def payment_required(
+    settings: TierlineSettings,
+    reason: DenialReason,
+    tier: str | None,
+    feature: str | None = None,
+) -> Denial:
+    """The 402 answer: a machine-readable reason, the account's tier and where to upgrade."""
+    body: dict[str, Any] = {
+        "error": "payment_required",
+        "reason": reason.value,
+        "tier": tier,
+        "upgrade_url": settings.upgrade_url,
+    }
+    if feature is not None:
+        body["feature"] = feature
+    return Denial(402, body)
+
+
+def check_access(
+    tl: Tierline,
+    account_ref: str | None,
+    authorization: str | None,
+    feature: str | None = None,
+) -> Denial | None:
+    """Decide a gated request: ``None`` lets it through, a :class:`Denial` refuses it.
+
+    The admin bearer token passes every gate. Without a current account the answer is 401.
+    Without ``feature`` the account needs active paid access; with it, the feature. A missing
+    feature is reported as ``feature_not_in_tier`` when the account has paid access, and with
+    the reason it has none otherwise (that is what an upgrade would fix first); either way the
+    body names the ``feature``.
+    """
+    if tl.is_admin_token(bearer_token(authorization)):
+        return None
+    if account_ref is None:
+        return UNAUTHENTICATED
+    try:
+        if feature is not None and tl.has_feature(account_ref, feature):
+            return None
+        status = tl.status(account_ref)
+    except NotFoundError:
+        return payment_required(tl.settings, DenialReason.UNKNOWN_ACCOUNT, None, feature)
+    if feature is None:
+        if status.active:
+            return None
+        return payment_required(
+            tl.settings, status.reason or DenialReason.NO_SUBSCRIPTION, status.tier
+        )
+    if status.active or status.reason is None:
+        reason = DenialReason.FEATURE_NOT_IN_TIER
+    else:
+        reason = status.reason
+    return payment_required(tl.settings, reason, status.tier, feature)
+
+
+def _csrf_serializer(settings: TierlineSettings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(signing_key(settings), salt="tierline.form")
+
+
+def csrf_token(settings: TierlineSettings, account_ref: str) -> str:
+    """A token bound to the account, put in every form the settings pages post."""
+    return _csrf_serializer(settings).dumps(account_ref)
+
+
+def csrf_valid(settings: TierlineSettings, token: str | None, account_ref: str) -> bool:
+    """Whether ``token`` was issued by :func:`csrf_token` for this account and is fresh.
+
+    The forms start checkouts (and, with the fake provider, complete them), so a page on
+    another site must not be able to post them on the user's behalf.
+    """
+    if not token:
+        return False
+    try:
+        value = _csrf_serializer(settings).loads(token, max_age=CSRF_MAX_AGE_SECONDS)
+    except BadSignature:
+        return False
+    return bool(value == account_ref)
+
+
+def body_too_large(settings: TierlineSettings, size: int | None = None) -> IngestResult:
+    """The answer to a webhook body over ``max_body_bytes``, refused before it is read whole."""
+    seen = f"{size} bytes" if size is not None else "more than that"
+    return IngestResult(
+        IngestOutcome.REJECTED,
+        detail=f"body_too_large: the webhook body is {seen}; the limit is "
+        f"{settings.max_body_bytes} bytes (TIERLINE_MAX_BODY_BYTES)",
+    )
+
+
+def declared_length(value: str | None) -> int | None:
+    """The ``Content-Length`` header as a number, or ``None`` when absent or unreadable."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+FORM_EXPIRED = "This form has expired or did not come from this site; reload the page and retry."

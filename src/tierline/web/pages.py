@@ -1,0 +1,248 @@
+"""The server-rendered pages both adapters serve: billing settings, fake checkout, errors.
+
+Each page is built in two steps, both framework-free: a context (plain data, easy to test and
+to reuse in a host's own template) and its rendering with Tierline's Jinja2 templates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from tierline.access.describe import describe_status
+from tierline.access.status import AccessStatus
+from tierline.billing.checkout import FAKE_CHECKOUT_PATH, resolve_target
+from tierline.billing.providers import fake, sign_for
+from tierline.billing.result import IngestResult
+from tierline.errors import ConfigurationError, NotFoundError, ProviderAPIError, TierlineError
+from tierline.facade import Tierline
+from tierline.referrals.service import ReferralStats
+from tierline.web.common import CHECKOUT_PATH, SETTINGS_PATH, STATIC_PATH, csrf_token
+
+#: What ``?checkout=`` on the settings page says, after a provider sends the user back.
+CHECKOUT_NOTICES = {
+    "success": "Thank you! Your plan changes as soon as the payment is confirmed.",
+    "canceled": "Checkout canceled; nothing was charged.",
+}
+
+
+@dataclass(frozen=True)
+class UpgradeOption:
+    """One upgrade button: a customer-facing tier that is paid for."""
+
+    key: str
+    name: str
+    description: str | None
+    price: str | None
+    current: bool
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """Everything the billing settings page shows, for the template or a host's own page."""
+
+    account_ref: str
+    email: str | None
+    tier_key: str | None
+    tier_name: str
+    active: bool
+    status_line: str
+    referral_code: str
+    invite_link: str
+    stats: ReferralStats
+    upgrades: tuple[UpgradeOption, ...]
+    csrf_token: str
+    notice: str | None = None
+
+
+def invite_link(base_url: str, code: str) -> str:
+    """``base_url`` with ``ref=<code>`` added to its query string."""
+    joiner = "&" if "?" in base_url else "?"
+    return f"{base_url}{joiner}{urlencode({'ref': code})}"
+
+
+def settings_page_context(
+    tl: Tierline,
+    account_ref: str,
+    *,
+    signup_url: str | None = None,
+    checkout: str | None = None,
+) -> SettingsPage:
+    """The settings page of ``account_ref`` (the account is created if Tierline lacks it).
+
+    ``signup_url`` is where invite links point (default: ``public_url`` + ``/``); ``checkout``
+    is the ``?checkout=`` value a provider returned with, shown as a notice.
+    """
+    account = tl.ensure_account(account_ref)
+    status = tl.status(account_ref)
+    code = tl.referral_code(account_ref)
+    tiers = tl.catalog.tiers()
+    names = {tier.key: tier.name for tier in tiers}
+    upgrades = tuple(
+        UpgradeOption(
+            key=tier.key,
+            name=tier.name,
+            description=tier.description,
+            price=tier.fallback_price,
+            current=status.active and tier.key == status.tier,
+        )
+        for tier in tiers
+        if tier.customer_facing and not tier.exempt
+    )
+    base = signup_url or f"{tl.settings.public_url.rstrip('/')}/"
+    return SettingsPage(
+        account_ref=account_ref,
+        email=account.email,
+        tier_key=status.tier,
+        tier_name=_tier_name(status, names),
+        active=status.active,
+        status_line=describe_status(status),
+        referral_code=code,
+        invite_link=invite_link(base, code),
+        stats=tl.referral_stats(account_ref),
+        upgrades=upgrades,
+        csrf_token=csrf_token(tl.settings, account_ref),
+        notice=CHECKOUT_NOTICES.get(checkout or ""),
+    )
+
+
+def _tier_name(status: AccessStatus, names: dict[str, str]) -> str:
+    if status.tier is None:
+        return "No plan"
+    return names.get(status.tier, status.tier)
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("tierline.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _render(template: str, **context: object) -> str:
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            static_path=STATIC_PATH,
+            settings_path=SETTINGS_PATH,
+            checkout_path=CHECKOUT_PATH,
+            fake_checkout_path=FAKE_CHECKOUT_PATH,
+            **context,
+        )
+    )
+
+
+def render_settings_page(page: SettingsPage) -> str:
+    """The settings page as HTML."""
+    return _render("settings.html", page=page)
+
+
+@dataclass(frozen=True)
+class FakeCheckoutPage:
+    """The fake provider's checkout page for one tier."""
+
+    tier_key: str
+    tier_name: str
+    price: str | None
+    account_ref: str
+    csrf_token: str
+
+
+def fake_checkout_context(tl: Tierline, account_ref: str, tier_key: str) -> FakeCheckoutPage:
+    """The fake checkout page; raises a TierlineError if the tier cannot be bought this way."""
+    with tl.ctx.sessions() as session:
+        target = resolve_target(session, tier_key, "fake")
+    info = next((tier for tier in tl.catalog.tiers() if tier.key == target.tier_key), None)
+    return FakeCheckoutPage(
+        tier_key=target.tier_key,
+        tier_name=info.name if info is not None else target.tier_key,
+        price=info.fallback_price if info is not None else None,
+        account_ref=account_ref,
+        csrf_token=csrf_token(tl.settings, account_ref),
+    )
+
+
+def render_fake_checkout(page: FakeCheckoutPage) -> str:
+    """The fake checkout page as HTML."""
+    return _render("fake_checkout.html", page=page)
+
+
+def complete_fake_checkout(tl: Tierline, account_ref: str, tier_key: str) -> IngestResult:
+    """Pay with the fake provider: sign a ``checkout.completed`` event and ingest it.
+
+    The event goes through :meth:`Tierline.ingest` with a real signature, exactly as a
+    delivery to ``POST /webhooks/fake`` would, so the demo exercises the production path.
+    """
+    with tl.ctx.sessions() as session:
+        target = resolve_target(session, tier_key, "fake")
+    secrets = tl.settings.fake_webhook_secret
+    if not secrets:
+        raise ConfigurationError(
+            "the fake checkout needs a webhook secret; set TIERLINE_FAKE_WEBHOOK_SECRET"
+        )
+    now = tl.ctx.clock()
+    payload = fake.build_event(
+        fake.CHECKOUT_COMPLETED,
+        account_ref=account_ref,
+        tier_key=target.external_keys[0],
+        now=now,
+    )
+    body = json.dumps(payload).encode("utf-8")
+    headers = {"Content-Type": "application/json"}
+    headers.update(sign_for("fake", body, secrets[0], int(now.timestamp())))
+    return tl.ingest("fake", headers, body)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """A TierlineError shown to a person, with the HTTP status it is answered with."""
+
+    status_code: int
+    title: str
+    message: str
+
+
+def error_page(exc: TierlineError) -> ErrorPage:
+    """The page for an error raised while serving a billing page."""
+    if isinstance(exc, NotFoundError):
+        return ErrorPage(404, "Not found", str(exc))
+    if isinstance(exc, ConfigurationError):
+        return ErrorPage(500, "Billing is not configured", str(exc))
+    if isinstance(exc, ProviderAPIError):
+        return ErrorPage(502, "The payment provider did not answer", str(exc))
+    return ErrorPage(400, "That did not work", str(exc))
+
+
+def render_error(page: ErrorPage) -> str:
+    """An error page as HTML."""
+    return _render("error.html", page=page)
+
+
+#: Static files the adapters serve under ``/billing/static/``, with their content types.
+STATIC_FILES = {"tierline.css": "text/css; charset=utf-8", "tierline.js": "text/javascript"}
+
+
+def static_asset(name: str) -> tuple[bytes, str] | None:
+    """A static file's bytes and content type, or ``None`` for any other name."""
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        return None
+    data = resources.files("tierline.web").joinpath("static", name).read_bytes()
+    return data, content_type
+
+
+SIGN_IN_MESSAGE = "Sign in to see and change your billing settings."
+
+
+def ingest_failure(result: IngestResult) -> str:
+    """What to tell the user when the fake checkout's own webhook was not applied."""
+    return f"The payment webhook was answered {result.outcome.value}: {result.detail}"
