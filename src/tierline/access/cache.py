@@ -23,6 +23,9 @@ class TTLCache(Generic[V]):
         self._clock = clock
         self._entries: dict[str, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        #: Bumped by :meth:`clear`; caches derived from the catalog (tier features) compare it
+        #: to know a catalog sync happened without a hook of their own.
+        self.generation = 0
 
     @property
     def enabled(self) -> bool:
@@ -35,11 +38,15 @@ class TTLCache(Generic[V]):
             return None
         return entry[1]
 
-    def put(self, key: str, value: V) -> None:
+    def put(self, key: str, value: V, ttl: float | None = None) -> None:
+        """Cache ``value`` for ``ttl`` seconds (at most the cache's own ttl)."""
         if self.ttl <= 0:
             return
+        lifetime = self.ttl if ttl is None else min(ttl, self.ttl)
+        if lifetime <= 0:
+            return
         with self._lock:
-            self._entries[key] = (self._clock() + self.ttl, value)
+            self._entries[key] = (self._clock() + lifetime, value)
 
     def invalidate(self, key: str) -> None:
         with self._lock:
@@ -48,3 +55,4 @@ class TTLCache(Generic[V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1

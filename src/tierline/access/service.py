@@ -1,9 +1,45 @@
-"""Access use cases (skeleton)."""
+"""Access use cases: ``status()`` and what is derived from it, and exempt assignment.
+
+The precedence rules are in :mod:`tierline.access.rules`. ``status()`` is on every request
+of the host app, so its path is short: the in-process cache (when ``cache_ttl_seconds`` > 0),
+else one query (:mod:`tierline.access.query`) plus tier definitions held in memory
+(:mod:`tierline.access.tiers`). It never writes: an unknown account is reported, not created.
+"""
 
 from __future__ import annotations
 
+import hmac
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tierline.access.query import AccessQuery
+from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide
+from tierline.access.status import AccessSource, AccessStatus, LimitInfo
+from tierline.access.tiers import TierCache, TierData, TierSnapshot
+from tierline.accounts.service import get_account
+from tierline.billing.models import Subscription, SubscriptionStatus
+from tierline.catalog.models import Tier
+from tierline.catalog.queries import find_tier
 from tierline.catalog.spec import Catalog
 from tierline.context import Context
+from tierline.errors import ValidationError
+
+_SUBSCRIBED = (
+    AccessSource.EXEMPT,
+    AccessSource.SUBSCRIPTION,
+    AccessSource.TRIAL,
+    AccessSource.GRACE,
+)
+_EXTERNAL_ID_LENGTH = 255
+
+
+def exempt_external_id(ref: str) -> str:
+    """The external id of the exempt subscription row of account ``ref``."""
+    return f"{EXEMPT_PROVIDER}:{ref}"
 
 
 class AccessService:
@@ -12,3 +48,155 @@ class AccessService:
     def __init__(self, ctx: Context, catalog: Catalog) -> None:
         self.ctx = ctx
         self.catalog = catalog
+        self.tiers = TierCache(ctx.engine, catalog, ctx.cache)
+        self._query = AccessQuery(ctx.engine)
+        self._grace = timedelta(days=ctx.settings.past_due_grace_days)
+
+    # -- reads --------------------------------------------------------------------------
+    def status(self, ref: str) -> AccessStatus:
+        """The account's access now; unknown accounts are inactive (``no_subscription``).
+
+        Served from the in-process cache when ``cache_ttl_seconds`` > 0 (see
+        :mod:`tierline.access.cache` for how stale it can be), and never cached past the moment
+        the access itself expires.
+        """
+        cache = self.ctx.cache
+        if cache.ttl > 0:
+            hit = cache.get(ref)
+            if hit is not None:
+                return hit
+            now = self.ctx.clock()
+            status = self._compute(ref, now)
+            lifetime = None
+            if status.expires_at is not None and status.expires_at > now:
+                # (An expiry already past, as on a renewal reported late, changes nothing.)
+                lifetime = (status.expires_at - now).total_seconds()
+            cache.put(ref, status, lifetime)
+            return status
+        return self._compute(ref, self.ctx.clock())
+
+    def has_feature(self, ref: str, key: str) -> bool:
+        """Whether the account's current access includes feature ``key``."""
+        return key in self.status(ref).features
+
+    def limit(self, ref: str, key: str) -> LimitInfo | None:
+        """The numeric limit of feature ``key`` for the account, or ``None`` if it has none."""
+        return self.status(ref).limits.get(key)
+
+    def is_admin_token(self, token: str | None) -> bool:
+        """Whether ``token`` equals the ``admin_token`` setting (constant time; False if unset)."""
+        expected = self.ctx.settings.admin_token
+        if not expected or not token:
+            return False
+        return hmac.compare_digest(token.encode(), expected.encode())
+
+    def _compute(self, ref: str, now: datetime) -> AccessStatus:
+        rows = self._query.fetch(ref)
+        snapshot = self.tiers.get()
+        if any(
+            sub.tier_id is not None and sub.tier_id not in snapshot.by_id
+            for sub in rows.subscriptions
+        ):
+            # A tier created since the snapshot (by another process).
+            snapshot = self.tiers.reload()
+        decision = decide(rows.subscriptions, rows.grants, snapshot.facts, now, self._grace)
+        return build_status(ref, decision, snapshot, now)
+
+    # -- writes -------------------------------------------------------------------------
+    def assign_exempt(self, ref: str, tier_key: str) -> AccessStatus:
+        """Put an existing account on an exempt tier (staff, partners): active, no payment.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+            ValidationError: the tier does not exist, is not exempt, or is retired.
+        """
+        if len(exempt_external_id(ref)) > _EXTERNAL_ID_LENGTH:
+            raise ValidationError(
+                f"account ref {ref[:20]!r}... is too long for an exempt assignment "
+                f"(at most {_EXTERNAL_ID_LENGTH - len(exempt_external_id(''))} characters)"
+            )
+        try:
+            self._assign_exempt(ref, tier_key)
+        except IntegrityError:
+            # A concurrent assignment inserted the row first; update it instead.
+            self._assign_exempt(ref, tier_key)
+        self.ctx.cache.invalidate(ref)
+        return self.status(ref)
+
+    def _assign_exempt(self, ref: str, tier_key: str) -> None:
+        now = self.ctx.clock()
+        with self.ctx.sessions.begin() as session:
+            account = get_account(session, ref)
+            tier = _exempt_tier(session, tier_key)
+            row = session.scalars(
+                select(Subscription).where(
+                    Subscription.provider == EXEMPT_PROVIDER,
+                    Subscription.external_id == exempt_external_id(ref),
+                )
+            ).one_or_none()
+            if row is None:
+                row = Subscription(
+                    account_id=account.id,
+                    provider=EXEMPT_PROVIDER,
+                    external_id=exempt_external_id(ref),
+                    created_at=now,
+                )
+                session.add(row)
+            row.tier_id = tier.id
+            row.status = SubscriptionStatus.ACTIVE.value
+            row.cancel_at_period_end = False
+            row.current_period_end = None
+            row.trial_end = None
+            row.provider_updated_at = now
+            row.updated_at = now
+
+
+def _exempt_tier(session: Session, key: str) -> Tier:
+    tier = find_tier(session, key)
+    if tier is not None and tier.exempt and not tier.retired:
+        return tier
+    exempt = session.scalars(
+        select(Tier.key).where(Tier.exempt.is_(True), Tier.retired.is_(False)).order_by(Tier.key)
+    ).all()
+    valid = ", ".join(exempt) or "none (mark a tier `exempt = true` in the catalog)"
+    if tier is None:
+        problem = "does not exist"
+    elif not tier.exempt:
+        problem = "is not an exempt tier"
+    else:
+        problem = "is retired"
+    raise ValidationError(f"tier {key!r} {problem}; exempt tiers: {valid}")
+
+
+def build_status(
+    ref: str, decision: Decision, snapshot: TierSnapshot, now: datetime
+) -> AccessStatus:
+    """Turn a :class:`Decision` into the :class:`AccessStatus` the app sees."""
+    shown: TierData | None
+    granting: TierData | None
+    seats_factor = 1
+    if decision.source in _SUBSCRIBED:
+        shown = granting = (
+            snapshot.by_id.get(decision.tier_id) if decision.tier_id is not None else None
+        )
+        seats_factor = decision.quantity
+    elif decision.source is AccessSource.CREDIT:
+        shown, granting = snapshot.free, snapshot.credit or snapshot.free
+    else:
+        shown = granting = snapshot.free
+    expires_at = decision.expires_at
+    days_remaining = None
+    if expires_at is not None:
+        days_remaining = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
+    return AccessStatus(
+        account_ref=ref,
+        active=decision.active,
+        source=decision.source,
+        tier=shown.key if shown is not None else None,
+        expires_at=expires_at,
+        days_remaining=days_remaining,
+        reason=decision.reason,
+        features=granting.features if granting is not None else frozenset(),
+        limits=dict(granting.limits) if granting is not None else {},
+        seats=(granting.seats if granting is not None else 1) * seats_factor,
+    )

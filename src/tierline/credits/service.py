@@ -1,11 +1,28 @@
-"""Credit use cases: grant, revoke and list time-boxed paid access (being written)."""
+"""Credit use cases: grant, revoke and list time-boxed paid access.
+
+A new grant starts where the account's current credit ends (or now), so granting again never
+shortens or overlaps what was already given. Grants with an ``idempotency_key`` happen once:
+the same key again returns the first grant.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tierline.accounts.models import Account
+from tierline.accounts.service import get_account
 from tierline.context import Context
+from tierline.credits.models import CreditGrant
+from tierline.errors import ValidationError
+
+#: Longest single grant, in days (a hundred years); beyond it dates overflow on some dialects.
+MAX_DAYS = 36_500
+_TEXT_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -22,9 +39,238 @@ class CreditInfo:
     idempotency_key: str | None
     created_at: datetime
 
+    @classmethod
+    def of(cls, grant: CreditGrant, account_ref: str) -> CreditInfo:
+        return cls(
+            id=grant.id,
+            account_ref=account_ref,
+            starts_at=grant.starts_at,
+            expires_at=grant.expires_at,
+            reason=grant.reason,
+            granted_by=grant.granted_by,
+            revoked_at=grant.revoked_at,
+            idempotency_key=grant.idempotency_key,
+            created_at=grant.created_at,
+        )
+
+    def active_at(self, when: datetime) -> bool:
+        """Whether this grant gives access at ``when``."""
+        return self.revoked_at is None and self.starts_at <= when < self.expires_at
+
+
+def _check_days(days: object) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= MAX_DAYS:
+        raise ValidationError(
+            f"days {days!r} is not valid: give a whole number from 1 to {MAX_DAYS}"
+        )
+    return days
+
+
+def _check_text(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > _TEXT_LENGTH:
+        raise ValidationError(
+            f"{name} {value!r} is not valid: give 1 to {_TEXT_LENGTH} characters or nothing"
+        )
+    return value
+
+
+def current_expiry(session: Session, account_id: int, now: datetime) -> datetime | None:
+    """The latest expiry of the account's non-revoked grants still running or to come."""
+    latest: datetime | None = session.scalar(
+        select(func.max(CreditGrant.expires_at)).where(
+            CreditGrant.account_id == account_id,
+            CreditGrant.revoked_at.is_(None),
+            CreditGrant.expires_at > now,
+        )
+    )
+    return latest
+
+
+def _lock_account(session: Session, account_id: int) -> None:
+    # Serializes grants to one account (PostgreSQL, MariaDB; SQLite serializes writers anyway),
+    # so two concurrent grants both extend instead of both starting at the same expiry.
+    session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+
+
+def _find_by_key(session: Session, key: str) -> CreditGrant | None:
+    return session.scalars(
+        select(CreditGrant).where(CreditGrant.idempotency_key == key)
+    ).one_or_none()
+
 
 class CreditService:
     """Grant, revoke and list time-boxed credits."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def grant(
+        self,
+        ref: str,
+        *,
+        days: int | None = None,
+        until: datetime | None = None,
+        reason: str | None = None,
+        by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CreditInfo:
+        """Grant paid access for ``days``, or up to ``until``, after the current credit.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+            ValidationError: both or neither of ``days``/``until``; days not a positive whole
+                number; ``until`` naive, past, or not after the current credit's expiry;
+                ``idempotency_key`` already used for another account.
+        """
+        if (days is None) == (until is None):
+            raise ValidationError("give exactly one of days or until")
+        if days is not None:
+            _check_days(days)
+        if until is not None:
+            if not isinstance(until, datetime) or until.tzinfo is None:
+                raise ValidationError(
+                    f"until {until!r} is not an aware datetime; give one with a time zone"
+                )
+            if until <= self.ctx.clock():
+                raise ValidationError(
+                    f"until {until.isoformat()} is not in the future "
+                    f"(now is {self.ctx.clock().isoformat()})"
+                )
+        reason = _check_text("reason", reason)
+        by = _check_text("by", by)
+        idempotency_key = _check_text("idempotency key", idempotency_key)
+        try:
+            with self.ctx.sessions.begin() as session:
+                account = get_account(session, ref)
+                grant = self._grant(session, account, days, until, reason, by, idempotency_key)
+                info = CreditInfo.of(grant, account.ref)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent grant with the same key committed first: it is the grant.
+            with self.ctx.sessions() as session:
+                account = get_account(session, ref)
+                winner = _find_by_key(session, idempotency_key)
+                if winner is None:
+                    raise
+                info = self._existing(winner, account)
+        self.ctx.cache.invalidate(ref)
+        return info
+
+    def grant_in(
+        self,
+        session: Session,
+        account: Account,
+        *,
+        days: int,
+        reason: str | None,
+        by: str | None,
+        idempotency_key: str | None,
+    ) -> CreditGrant:
+        """Grant ``days`` inside the caller's transaction (e.g. a referral reward).
+
+        The caller invalidates the access cache for ``account.ref`` after committing. With an
+        ``idempotency_key`` already used, the existing grant is returned unchanged.
+        """
+        _check_days(days)
+        return self._grant(
+            session,
+            account,
+            days,
+            None,
+            _check_text("reason", reason),
+            _check_text("by", by),
+            _check_text("idempotency key", idempotency_key),
+        )
+
+    def _grant(
+        self,
+        session: Session,
+        account: Account,
+        days: int | None,
+        until: datetime | None,
+        reason: str | None,
+        by: str | None,
+        key: str | None,
+    ) -> CreditGrant:
+        if key is not None:
+            existing = _find_by_key(session, key)
+            if existing is not None:
+                self._existing(existing, account)
+                return existing
+        _lock_account(session, account.id)
+        now = self.ctx.clock()
+        latest = current_expiry(session, account.id, now)
+        starts_at = max(now, latest) if latest is not None else now
+        if days is not None:
+            expires_at = starts_at + timedelta(days=days)
+        elif until is None:
+            raise ValidationError("give exactly one of days or until")
+        else:
+            if until <= starts_at:
+                raise ValidationError(
+                    f"until {until.isoformat()} is not after the account's current credit, "
+                    f"which runs until {starts_at.isoformat()}; give a later date or use days"
+                )
+            expires_at = until
+        grant = CreditGrant(
+            account_id=account.id,
+            starts_at=starts_at,
+            expires_at=expires_at,
+            reason=reason,
+            granted_by=by,
+            idempotency_key=key,
+            created_at=now,
+        )
+        session.add(grant)
+        session.flush()
+        return grant
+
+    @staticmethod
+    def _existing(grant: CreditGrant, account: Account) -> CreditInfo:
+        if grant.account_id != account.id:
+            raise ValidationError(
+                f"idempotency key {grant.idempotency_key!r} was already used for another "
+                f"account's grant (id {grant.id}); use a new key"
+            )
+        return CreditInfo.of(grant, account.ref)
+
+    def revoke(self, ref: str) -> int:
+        """Revoke the account's running and future grants; returns how many.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+        """
+        with self.ctx.sessions.begin() as session:
+            account = get_account(session, ref)
+            now = self.ctx.clock()
+            result = session.execute(
+                update(CreditGrant)
+                .where(
+                    CreditGrant.account_id == account.id,
+                    CreditGrant.revoked_at.is_(None),
+                    CreditGrant.expires_at > now,
+                )
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+        self.ctx.cache.invalidate(ref)
+        return count
+
+    def history(self, ref: str) -> list[CreditInfo]:
+        """Every grant of the account, newest first.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+        """
+        with self.ctx.sessions() as session:
+            account = get_account(session, ref)
+            grants = session.scalars(
+                select(CreditGrant)
+                .where(CreditGrant.account_id == account.id)
+                .order_by(CreditGrant.created_at.desc(), CreditGrant.id.desc())
+            ).all()
+            return [CreditInfo.of(grant, account.ref) for grant in grants]

@@ -1,13 +1,36 @@
-"""Referral use cases: codes, attribution, stats and conversion (being written)."""
+"""Referral use cases: codes, attribution, stats and conversion."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tierline.accounts.models import Account
+from tierline.accounts.service import ensure_account_in, get_account
 from tierline.catalog.spec import ReferralPolicy
 from tierline.context import Context
+from tierline.credits.models import CreditGrant
 from tierline.credits.service import CreditService
+from tierline.errors import NotFoundError, TierlineError, ValidationError
+from tierline.referrals import codes
+from tierline.referrals.codes import normalize_code
+from tierline.referrals.conversion import Conversion, convert_on_first_payment
+from tierline.referrals.models import Referral
+
+__all__ = [
+    "Conversion",
+    "ReferralInfo",
+    "ReferralService",
+    "ReferralStats",
+    "normalize_code",
+]
+
+#: Fresh codes tried before giving up (a collision needs ~1M codes in use to be likely once).
+MAX_CODE_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -34,6 +57,16 @@ class ReferralStats:
     #: The account's own credit grants active now (from referrals or admins).
     active_credits: int
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (``referrals stats --json``)."""
+        return {
+            "code": self.code,
+            "pending": self.pending,
+            "converted": self.converted,
+            "credited": self.credited,
+            "active_credits": self.active_credits,
+        }
+
 
 class ReferralService:
     """Referral codes, attribution, stats and conversion."""
@@ -42,3 +75,134 @@ class ReferralService:
         self.ctx = ctx
         self.credits = credits
         self.policy = policy
+
+    def code(self, ref: str) -> str:
+        """The account's referral code, drawn and saved on first request.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+        """
+        for _ in range(MAX_CODE_ATTEMPTS):
+            with self.ctx.sessions() as session:
+                existing = get_account(session, ref).referral_code
+            if existing is not None:
+                return existing
+            candidate = codes.new_code()
+            try:
+                with self.ctx.sessions.begin() as session:
+                    result = session.execute(
+                        update(Account)
+                        .where(Account.ref == ref, Account.referral_code.is_(None))
+                        .values(referral_code=candidate)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if getattr(result, "rowcount", 0) == 1:
+                        return candidate
+                # Zero rows: a concurrent request gave the account its code; read it.
+            except IntegrityError:
+                continue  # the code belongs to another account: draw again
+        raise TierlineError(
+            f"could not assign a referral code to {ref!r} after {MAX_CODE_ATTEMPTS} attempts"
+        )
+
+    def attribute(self, referred_ref: str, code: str) -> ReferralInfo:
+        """Record that ``referred_ref`` (created if new) signed up with ``code``.
+
+        All or nothing: on any error no account or referral is written.
+
+        Raises:
+            ValidationError: a malformed code, a self- or mutual referral, or an account that
+                was already referred.
+            NotFoundError: no account has this code.
+        """
+        normalized = normalize_code(code)
+        try:
+            with self.ctx.sessions.begin() as session:
+                info = self._attribute(session, referred_ref, normalized, code)
+        except IntegrityError as exc:
+            # The unique referred_id: a concurrent attribution of the same account won.
+            raise ValidationError(f"account {referred_ref!r} was already referred") from exc
+        return info
+
+    def _attribute(
+        self, session: Session, referred_ref: str, normalized: str, typed: str
+    ) -> ReferralInfo:
+        referred = ensure_account_in(session, referred_ref)
+        referrer = session.scalars(
+            select(Account).where(Account.referral_code == normalized)
+        ).one_or_none()
+        if referrer is None:
+            raise NotFoundError(f"no account has referral code {typed!r} ({normalized})")
+        if referrer.id == referred.id:
+            raise ValidationError(f"account {referred_ref!r} cannot use its own referral code")
+        if referred.referred_by_id is not None or session.scalar(
+            select(Referral.id).where(Referral.referred_id == referred.id)
+        ):
+            raise ValidationError(
+                f"account {referred_ref!r} was already referred; a referral is recorded once"
+            )
+        if referrer.referred_by_id == referred.id:
+            raise ValidationError(
+                f"account {referred_ref!r} referred {referrer.ref!r}, so it cannot be "
+                "referred back by it"
+            )
+        referral = Referral(
+            referrer_id=referrer.id,
+            referred_id=referred.id,
+            code=normalized,
+            created_at=self.ctx.clock(),
+        )
+        session.add(referral)
+        referred.referred_by_id = referrer.id
+        session.flush()
+        return ReferralInfo(
+            id=referral.id,
+            referrer_ref=referrer.ref,
+            referred_ref=referred.ref,
+            code=normalized,
+            created_at=referral.created_at,
+            converted_at=None,
+            credited_at=None,
+        )
+
+    def stats(self, ref: str) -> ReferralStats:
+        """The account's code (None until first asked for) and referral figures.
+
+        Raises:
+            NotFoundError: no account ``ref``.
+        """
+        now = self.ctx.clock()
+        with self.ctx.sessions() as session:
+            account = get_account(session, ref)
+            total, converted, credited = session.execute(
+                select(
+                    func.count(Referral.id),
+                    func.count(Referral.converted_at),
+                    func.count(Referral.credited_at),
+                ).where(Referral.referrer_id == account.id)
+            ).one()
+            active = session.scalar(
+                select(func.count(CreditGrant.id)).where(
+                    CreditGrant.account_id == account.id,
+                    CreditGrant.revoked_at.is_(None),
+                    CreditGrant.starts_at <= now,
+                    CreditGrant.expires_at > now,
+                )
+            )
+        return ReferralStats(
+            code=account.referral_code,
+            pending=int(total) - int(converted),
+            converted=int(converted),
+            credited=int(credited),
+            active_credits=int(active or 0),
+        )
+
+    def on_first_payment(self, session: Session, account: Account) -> Conversion | None:
+        """Convert the account's referral inside the caller's transaction, exactly once.
+
+        Marks it converted, grants the policy's credits (idempotency keys
+        ``referral:<id>:referrer`` / ``referral:<id>:referred``) and sets ``credited_at``.
+        Returns ``None`` when there is nothing to convert. After committing, the caller
+        invalidates the access cache for both refs of the :class:`Conversion`.
+        """
+        return convert_on_first_payment(self.ctx, self.credits, self.policy, session, account)

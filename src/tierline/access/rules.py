@@ -1,0 +1,186 @@
+"""The access decision as a pure function: subscriptions and credits in, one verdict out.
+
+Precedence (the first rule that matches wins; with several subscriptions the best source wins,
+a tie going to the tier with the highest ``sort_order``):
+
+1. **exempt** -- an ``active`` subscription row of provider ``exempt`` on a tier marked exempt
+   (made by ``assign_exempt``): active, no expiry.
+2. **subscription** -- a subscription whose status is ``active``: active until
+   ``current_period_end`` (the renewal date, or the end when ``cancel_at_period_end`` is set; a
+   cancelling subscription whose period has ended no longer counts).
+3. **trial** -- status ``trialing`` and no ``trial_end`` or ``trial_end`` in the future: active
+   until ``trial_end``.
+4. **grace** -- status ``past_due`` while ``now`` is before the grace end: the period end (else
+   the provider's last update, else the row's) plus ``past_due_grace_days``. Active until then.
+5. **credit** -- a non-revoked credit grant with ``starts_at <= now < expires_at``: active until
+   the furthest expiry reached by grants that follow each other without a gap. The features are
+   the credit tier's; the tier shown stays the free tier.
+6. **free** -- inactive, on the free tier, with the most telling reason: ``past_due`` (grace
+   over; also ``unpaid``), ``canceled`` (also ``expired``, or a cancelling subscription past its
+   period), ``paused``, ``trial_ended``, ``incomplete``, ``credit_expired`` (a grant ran out),
+   else ``no_subscription``.
+
+Retired tiers still grant their features to the subscriptions already on them. A subscription
+whose tier is unknown (``tier_id`` NULL) still gives access, with no tier features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tierline.access.status import AccessSource, DenialReason
+
+EXEMPT_PROVIDER = "exempt"
+
+# Lower rank = better source; used to pick between several subscriptions.
+_RANK = {
+    AccessSource.EXEMPT: 0,
+    AccessSource.SUBSCRIPTION: 1,
+    AccessSource.TRIAL: 2,
+    AccessSource.GRACE: 3,
+}
+
+# The most telling reason first.
+_REASON_ORDER = (
+    DenialReason.PAST_DUE,
+    DenialReason.CANCELED,
+    DenialReason.PAUSED,
+    DenialReason.TRIAL_ENDED,
+    DenialReason.INCOMPLETE,
+)
+_STATUS_REASON = {
+    "past_due": DenialReason.PAST_DUE,
+    "unpaid": DenialReason.PAST_DUE,
+    "canceled": DenialReason.CANCELED,
+    "expired": DenialReason.CANCELED,
+    "paused": DenialReason.PAUSED,
+    "trialing": DenialReason.TRIAL_ENDED,
+    "incomplete": DenialReason.INCOMPLETE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFacts:
+    """What the decision needs of one subscription row."""
+
+    provider: str
+    status: str
+    tier_id: int | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    trial_end: datetime | None
+    #: ``provider_updated_at``, else the row's ``updated_at``: the grace fallback base.
+    changed_at: datetime | None
+    quantity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GrantFacts:
+    """A non-revoked credit grant's window."""
+
+    starts_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TierFacts:
+    """What the decision needs of a tier."""
+
+    exempt: bool
+    sort_order: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict: ``tier_id`` is the subscription's tier (None for credit and free)."""
+
+    active: bool
+    source: AccessSource
+    tier_id: int | None = None
+    expires_at: datetime | None = None
+    reason: DenialReason | None = None
+    quantity: int = 1
+
+
+def decide(
+    subscriptions: Sequence[SubscriptionFacts],
+    grants: Sequence[GrantFacts],
+    tiers: dict[int, TierFacts],
+    now: datetime,
+    grace: timedelta,
+) -> Decision:
+    """Apply the precedence rules of this module to one account's rows."""
+    best: Decision | None = None
+    best_key: tuple[int, int] | None = None
+    reasons: set[DenialReason] = set()
+    for sub in subscriptions:
+        verdict = _judge(sub, tiers, now, grace)
+        if isinstance(verdict, DenialReason):
+            reasons.add(verdict)
+            continue
+        if verdict is None:
+            continue
+        tier = tiers.get(sub.tier_id) if sub.tier_id is not None else None
+        # Sort key: better source first, then the higher tier.
+        key = (_RANK[verdict.source], -(tier.sort_order if tier else -(2**31)))
+        if best_key is None or key < best_key:
+            best, best_key = verdict, key
+    if best is not None:
+        return best
+
+    credit_end, had_credit = credit_window(grants, now)
+    if credit_end is not None:
+        return Decision(True, AccessSource.CREDIT, expires_at=credit_end)
+    for reason in _REASON_ORDER:
+        if reason in reasons:
+            return Decision(False, AccessSource.FREE, reason=reason)
+    if had_credit:
+        return Decision(False, AccessSource.FREE, reason=DenialReason.CREDIT_EXPIRED)
+    return Decision(False, AccessSource.FREE, reason=DenialReason.NO_SUBSCRIPTION)
+
+
+def _judge(
+    sub: SubscriptionFacts, tiers: dict[int, TierFacts], now: datetime, grace: timedelta
+) -> Decision | DenialReason | None:
+    """A granting decision for one subscription, else why it does not grant (None: no reason)."""
+    status = sub.status
+    quantity = max(sub.quantity, 1)
+    if sub.provider == EXEMPT_PROVIDER:
+        tier = tiers.get(sub.tier_id) if sub.tier_id is not None else None
+        if status == "active" and tier is not None and tier.exempt:
+            return Decision(True, AccessSource.EXEMPT, sub.tier_id, quantity=quantity)
+        # An exempt row that no longer qualifies is never mistaken for a paid subscription.
+        return _STATUS_REASON.get(status)
+    end = sub.current_period_end
+    if status == "active":
+        if sub.cancel_at_period_end and end is not None and end <= now:
+            return DenialReason.CANCELED
+        return Decision(True, AccessSource.SUBSCRIPTION, sub.tier_id, end, quantity=quantity)
+    if status == "trialing":
+        if sub.trial_end is None or sub.trial_end > now:
+            return Decision(True, AccessSource.TRIAL, sub.tier_id, sub.trial_end, quantity=quantity)
+        return DenialReason.TRIAL_ENDED
+    if status == "past_due":
+        base = end or sub.changed_at
+        if base is not None and grace > timedelta(0) and now < base + grace:
+            return Decision(True, AccessSource.GRACE, sub.tier_id, base + grace, quantity=quantity)
+        return DenialReason.PAST_DUE
+    return _STATUS_REASON.get(status)
+
+
+def credit_window(grants: Sequence[GrantFacts], now: datetime) -> tuple[datetime | None, bool]:
+    """The furthest contiguous expiry of the grant covering ``now`` (None if none does), and
+    whether any grant has already run out."""
+    had_expired = any(g.expires_at <= now for g in grants)
+    current = [g for g in grants if g.starts_at <= now < g.expires_at]
+    if not current:
+        return None, had_expired
+    end = max(g.expires_at for g in current)
+    # Grants that start before (or exactly when) the running window ends extend it.
+    for grant in sorted((g for g in grants if g.starts_at > now), key=lambda g: g.starts_at):
+        if grant.starts_at > end:
+            break
+        end = max(end, grant.expires_at)
+    return end, had_expired

@@ -1,0 +1,146 @@
+"""Tier definitions (features, limits, seats) held in memory, so ``status()`` never joins them.
+
+The snapshot is reloaded when the access cache is cleared (a catalog sync through this process
+does that: :attr:`TTLCache.generation` changes), when a subscription names a tier id the
+snapshot does not know, and otherwise at most every :data:`REFRESH_SECONDS`, which bounds how
+long a catalog change made by another process takes to be seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+
+from tierline.access.cache import TTLCache
+from tierline.access.rules import TierFacts
+from tierline.access.status import AccessStatus, LimitInfo
+from tierline.catalog.models import Feature, Tier, TierFeature
+from tierline.catalog.spec import Catalog
+
+#: Longest time a tier definition changed by another process may be served stale.
+REFRESH_SECONDS = 5.0
+
+FREE_TIER_KEY = "free"
+
+
+@dataclass(frozen=True)
+class TierData:
+    """One tier, as status() hands it out."""
+
+    id: int
+    key: str
+    seats: int
+    sort_order: int
+    exempt: bool
+    retired: bool
+    features: frozenset[str] = frozenset()
+    #: Shared by every status of this tier: hand out copies.
+    limits: dict[str, LimitInfo] = field(default_factory=dict)
+
+    @property
+    def facts(self) -> TierFacts:
+        return TierFacts(exempt=self.exempt, sort_order=self.sort_order)
+
+
+@dataclass(frozen=True)
+class TierSnapshot:
+    """Every tier by id, plus the two the catalog names by role."""
+
+    by_id: dict[int, TierData]
+    facts: dict[int, TierFacts]
+    #: Where an account without paid access lands (None: no free tier).
+    free: TierData | None
+    #: Whose features a credit grants (None: no tier to take them from).
+    credit: TierData | None
+
+
+def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
+    """Read every tier with its features and limits (two small queries)."""
+    with engine.connect() as conn:
+        tier_rows = conn.execute(
+            select(Tier.id, Tier.key, Tier.seats, Tier.sort_order, Tier.exempt, Tier.retired)
+        ).all()
+        feature_rows = conn.execute(
+            select(
+                TierFeature.tier_id, Feature.key, TierFeature.limit_value, TierFeature.period
+            ).join(Feature, Feature.id == TierFeature.feature_id)
+        ).all()
+    features: dict[int, set[str]] = {}
+    limits: dict[int, dict[str, LimitInfo]] = {}
+    for tier_id, key, limit_value, period in feature_rows:
+        features.setdefault(tier_id, set()).add(key)
+        if limit_value is not None:
+            limits.setdefault(tier_id, {})[key] = LimitInfo(key, limit_value, period)
+    by_id = {
+        row.id: TierData(
+            id=row.id,
+            key=row.key,
+            seats=row.seats,
+            sort_order=row.sort_order,
+            exempt=bool(row.exempt),
+            retired=bool(row.retired),
+            features=frozenset(features.get(row.id, ())),
+            limits=limits.get(row.id, {}),
+        )
+        for row in tier_rows
+    }
+    by_key = {tier.key: tier for tier in by_id.values()}
+    free = by_key.get(catalog.free_tier or FREE_TIER_KEY)
+    credit = by_key.get(catalog.credit_tier) if catalog.credit_tier else None
+    if credit is None:
+        # The paid tier at the top of the ladder; live tiers before retired ones.
+        paid = [t for t in by_id.values() if not t.exempt]
+        paid.sort(key=lambda t: (not t.retired, t.sort_order, -t.id))
+        credit = paid[-1] if paid else None
+    return TierSnapshot(
+        by_id=by_id,
+        facts={tier_id: tier.facts for tier_id, tier in by_id.items()},
+        free=free,
+        credit=credit,
+    )
+
+
+class TierCache:
+    """The current :class:`TierSnapshot`, reloaded as the module docstring says."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        access_cache: TTLCache[AccessStatus],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._access_cache = access_cache
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: TierSnapshot | None = None
+        self._generation = -1
+        self._loaded_at = 0.0
+
+    def get(self) -> TierSnapshot:
+        """The snapshot, reloaded first if stale."""
+        snapshot = self._snapshot
+        if (
+            snapshot is None
+            or self._generation != self._access_cache.generation
+            or self._clock() - self._loaded_at > REFRESH_SECONDS
+        ):
+            return self.reload()
+        return snapshot
+
+    def reload(self) -> TierSnapshot:
+        """Read the tiers again now."""
+        with self._lock:
+            generation = self._access_cache.generation
+            snapshot = load_snapshot(self._engine, self._catalog)
+            self._snapshot = snapshot
+            self._generation = generation
+            self._loaded_at = self._clock()
+            return snapshot

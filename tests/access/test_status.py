@@ -1,0 +1,173 @@
+"""Precedence, grace, credits, exempt assignment and tier features on every dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tierline import AccessSource, DenialReason, Tierline
+from tierline.access.describe import describe_status
+from tierline.accounts.models import Account
+from tierline.errors import NotFoundError, ValidationError
+
+from ..clock import FrozenClock
+from .seed import CATALOG, FEATURES, add_subscription, add_tiers
+
+MakeTierline = Callable[..., Tierline]
+
+
+@pytest.fixture
+def tl(make_tierline: MakeTierline) -> Tierline:
+    tierline = make_tierline(catalog=CATALOG, past_due_grace_days=3)
+    add_tiers(tierline)
+    return tierline
+
+
+def test_best_source_wins_then_highest_tier(tl: Tierline, clock: FrozenClock) -> None:
+    now = clock()
+    # A trial on the higher tier loses to a paid subscription on the lower one.
+    add_subscription(tl, "a", "team", "trialing", trial_end=now + timedelta(days=7))
+    add_subscription(tl, "a", "pro", "active", period_end=now + timedelta(days=20))
+    status = tl.status("a")
+    assert (status.source, status.tier) == (AccessSource.SUBSCRIPTION, "pro")
+    assert status.features == FEATURES["pro"]
+    assert status.days_remaining == 20
+    # Two paid subscriptions: the higher tier wins, with its seats and limits.
+    add_subscription(tl, "a", "team", "active", period_end=now + timedelta(days=3), quantity=2)
+    status = tl.status("a")
+    assert (status.tier, status.seats) == ("team", 10)
+    limit = tl.limit("a", "api")
+    assert limit is not None and (limit.limit, limit.period) == (10000, "month")
+    assert tl.has_feature("a", "sso") and not tl.has_feature("a", "admin")
+    # The exempt assignment beats everything and has no expiry.
+    status = tl.assign_exempt("a", "staff")
+    assert (status.source, status.tier, status.expires_at) == (AccessSource.EXEMPT, "staff", None)
+    assert status.features == FEATURES["staff"]
+
+
+def test_grace_runs_from_the_period_end_then_ends(tl: Tierline, clock: FrozenClock) -> None:
+    now = clock()
+    add_subscription(tl, "late", "pro", "past_due", period_end=now - timedelta(days=2))
+    status = tl.status("late")
+    assert (status.active, status.source) == (True, AccessSource.GRACE)
+    assert status.expires_at == now + timedelta(days=1)
+    assert status.days_remaining == 1
+    assert status.features == FEATURES["pro"]
+    clock.advance(days=1, seconds=1)
+    status = tl.status("late")
+    assert (status.active, status.reason, status.tier) == (False, DenialReason.PAST_DUE, "free")
+    assert status.features == FEATURES["free"]
+
+
+def test_grace_without_a_period_end_counts_from_the_provider_update(
+    tl: Tierline, clock: FrozenClock
+) -> None:
+    now = clock()
+    add_subscription(tl, "p", "pro", "past_due", provider_updated_at=now - timedelta(hours=1))
+    assert tl.status("p").expires_at == now + timedelta(days=3, hours=-1)
+
+
+def test_cancelling_subscription_lasts_until_its_period_end(
+    tl: Tierline, clock: FrozenClock
+) -> None:
+    now = clock()
+    add_subscription(tl, "c", "pro", "active", period_end=now + timedelta(hours=30), cancel=True)
+    status = tl.status("c")
+    assert (status.source, status.days_remaining) == (AccessSource.SUBSCRIPTION, 2)
+    assert describe_status(status) == (
+        f"pro · subscription · 2 day(s) remaining (period ends {status.expires_at:%Y-%m-%d})"
+    )
+    clock.advance(hours=30)
+    status = tl.status("c")
+    assert (status.active, status.reason) == (False, DenialReason.CANCELED)
+
+
+def test_credit_gives_the_credit_tier_under_the_free_badge(
+    tl: Tierline, clock: FrozenClock
+) -> None:
+    now = clock()
+    tl.ensure_account("cr")
+    tl.grant_credit("cr", days=10)
+    tl.grant_credit("cr", days=5)  # starts when the first ends: one contiguous window
+    status = tl.status("cr")
+    assert (status.active, status.source, status.tier) == (True, AccessSource.CREDIT, "free")
+    assert status.features == FEATURES["pro"]
+    assert status.expires_at == now + timedelta(days=15)
+    assert describe_status(status) == (
+        f"free · credit · 15 day(s) remaining (expires {status.expires_at:%Y-%m-%d})"
+    )
+    # A past-due subscription in grace outranks the credit.
+    add_subscription(tl, "cr", "team", "past_due", period_end=now)
+    assert tl.status("cr").source is AccessSource.GRACE
+    clock.advance(days=16)
+    status = tl.status("cr")
+    # Grace over and credit run out: the subscription's state is the more telling reason.
+    assert (status.active, status.reason) == (False, DenialReason.PAST_DUE)
+
+
+def test_retired_tier_still_serves_its_subscribers(tl: Tierline, clock: FrozenClock) -> None:
+    add_subscription(tl, "old", "legacy", "active", period_end=clock() + timedelta(days=5))
+    status = tl.status("old")
+    assert (status.active, status.tier) == (True, "legacy")
+    assert status.features == FEATURES["legacy"]
+
+
+def test_unknown_account_is_free_and_not_created(tl: Tierline) -> None:
+    status = tl.status("nobody")
+    assert (status.active, status.source, status.reason) == (
+        False,
+        AccessSource.FREE,
+        DenialReason.NO_SUBSCRIPTION,
+    )
+    assert (status.tier, status.features, status.days_remaining) == ("free", FEATURES["free"], None)
+    with tl.ctx.sessions() as session:
+        assert session.scalar(select(func.count(Account.id))) == 0
+
+
+def test_assign_exempt_rejects_bad_input_and_changes_nothing(tl: Tierline) -> None:
+    tl.ensure_account("s")
+    with pytest.raises(NotFoundError, match="'ghost'"):
+        tl.assign_exempt("ghost", "staff")
+    with pytest.raises(
+        ValidationError, match="'pro' is not an exempt tier; exempt tiers: free, staff"
+    ):
+        tl.assign_exempt("s", "pro")
+    with pytest.raises(ValidationError, match="'nope' does not exist"):
+        tl.assign_exempt("s", "nope")
+    assert tl.status("s").source is AccessSource.FREE
+    # Assigning again moves the one exempt row to the new tier.
+    tl.assign_exempt("s", "staff")
+    assert tl.assign_exempt("s", "free").tier == "free"
+
+
+def test_status_survives_the_server_dropping_its_connections(tl: Tierline) -> None:
+    tl.ensure_account("d")
+    assert tl.status("d").source is AccessSource.FREE  # the read pool now holds a connection
+    dialect = tl.engine.dialect.name
+    killed = 0
+    with tl.engine.connect() as conn:
+        if dialect == "postgresql":
+            killed = len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+        elif dialect != "sqlite":
+            ids = conn.execute(
+                text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            ).scalars()
+            for pid in list(ids):
+                conn.execute(text(f"KILL {int(pid)}"))
+                killed += 1
+    assert killed >= (0 if dialect == "sqlite" else 1)
+    tl.grant_credit("d", days=1)
+    assert tl.status("d").source is AccessSource.CREDIT
