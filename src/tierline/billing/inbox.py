@@ -1,16 +1,303 @@
-"""The webhook inbox (skeleton)."""
+"""The webhook inbox: verify, claim, apply and mark each event exactly once.
+
+One delivery goes through four steps:
+
+1. **Verify** the raw body's signature and parse it (bad input is rejected with 400 and stores
+   nothing).
+2. **Claim** the event in a short transaction of its own (see :mod:`tierline.billing.claims`):
+   a new row with a lease, or a take-over of a failed, unmapped or abandoned one. A final event
+   is a duplicate (200); one held under a live lease is in flight (409).
+3. **Apply and mark** in one transaction: the fencing UPDATE that marks the event handled runs
+   first, then the effect (:mod:`tierline.billing.apply`); both commit or neither does. A
+   crash or kill at any point leaves the event claimable once its lease runs out, and a retry
+   applies it once.
+4. An exception while applying rolls back and records the event as failed (500, the provider
+   retries; ``tierline events replay`` can too).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from tierline.billing import claims
+from tierline.billing.apply import ApplyTx, Effect, EffectApplier, customer_of, subscription_of
+from tierline.billing.claims import Claim, Refused
+from tierline.billing.events import EventInfo, get_event, list_events, parse_status
+from tierline.billing.models import Event, EventStatus
+from tierline.billing.providers import Provider, ProviderEvent, WebhookRejected, get_provider
+from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.catalog.service import CatalogService
 from tierline.context import Context
+from tierline.db.engine import first_line
+from tierline.errors import NotFoundError, ValidationError
 from tierline.referrals.service import ReferralService
+
+logger = logging.getLogger("tierline.webhooks")
+
+# The inbox columns' sizes: longer ids or types are malformed input, not a database error.
+_MAX_EXTERNAL_ID = 255
+_MAX_TYPE = 128
+# Racing inserts (two first events of one subscription) and deadlocks are retried this often
+# before the event is recorded as failed.
+_APPLY_TRIES = 5
+
+_OUTCOME_OF = {
+    EventStatus.PROCESSED: IngestOutcome.PROCESSED,
+    EventStatus.IGNORED: IngestOutcome.IGNORED,
+    EventStatus.UNMAPPED: IngestOutcome.UNMAPPED,
+}
+
+
+class _LostClaim(Exception):  # noqa: N818 - control flow, never escapes this module
+    """Our lease ran out and another delivery took the event over: apply nothing."""
 
 
 class Inbox:
-    """Verify, claim, apply and mark webhooks exactly once."""
+    """Verify, claim, apply and mark webhooks exactly once; list and replay stored events."""
 
     def __init__(self, ctx: Context, catalog: CatalogService, referrals: ReferralService) -> None:
         self.ctx = ctx
         self.catalog = catalog
         self.referrals = referrals
+        #: How long a claim is held before another delivery may take it over.
+        self.lease = claims.DEFAULT_LEASE
+        self._applier = EffectApplier(ctx, referrals)
+        self._providers: dict[str, Provider] = {}
+
+    # -- receiving ---------------------------------------------------------------------
+    def ingest(self, provider: str, headers: Mapping[str, str], body: bytes) -> IngestResult:
+        """Verify, store and apply one delivery exactly once; never raises on bad input.
+
+        Answer the provider with ``result.status_code``: 200 for processed, duplicate, ignored
+        and unmapped; 409 while another delivery holds the event; 400 for rejected input
+        (nothing stored); 500 when applying failed (recorded; the provider retries).
+        """
+        try:
+            event, text = self._verify(provider, headers, body)
+        except WebhookRejected as exc:
+            logger.warning(
+                "rejected %s webhook: %s: %s", provider, exc.reason, claims.one_line(str(exc))
+            )
+            return IngestResult(IngestOutcome.REJECTED, f"{exc.reason}: {exc}")
+        except Exception as exc:
+            # A provider module's bug, not bad input: answer 500 so the provider retries
+            # after the fix, instead of 400, which would drop the event for good.
+            logger.exception("cannot read %s webhook", provider)
+            return IngestResult(IngestOutcome.FAILED, f"cannot read the webhook: {first_line(exc)}")
+        now = self.ctx.clock()
+        with self.ctx.engine.begin() as conn:
+            claim = claims.insert_claim(
+                conn,
+                provider=event.provider,
+                external_id=event.event_id,
+                event_type=event.type,
+                occurred_at=event.occurred_at,
+                payload=text,
+                now=now,
+                lease=self.lease,
+            )
+        if claim is None:
+            with self.ctx.engine.begin() as conn:
+                taken = claims.take_over(
+                    conn,
+                    now=now,
+                    lease=self.lease,
+                    provider=event.provider,
+                    external_id=event.event_id,
+                )
+            if not isinstance(taken, Claim):
+                return _refused(taken, event.event_id)
+            claim = taken
+        return self._run(claim, event, follow_links=True)
+
+    def _verify(
+        self, provider: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[ProviderEvent, str]:
+        limit = self.ctx.settings.max_body_bytes
+        if len(body) > limit:
+            raise WebhookRejected(
+                "body_too_large", f"webhook body is {len(body)} bytes; the limit is {limit}"
+            )
+        impl = self._provider(provider)
+        payload = impl.verify(headers, body)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WebhookRejected("malformed_json", f"webhook body is not UTF-8: {exc}") from exc
+        event = impl.parse(payload)
+        if len(event.event_id) > _MAX_EXTERNAL_ID or len(event.type) > _MAX_TYPE:
+            raise WebhookRejected(
+                "malformed_payload",
+                f"event id {event.event_id[:40]!r} or type {event.type[:40]!r} is too long "
+                f"(at most {_MAX_EXTERNAL_ID} and {_MAX_TYPE} characters)",
+            )
+        return event, text
+
+    def _provider(self, name: str) -> Provider:
+        # Providers are stateless apart from settings and the clock: build each once.
+        impl = self._providers.get(name)
+        if impl is None:
+            impl = get_provider(name, self.ctx.settings, clock=self.ctx.clock)
+            self._providers[name] = impl
+        return impl
+
+    # -- applying ----------------------------------------------------------------------
+    def _run(self, claim: Claim, event: ProviderEvent, *, follow_links: bool) -> IngestResult:
+        """Apply ``event`` and mark ``claim`` in one transaction; then the after-commit work."""
+        effect: Effect | None = None
+        for attempt in range(1, _APPLY_TRIES + 1):
+            now = self.ctx.clock()
+            try:
+                with self.ctx.engine.begin() as conn:
+                    if not claims.mark(conn, claim, EventStatus.PROCESSED, now=now):
+                        raise _LostClaim
+                    tx = ApplyTx(conn)
+                    try:
+                        effect = self._applier.apply(tx, event, now)
+                        tx.flush()
+                    finally:
+                        tx.close()
+                    if effect.status is not EventStatus.PROCESSED:
+                        error = effect.detail if effect.status is EventStatus.UNMAPPED else None
+                        claims.restate(conn, claim, effect.status, now=now, error=error)
+                break
+            except _LostClaim:
+                return IngestResult(
+                    IngestOutcome.IN_FLIGHT,
+                    "another delivery took this event over after our lease ran out",
+                    event.event_id,
+                    claim.row_id,
+                )
+            except (IntegrityError, OperationalError) as exc:
+                # A racing insert of the same subscription or account, or a deadlock: the
+                # transaction rolled back and a fresh one will see the winner's row.
+                if attempt == _APPLY_TRIES:
+                    return self._fail(claim, event, exc)
+            except Exception as exc:
+                return self._fail(claim, event, exc)
+        assert effect is not None
+        for ref in effect.accounts:
+            self.ctx.cache.invalidate(ref)
+        detail = effect.detail
+        if effect.status is EventStatus.UNMAPPED:
+            logger.warning("unmapped %s event %s: %s", event.provider, event.event_id, detail)
+        elif follow_links and (effect.linked_customer or effect.linked_subscription):
+            replayed = self._replay_linked(
+                event.provider, effect.linked_customer, effect.linked_subscription
+            )
+            if replayed:
+                detail += f"; replayed {replayed} unmapped event(s) of this customer"
+        return IngestResult(_OUTCOME_OF[effect.status], detail, event.event_id, claim.row_id)
+
+    def _fail(self, claim: Claim, event: ProviderEvent | None, exc: BaseException) -> IngestResult:
+        """Record an apply error on the event (keeping its attempts) and answer 500."""
+        error = f"{type(exc).__name__}: {first_line(exc)}"
+        with self.ctx.engine.begin() as conn:
+            claims.mark(conn, claim, EventStatus.FAILED, now=self.ctx.clock(), error=error)
+        event_id = event.event_id if event is not None else None
+        logger.error("failed to apply webhook event %s (row %d): %s", event_id, claim.row_id, error)
+        return IngestResult(IngestOutcome.FAILED, error, event_id, claim.row_id)
+
+    # -- replaying ---------------------------------------------------------------------
+    def replay(self, row_id: int) -> IngestResult:
+        """Re-run a stored event (failed, unmapped, or abandoned by a crashed worker).
+
+        The stored raw body is parsed again (its signature was checked on receipt). A final
+        event answers ``DUPLICATE``; one held under a live lease ``IN_FLIGHT``. Raises
+        :class:`NotFoundError` for an unknown id.
+        """
+        return self._replay(row_id, follow_links=True)
+
+    def replay_all(self, status: EventStatus | str) -> list[IngestResult]:
+        """Replay every ``failed`` or ``unmapped`` event, oldest first."""
+        wanted = parse_status(status)
+        if wanted not in (EventStatus.FAILED, EventStatus.UNMAPPED):
+            raise ValidationError(
+                f"only failed or unmapped events are replayed in bulk, not {wanted.value!r}"
+            )
+        with self.ctx.sessions() as session:
+            ids = session.scalars(
+                select(Event.id).where(Event.status == wanted.value).order_by(Event.id)
+            ).all()
+        return [self._replay(row_id, follow_links=True) for row_id in ids]
+
+    def _replay(self, row_id: int, *, follow_links: bool) -> IngestResult:
+        with self.ctx.sessions() as session:
+            row = session.execute(
+                select(Event.provider, Event.external_id, Event.payload).where(Event.id == row_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no webhook event with id {row_id}; see `tierline events list`")
+        with self.ctx.engine.begin() as conn:
+            taken = claims.take_over(conn, now=self.ctx.clock(), lease=self.lease, row_id=row_id)
+        if not isinstance(taken, Claim):
+            return _refused(taken, row.external_id)
+        try:
+            event = self._provider(row.provider).parse(json.loads(row.payload))
+        except Exception as exc:
+            return self._fail(taken, None, exc)
+        return self._run(taken, event, follow_links=follow_links)
+
+    def _replay_linked(
+        self, provider: str, customer_id: str | None, subscription_id: str | None
+    ) -> int:
+        """Replay the unmapped events a checkout just made mappable (they arrived before it)."""
+        with self.ctx.sessions() as session:
+            rows = session.execute(
+                select(Event.id, Event.payload)
+                .where(Event.status == EventStatus.UNMAPPED.value, Event.provider == provider)
+                .order_by(Event.id)
+            ).all()
+        impl = self._provider(provider)
+        replayed = 0
+        for row in rows:
+            try:
+                event = impl.parse(json.loads(row.payload))
+            except Exception:  # noqa: S112 - a stored event that no longer parses stays unmapped
+                continue
+            customer, subscription = customer_of(event), subscription_of(event)
+            if (customer is not None and customer == customer_id) or (
+                subscription is not None and subscription == subscription_id
+            ):
+                self._replay(row.id, follow_links=False)
+                replayed += 1
+        return replayed
+
+    # -- reading -----------------------------------------------------------------------
+    def list_events(
+        self,
+        status: EventStatus | str | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+    ) -> list[EventInfo]:
+        """Stored events, newest first, optionally of one status and/or provider."""
+        with self.ctx.sessions() as session:
+            return list_events(session, status=status, provider=provider, limit=limit)
+
+    def get_event(self, row_id: int) -> EventInfo:
+        """One stored event with its raw payload; raises :class:`NotFoundError`."""
+        with self.ctx.sessions() as session:
+            return get_event(session, row_id)
+
+
+def _refused(taken: Refused | None, event_id: str) -> IngestResult:
+    if taken is not None and taken.status.is_final:
+        return IngestResult(
+            IngestOutcome.DUPLICATE,
+            f"already {taken.status.value}: an earlier delivery handled it",
+            event_id,
+            taken.row_id,
+        )
+    # Held under a live lease (or gone between our two statements): the provider's retry
+    # will find it handled, or free to take once the holder's lease runs out.
+    return IngestResult(
+        IngestOutcome.IN_FLIGHT,
+        "another delivery is processing this event; retry later",
+        event_id,
+        None if taken is None else taken.row_id,
+    )

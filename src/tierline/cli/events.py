@@ -2,6 +2,164 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from tierline.billing.events import EventInfo
+from tierline.billing.models import EventStatus
+from tierline.billing.result import IngestOutcome, IngestResult
+from tierline.cli.common import DatabaseURLOption, JsonOption, console, open_tierline, print_json
 
 app = typer.Typer(help="Inspect, replay and feed webhook events.", no_args_is_help=True)
+
+#: Outcomes after which ``events ingest`` exits 0: the event's effect is in the database.
+_SUCCESS = (IngestOutcome.PROCESSED, IngestOutcome.DUPLICATE)
+
+
+@app.command("list")
+def list_command(
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: " + ", ".join(s.value for s in EventStatus)),
+    ] = None,
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List received webhook events, newest first."""
+    with open_tierline(database_url) as tl:
+        events = tl.inbox.list_events(status=status, provider=provider, limit=limit)
+    if as_json:
+        print_json([event.to_dict() for event in events])
+        return
+    if not events:
+        console.print("no events")
+        return
+    table = Table("id", "provider", "type", "event id", "status", "attempts", "received", "error")
+    for event in events:
+        table.add_row(
+            str(event.id),
+            event.provider,
+            event.type,
+            event.external_id,
+            event.status.value,
+            str(event.attempts),
+            event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            event.last_error or "",
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show_command(
+    event_id: Annotated[int, typer.Argument(help="The event's id (see `events list`).")],
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one event with its payload, pretty-printed."""
+    with open_tierline(database_url) as tl:
+        event = tl.inbox.get_event(event_id)
+    if as_json:
+        print_json(event.to_dict())
+        return
+    _print_fields(event)
+    typer.echo("payload:")
+    typer.echo(_pretty(event.payload or ""))
+
+
+def _print_fields(event: EventInfo) -> None:
+    for name, value in event.to_dict().items():
+        if name != "payload":
+            typer.echo(f"{name}: {'' if value is None else value}")
+
+
+def _pretty(payload: str) -> str:
+    try:
+        return json.dumps(json.loads(payload), indent=2, sort_keys=True)
+    except ValueError:
+        return payload
+
+
+@app.command("replay")
+def replay_command(
+    event_id: Annotated[
+        int | None, typer.Argument(help="The event to replay (or use --failed/--unmapped).")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Replay every failed event.")] = False,
+    unmapped: Annotated[
+        bool, typer.Option("--unmapped", help="Replay every unmapped event.")
+    ] = False,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-run stored events from their payload; exits 1 if any is still not applied."""
+    chosen = [event_id is not None, failed, unmapped]
+    if sum(chosen) != 1:
+        raise typer.BadParameter("give exactly one of: an event id, --failed, --unmapped")
+    with open_tierline(database_url) as tl:
+        if event_id is not None:
+            results = [tl.inbox.replay(event_id)]
+        else:
+            results = tl.inbox.replay_all(EventStatus.FAILED if failed else EventStatus.UNMAPPED)
+    if as_json:
+        print_json([result.to_dict() for result in results])
+    elif not results:
+        typer.echo("nothing to replay")
+    for result in results if not as_json else []:
+        _print_result(result)
+    stuck = (IngestOutcome.FAILED, IngestOutcome.UNMAPPED, IngestOutcome.IN_FLIGHT)
+    if any(result.outcome in stuck for result in results):
+        raise typer.Exit(1)
+
+
+@app.command("ingest")
+def ingest_command(
+    provider: Annotated[str, typer.Argument(help="The provider: stripe, paddle, fake...")],
+    body: Annotated[
+        Path,
+        typer.Option(
+            "--body", help="The raw webhook body, byte for byte.", exists=True, dir_okay=False
+        ),
+    ],
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help='A header as "Name: value"; repeat for more.'),
+    ] = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Feed a captured webhook through the same path as the web endpoint.
+
+    Exits 0 when it was processed or was a duplicate, 1 otherwise.
+    """
+    headers = _parse_headers(header or [])
+    with open_tierline(database_url) as tl:
+        result = tl.ingest(provider, headers, body.read_bytes())
+    if as_json:
+        print_json({**result.to_dict(), "status_code": result.status_code})
+    else:
+        _print_result(result)
+    if result.outcome not in _SUCCESS:
+        raise typer.Exit(1)
+
+
+def _parse_headers(values: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise typer.BadParameter(
+                f"header {value!r} is not 'Name: value'", param_hint="--header"
+            )
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def _print_result(result: IngestResult) -> None:
+    where = f" (event {result.row_id})" if result.row_id is not None else ""
+    typer.echo(f"{result.outcome.value} [{result.status_code}]{where}: {result.detail}")

@@ -1,0 +1,283 @@
+"""What a verified webhook changes: subscriptions, account links, referral conversions.
+
+Everything here runs inside the inbox's apply transaction, after the event was marked handled
+in that same transaction, so the effect and the mark commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from tierline.accounts.models import Account
+from tierline.accounts.service import ensure_account_in
+from tierline.billing.lookups import AccountRef, account_by_id, account_by_ref, tier_by_link
+from tierline.billing.models import EventStatus, SubscriptionStatus
+from tierline.billing.providers.base import ProviderEvent
+from tierline.billing.subscriptions import account_id_for, apply_snapshot, link_subscription
+from tierline.context import Context
+from tierline.errors import ValidationError
+from tierline.referrals.service import ReferralService
+
+#: Payment events that can convert a referral (status itself comes from subscription events).
+PAYMENT_TYPES = frozenset({"invoice.paid", "invoice.payment_succeeded"})
+#: Payment events stored for the record; the subscription events carry the resulting status.
+NO_EFFECT_TYPES = frozenset({"invoice.payment_failed"})
+
+
+@dataclass
+class Effect:
+    """The outcome of applying one event, and what to do after its transaction commits."""
+
+    status: EventStatus
+    detail: str
+    #: Accounts whose access may have changed: their cached status is invalidated.
+    accounts: set[str] = field(default_factory=set)
+    #: A checkout linked this customer to an account: replay its unmapped events.
+    linked_customer: str | None = None
+    linked_subscription: str | None = None
+
+
+def fact(data: Mapping[str, Any], key: str) -> str | None:
+    """A non-empty string fact of an event's normalized data (``account_ref``...), or None."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def customer_of(event: ProviderEvent) -> str | None:
+    """The provider customer an event concerns, if it says."""
+    if event.subscription is not None and event.subscription.customer_id:
+        return event.subscription.customer_id
+    return fact(event.data, "customer_id")
+
+
+def subscription_of(event: ProviderEvent) -> str | None:
+    """The provider subscription an event concerns, if it says."""
+    if event.subscription is not None:
+        return event.subscription.external_id
+    return fact(event.data, "subscription_id")
+
+
+class ApplyTx:
+    """The apply transaction: its connection, and an ORM session opened only when needed.
+
+    The hot path runs Core statements on the connection; creating an account or converting a
+    referral goes through the other domains' ORM helpers, which get a session joined to the
+    same transaction (so everything still commits or rolls back together).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.conn, expire_on_commit=False)
+        return self._session
+
+    def flush(self) -> None:
+        """Write pending ORM changes before the transaction commits."""
+        if self._session is not None:
+            self._session.flush()
+
+    def close(self) -> None:
+        """Release the session (the transaction itself belongs to the caller)."""
+        if self._session is not None:
+            self._session.close()
+
+
+class _Unmapped(Exception):  # noqa: N818 - control flow, never escapes this module
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EffectApplier:
+    """Applies normalized events to the database inside the caller's transaction."""
+
+    def __init__(self, ctx: Context, referrals: ReferralService) -> None:
+        self.ctx = ctx
+        self.referrals = referrals
+
+    def apply(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
+        """Apply ``event``; an event that cannot be mapped yet comes back ``UNMAPPED``."""
+        effect = Effect(EventStatus.IGNORED, f"{event.type}: no effect in Tierline")
+        try:
+            account_ref = fact(event.data, "account_ref")
+            if account_ref is not None and (customer_of(event) or subscription_of(event)):
+                effect = self._link_checkout(tx, event, account_ref, now)
+            if event.subscription is not None:
+                effect = self._merge(effect, self._snapshot(tx, event, now))
+            elif event.type in PAYMENT_TYPES:
+                effect = self._merge(effect, self._payment(tx, event))
+            elif event.type in NO_EFFECT_TYPES:
+                effect.detail = f"{event.type}: recorded; status comes from subscription events"
+        except _Unmapped as exc:
+            return Effect(EventStatus.UNMAPPED, exc.reason)
+        return effect
+
+    @staticmethod
+    def _merge(first: Effect, second: Effect) -> Effect:
+        if first.status is EventStatus.IGNORED:
+            return second
+        second.accounts |= first.accounts
+        second.linked_customer = first.linked_customer
+        second.linked_subscription = first.linked_subscription
+        second.detail = f"{first.detail}; {second.detail}"
+        return second
+
+    # -- checkout: the moment an account meets its provider customer ----------------------
+    def _link_checkout(
+        self, tx: ApplyTx, event: ProviderEvent, account_ref: str, now: datetime
+    ) -> Effect:
+        account = self._ensure_account(tx, account_ref)
+        customer_id = customer_of(event)
+        subscription_id = subscription_of(event)
+        if subscription_id is not None:
+            link_subscription(
+                tx.conn,
+                event.provider,
+                subscription_id,
+                account_id=account.id,
+                customer_id=customer_id,
+                now=now,
+            )
+        return Effect(
+            EventStatus.PROCESSED,
+            f"checkout linked account {account.ref!r} to "
+            f"{customer_id or '-'} / {subscription_id or '-'}",
+            accounts={account.ref},
+            linked_customer=customer_id,
+            linked_subscription=subscription_id,
+        )
+
+    # -- subscription snapshots --------------------------------------------------------
+    def _snapshot(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
+        snap = event.subscription
+        assert snap is not None
+        tier = tier_by_link(tx.conn, event.provider, snap.tier_keys)
+        if tier is None:
+            keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
+            raise _Unmapped(
+                f"no tier is linked to {event.provider} key(s) {keys} of subscription "
+                f"{snap.external_id}; add a link to the catalog, run `tierline catalog sync`, "
+                "then `tierline events replay --unmapped`"
+            )
+        account = self._account_for(
+            tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id
+        )
+        applied = apply_snapshot(
+            tx.conn,
+            event.provider,
+            snap,
+            account_id=account.id,
+            tier_id=tier.id,
+            now=now,
+        )
+        if not applied:
+            return Effect(
+                EventStatus.PROCESSED,
+                f"stale snapshot ignored: subscription {snap.external_id} has newer state",
+            )
+        effect = Effect(
+            EventStatus.PROCESSED,
+            f"subscription {snap.external_id} {snap.status.value} on tier {tier.key!r} "
+            f"for account {account.ref!r}",
+            accounts={account.ref},
+        )
+        if snap.status is SubscriptionStatus.ACTIVE:
+            self._convert(tx, event.provider, account, snap.external_id, effect)
+        return effect
+
+    # -- payments ----------------------------------------------------------------------
+    def _payment(self, tx: ApplyTx, event: ProviderEvent) -> Effect:
+        amount = event.data.get("amount_paid")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return Effect(EventStatus.PROCESSED, f"{event.type}: nothing paid, nothing to do")
+        subscription_id = subscription_of(event)
+        account = self._account_for(tx, event.provider, None, subscription_id, customer_of(event))
+        effect = Effect(
+            EventStatus.PROCESSED,
+            f"{event.type}: payment of {amount} by account {account.ref!r}",
+            accounts={account.ref},
+        )
+        self._convert(tx, event.provider, account, subscription_id, effect)
+        return effect
+
+    def _convert(
+        self,
+        tx: ApplyTx,
+        provider: str,
+        account: AccountRef,
+        subscription_id: str | None,
+        effect: Effect,
+    ) -> None:
+        """Convert the account's referral on its first payment (exactly once, see referrals)."""
+        if not account.referred:
+            # Attribution sets referred_by_id with the referral row: an account never referred
+            # has nothing to convert, and skipping the look-up keeps the hot path short.
+            return
+        conversion = self.referrals.on_first_payment(
+            tx.session, tx.session.get_one(Account, account.id)
+        )
+        if conversion is None:
+            return
+        effect.accounts |= {conversion.referrer_ref, conversion.referred_ref}
+        effect.detail += f"; referral {conversion.referral_id} converted"
+        if conversion.stripe_coupon and provider == "stripe" and subscription_id:
+            # Imported here: the Stripe SDK is an optional extra and slow to import.
+            from tierline.billing import stripe_api
+
+            # Inside the transaction: if the commit fails, the retry calls Stripe again with
+            # the same idempotency key, and Stripe answers without applying the coupon twice.
+            stripe_api.apply_coupon(
+                self.ctx.settings,
+                subscription_id=subscription_id,
+                coupon=conversion.stripe_coupon,
+                idempotency_key=f"tierline-referral-{conversion.referral_id}",
+            )
+            effect.detail += f", coupon {conversion.stripe_coupon!r} applied"
+
+    # -- accounts ----------------------------------------------------------------------
+    def _ensure_account(self, tx: ApplyTx, ref: str) -> AccountRef:
+        found = account_by_ref(tx.conn, ref)
+        if found is not None:
+            return found
+        try:
+            account = ensure_account_in(tx.session, ref)
+        except ValidationError as exc:
+            raise _Unmapped(f"the payload's account ref is not usable: {exc}") from exc
+        return AccountRef(account.id, account.ref, account.referred_by_id is not None)
+
+    def _account_for(
+        self,
+        tx: ApplyTx,
+        provider: str,
+        account_ref: str | None,
+        subscription_id: str | None,
+        customer_id: str | None,
+    ) -> AccountRef:
+        """The account named by the payload, else the one a checkout linked to the customer."""
+        if account_ref is not None:
+            return self._ensure_account(tx, account_ref)
+        conn = tx.conn
+        account_id = account_id_for(conn, provider, subscription_id, customer_id)
+        if account_id is None:
+            if customer_id is None:
+                raise _Unmapped(
+                    f"no account known for {provider} subscription {subscription_id or '-'}: "
+                    "the payload names no account ref and no customer"
+                )
+            raise _Unmapped(
+                f"no account known for customer {customer_id}: the payload names no account "
+                "ref and no checkout has linked this customer yet"
+            )
+        account = account_by_id(conn, account_id)
+        assert account is not None  # the foreign key guarantees it
+        return account

@@ -1,0 +1,256 @@
+"""Claiming inbox rows: the statements that make a webhook's effect happen exactly once.
+
+A delivery first *claims* its event: it inserts the row (status ``processing``, a lease, attempt
+1) in a short transaction of its own, or, when the row exists, takes it over with one
+conditional UPDATE that only succeeds for a failed or unmapped event, or for one whose holder's
+lease ran out (a crashed or killed process). Each take-over increments ``attempts``; the
+attempt number is a fencing token: the holder marks the event handled with
+``... WHERE id = ? AND attempts = <its attempt> AND status = 'processing'`` in the same
+transaction as the effect, so a holder that lost its claim changes nothing.
+
+The statements are built once with bind parameters: building and cache-keying a statement per
+webhook costs more than executing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Result,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from tierline.billing.models import Event, EventStatus
+
+#: How long a claim is held before another delivery (or ``replay``) may take it over. Far
+#: longer than an apply takes; short enough that a provider's retry finds a crashed claim free.
+DEFAULT_LEASE = timedelta(seconds=60)
+
+#: The longest ``last_error`` kept: one line is enough to act on, the logs have the rest.
+MAX_ERROR_LENGTH = 1000
+
+_EVENT = cast(Table, Event.__table__)
+_C = _EVENT.c
+# Bind names carry a ``p_`` prefix: a name equal to a column's is reserved by SQLAlchemy for
+# the VALUES/SET clause.
+_PROCESSING = EventStatus.PROCESSING.value
+
+_INSERT = insert(_EVENT).values(
+    provider=bindparam("p_provider"),
+    external_id=bindparam("p_external_id"),
+    type=bindparam("p_type"),
+    occurred_at=bindparam("p_occurred_at", type_=_C.occurred_at.type),
+    received_at=bindparam("p_now", type_=_C.received_at.type),
+    status=_PROCESSING,
+    locked_until=bindparam("p_lease_end", type_=_C.locked_until.type),
+    attempts=1,
+    payload=bindparam("p_payload"),
+)
+
+_BY_KEY = and_(_C.provider == bindparam("p_provider"), _C.external_id == bindparam("p_external_id"))
+_BY_ID = _C.id == bindparam("p_row_id")
+_TAKEABLE = or_(
+    _C.status.in_([EventStatus.FAILED.value, EventStatus.UNMAPPED.value]),
+    and_(
+        _C.status == _PROCESSING,
+        or_(
+            _C.locked_until.is_(None),
+            _C.locked_until < bindparam("p_now", type_=_C.locked_until.type),
+        ),
+    ),
+)
+_TAKE_VALUES = {
+    "status": _PROCESSING,
+    "attempts": _C.attempts + 1,
+    "locked_until": bindparam("p_lease_end", type_=_C.locked_until.type),
+}
+_TAKE = {
+    "key": update(_EVENT).where(_BY_KEY, _TAKEABLE).values(_TAKE_VALUES),
+    "id": update(_EVENT).where(_BY_ID, _TAKEABLE).values(_TAKE_VALUES),
+}
+_READ_CLAIM = {
+    "key": select(_C.id, _C.status, _C.attempts).where(_BY_KEY),
+    "id": select(_C.id, _C.status, _C.attempts).where(_BY_ID),
+}
+
+_MINE = and_(
+    _C.id == bindparam("p_row_id"),
+    _C.attempts == bindparam("p_attempt"),
+    _C.status == _PROCESSING,
+)
+_MARK = (
+    update(_EVENT)
+    .where(_MINE)
+    .values(
+        status=bindparam("p_status"),
+        processed_at=bindparam("p_processed_at", type_=_C.processed_at.type),
+        locked_until=None,
+        last_error=bindparam("p_error", type_=_C.last_error.type),
+    )
+)
+_RESTATE = (
+    update(_EVENT)
+    .where(_C.id == bindparam("p_row_id"), _C.attempts == bindparam("p_attempt"))
+    .values(
+        status=bindparam("p_status"),
+        processed_at=bindparam("p_processed_at", type_=_C.processed_at.type),
+        last_error=bindparam("p_error", type_=_C.last_error.type),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This delivery holds the event: ``attempt`` is its fencing token."""
+
+    row_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Someone else holds the event, or it is already final."""
+
+    row_id: int
+    status: EventStatus
+
+
+def insert_claim(
+    conn: Connection,
+    *,
+    provider: str,
+    external_id: str,
+    event_type: str,
+    occurred_at: datetime | None,
+    payload: str,
+    now: datetime,
+    lease: timedelta,
+) -> Claim | None:
+    """Insert a new event row as claimed by this delivery; ``None`` if the event exists.
+
+    Runs in the caller's transaction, which must hold nothing else: a unique violation aborts
+    it (PostgreSQL), so the caller retries the take-over in a fresh one.
+    """
+    if conn.dialect.name == "postgresql":
+        # The claim needs no flush to disk of its own: the apply transaction's commit comes
+        # later in the same WAL and makes it durable too, and a claim lost in a server crash
+        # is simply made again by the provider's retry. Saves one fsync per webhook.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    try:
+        result = conn.execute(
+            _INSERT,
+            {
+                "p_provider": provider,
+                "p_external_id": external_id,
+                "p_type": event_type,
+                "p_occurred_at": occurred_at,
+                "p_now": now,
+                "p_lease_end": now + lease,
+                "p_payload": payload,
+            },
+        )
+    except IntegrityError:
+        return None
+    pk = result.inserted_primary_key
+    assert pk is not None  # every dialect reports the new id of a single-row insert
+    return Claim(row_id=int(pk[0]), attempt=1)
+
+
+def take_over(
+    conn: Connection,
+    *,
+    now: datetime,
+    lease: timedelta,
+    row_id: int | None = None,
+    provider: str | None = None,
+    external_id: str | None = None,
+) -> Claim | Refused | None:
+    """Take the event (by ``row_id``, or by provider and id) if it is free to take.
+
+    Free: failed, unmapped, or processing under a lease that ran out. The UPDATE comes first so
+    that SQLite takes its write lock before reading and the other dialects lock the row; the
+    SELECT after it then reads our own attempt number. ``None`` when no such event exists.
+    """
+    by = "id" if row_id is not None else "key"
+    params: dict[str, Any] = {
+        "p_row_id": row_id,
+        "p_provider": provider,
+        "p_external_id": external_id,
+        "p_now": now,
+        "p_lease_end": now + lease,
+    }
+    taken = rowcount(conn.execute(_TAKE[by], params))
+    row = conn.execute(_READ_CLAIM[by], params).first()
+    if row is None:
+        return None
+    if taken:
+        return Claim(row_id=row.id, attempt=row.attempts)
+    return Refused(row_id=row.id, status=EventStatus(row.status))
+
+
+def mark(
+    conn: Connection,
+    claim: Claim,
+    status: EventStatus,
+    *,
+    now: datetime,
+    error: str | None = None,
+) -> bool:
+    """Record the outcome of ``claim`` in the caller's transaction; False if the claim is lost.
+
+    Final outcomes get ``processed_at``; every outcome releases the lease. False means another
+    delivery took the event over after our lease ran out: the caller must roll back whatever
+    it applied.
+    """
+    matched = rowcount(
+        conn.execute(
+            _MARK,
+            {
+                "p_row_id": claim.row_id,
+                "p_attempt": claim.attempt,
+                "p_status": status.value,
+                "p_processed_at": now if status.is_final else None,
+                "p_error": None if error is None else one_line(error),
+            },
+        )
+    )
+    return bool(matched)
+
+
+def restate(
+    conn: Connection, claim: Claim, status: EventStatus, *, now: datetime, error: str | None
+) -> None:
+    """Change the outcome already marked in this transaction (we hold the row's lock)."""
+    conn.execute(
+        _RESTATE,
+        {
+            "p_row_id": claim.row_id,
+            "p_attempt": claim.attempt,
+            "p_status": status.value,
+            "p_processed_at": now if status.is_final else None,
+            "p_error": None if error is None else one_line(error),
+        },
+    )
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE (the generic result type hides ``rowcount``)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def one_line(text: str) -> str:
+    """``text`` folded to one line and cut to :data:`MAX_ERROR_LENGTH` characters."""
+    folded = " ".join(text.split())
+    return folded if len(folded) <= MAX_ERROR_LENGTH else folded[: MAX_ERROR_LENGTH - 3] + "..."
