@@ -46,6 +46,10 @@ class TierlineSettings(BaseSettings):
     #: Base URL of Stripe's API; tests point it at a local fake speaking Stripe's wire format.
     stripe_api_base: str | None = None
 
+    #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline
+    #: demo whose catalog also links Stripe prices); unset, the tier's first provider link.
+    checkout_provider: str | None = None
+
     # -- web ----------------------------------------------------------------------------
     #: Signs the referral cookie. Unset, a random key is made per process (cookies then do not
     #: survive a restart); set it in production.

@@ -60,6 +60,7 @@ def test_grace_runs_from_the_period_end_then_ends(tl: Tierline, clock: FrozenClo
     status = tl.status("late")
     assert (status.active, status.reason, status.tier) == (False, DenialReason.PAST_DUE, "free")
     assert status.features == FEATURES["free"]
+    assert describe_status(status) == "free · no paid access: payment past due"
 
 
 def test_grace_without_a_period_end_counts_from_the_provider_update(

@@ -74,7 +74,7 @@ def test_grant_show_revoke(url: str) -> None:
     code, out, _ = run("revoke-credit", "a", "--database-url", url)
     assert code == 0
     assert "revoked 1 credit grant(s) of a" in out
-    assert "free · free · no paid access (no_subscription)" in out
+    assert "free · no paid access: no subscription" in out
 
 
 def test_grant_until_a_date_and_idempotency_key(url: str) -> None:

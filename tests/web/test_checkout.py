@@ -96,3 +96,26 @@ def test_checkout_url_errors_name_the_valid_choices(sqlite_tl: Tierline) -> None
 def test_stripe_checkout_without_an_api_key_says_which_setting(sqlite_tl: Tierline) -> None:
     with pytest.raises(ConfigurationError, match="TIERLINE_STRIPE_API_KEY"):
         sqlite_tl.checkout_url("tom", "pro")
+
+
+def test_checkout_provider_setting_chooses_the_default_provider(
+    sqlite_tl: Tierline, fake_stripe: FakeStripe
+) -> None:
+    tl = Tierline(
+        settings=sqlite_tl.settings.model_copy(
+            update={**fake_stripe.settings(), "checkout_provider": "fake"}
+        ),
+        catalog=sqlite_tl.catalog_spec,
+        clock=sqlite_tl.ctx.clock,
+    )
+    try:
+        # pro links Stripe first, but the setting sends checkouts to the fake provider...
+        assert tl.checkout_url("rosa", "pro") == "/billing/fake-checkout?tier=pro"
+        assert fake_stripe.sessions == {}
+        # ...unless the caller names a provider.
+        fake_stripe.seed_price("pro_monthly")
+        assert tl.checkout_url("rosa", "pro", provider="stripe").startswith(
+            "https://checkout.stripe.com/"
+        )
+    finally:
+        tl.close()

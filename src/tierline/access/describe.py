@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from tierline.access.status import AccessSource, AccessStatus
+from tierline.access.status import AccessSource, AccessStatus, DenialReason
+
+#: What a person reads for each reason paid access is refused.
+REASON_TEXT: dict[DenialReason, str] = {
+    DenialReason.NO_SUBSCRIPTION: "no subscription",
+    DenialReason.PAST_DUE: "payment past due",
+    DenialReason.CANCELED: "subscription canceled",
+    DenialReason.PAUSED: "subscription paused",
+    DenialReason.TRIAL_ENDED: "trial ended",
+    DenialReason.CREDIT_EXPIRED: "credit expired",
+    DenialReason.INCOMPLETE: "payment incomplete",
+    DenialReason.FEATURE_NOT_IN_TIER: "feature not in tier",
+    DenialReason.UNKNOWN_ACCOUNT: "unknown account",
+}
 
 
 def describe_status(status: AccessStatus) -> str:
     """E.g. ``free · credit · 12 day(s) remaining (expires 2026-12-04)``.
 
-    Parts: the tier shown (``no tier`` without one), the source, then how long it lasts or,
-    when inactive, why not.
+    Parts: the tier shown (``no tier`` without one), the source and how long it lasts; when
+    inactive, the tier and why there is no paid access (``free · no paid access: trial ended``).
     """
     tier = status.tier or "no tier"
     if not status.active:
-        reason = status.reason.value if status.reason else "unknown"
-        return f"{tier} · {status.source.value} · no paid access ({reason})"
+        reason = REASON_TEXT[status.reason] if status.reason else "no subscription"
+        return f"{tier} · no paid access: {reason}"
     if status.expires_at is None:
         detail = "no expiry"
     else:

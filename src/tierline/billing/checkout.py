@@ -112,10 +112,11 @@ def checkout_url(
     Stripe: a new Checkout Session for the tier's first Stripe lookup key, with the account as
     ``client_reference_id``. The fake provider: the local fake checkout page (a path relative
     to the app; ``success_url``/``cancel_url`` are not used, it returns to the settings page).
+    ``provider`` defaults to the ``checkout_provider`` setting, then to the tier's first link.
     """
     account_ref = clean_ref(account_ref)
     with ctx.sessions() as session:
-        target = resolve_target(session, tier_key, provider)
+        target = resolve_target(session, tier_key, provider or ctx.settings.checkout_provider)
         account = find_account(session, account_ref)
         email = account.email if account is not None else None
     if target.provider == "fake":
