@@ -1,7 +1,7 @@
 """Webhook ingest throughput: verify + claim + apply + mark, no HTTP (budget: >= 1,000 events/s
 on SQLite, >= 500 events/s on PostgreSQL, flat as the inbox grows).
 
-    uv run python benchmarks/ingest.py [--events 2000] [--accounts 300] [--inbox-rows 1000000]
+    uv run python -m benchmarks.ingest [--events 2000] [--accounts 300] [--inbox-rows 1000000]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 The PostgreSQL run needs ``--postgres-url`` or ``TIERLINE_BENCH_POSTGRES_URL`` (an account that
@@ -20,7 +20,6 @@ import os
 import random
 import secrets
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -30,12 +29,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import describe, percentile
 from sqlalchemy import insert, text
 from sqlalchemy.engine import URL
 
+from benchmarks.machine import describe, percentile
 from tierline import Tierline, TierlineSettings, db
 from tierline.billing.models import Event
 from tierline.billing.providers import fake, sign_for

@@ -69,7 +69,7 @@ class Tierline:
         self.credits = CreditService(self.ctx)
         self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
         self.access = AccessService(self.ctx, self.catalog_spec)
-        self.inbox = Inbox(self.ctx, self.catalog, self.referrals)
+        self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
 
     # -- access -----------------------------------------------------------------------
     def status(self, account_ref: str) -> AccessStatus:

@@ -1,16 +1,18 @@
 """Tier definitions (features, limits, seats) held in memory, so ``status()`` never joins them.
 
-The snapshot is reloaded when the access cache is cleared (a catalog sync through this process
-does that: :attr:`TTLCache.generation` changes), when a subscription names a tier id the
-snapshot does not know, and otherwise at most every :data:`REFRESH_SECONDS`, which bounds how
-long a catalog change made by another process takes to be seen.
+The snapshot also holds every provider link, which is how the webhook inbox maps a provider's
+keys to a tier. It is reloaded when the access cache is cleared (a catalog sync through this
+process does that: :attr:`TTLCache.generation` changes), when a subscription names a tier id
+(or the inbox a provider key) the snapshot does not know, and otherwise at most every
+:data:`REFRESH_SECONDS`, which bounds how long a catalog change made by another process takes
+to be seen.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -18,7 +20,7 @@ from sqlalchemy import Engine, select
 from tierline.access.cache import TTLCache
 from tierline.access.rules import TierFacts
 from tierline.access.status import AccessStatus, LimitInfo
-from tierline.catalog.models import Feature, Tier, TierFeature
+from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
 from tierline.catalog.spec import Catalog
 
 #: Longest time a tier definition changed by another process may be served stale.
@@ -56,10 +58,20 @@ class TierSnapshot:
     free: TierData | None
     #: Whose features a credit grants (None: no tier to take them from).
     credit: TierData | None
+    #: (provider, external key) -> tier id: the catalog's provider links, for the inbox.
+    links: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def tier_for_link(self, provider: str, keys: Sequence[str]) -> TierData | None:
+        """The tier linked to the first of ``keys`` a provider link knows, or ``None``."""
+        for key in keys:
+            tier_id = self.links.get((provider, key))
+            if tier_id is not None:
+                return self.by_id.get(tier_id)
+        return None
 
 
 def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
-    """Read every tier with its features and limits (two small queries)."""
+    """Read every tier with its features, limits and provider links (three small queries)."""
     with engine.connect() as conn:
         tier_rows = conn.execute(
             select(Tier.id, Tier.key, Tier.seats, Tier.sort_order, Tier.exempt, Tier.retired)
@@ -68,6 +80,11 @@ def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
             select(
                 TierFeature.tier_id, Feature.key, TierFeature.limit_value, TierFeature.period
             ).join(Feature, Feature.id == TierFeature.feature_id)
+        ).all()
+        link_rows = conn.execute(
+            select(
+                TierProviderLink.provider, TierProviderLink.external_key, TierProviderLink.tier_id
+            )
         ).all()
     features: dict[int, set[str]] = {}
     limits: dict[int, dict[str, LimitInfo]] = {}
@@ -101,6 +118,7 @@ def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
         facts={tier_id: tier.facts for tier_id, tier in by_id.items()},
         free=free,
         credit=credit,
+        links={(provider, key): tier_id for provider, key, tier_id in link_rows},
     )
 
 

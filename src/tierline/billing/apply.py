@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
+from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref
 from tierline.accounts.service import ensure_account_in
-from tierline.billing.lookups import AccountRef, account_by_id, account_by_ref, tier_by_link
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent
 from tierline.billing.subscriptions import account_id_for, apply_snapshot, link_subscription
@@ -101,9 +102,10 @@ class _Unmapped(Exception):  # noqa: N818 - control flow, never escapes this mod
 class EffectApplier:
     """Applies normalized events to the database inside the caller's transaction."""
 
-    def __init__(self, ctx: Context, referrals: ReferralService) -> None:
+    def __init__(self, ctx: Context, referrals: ReferralService, tiers: TierCache) -> None:
         self.ctx = ctx
         self.referrals = referrals
+        self.tiers = tiers
 
     def apply(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
         """Apply ``event``; an event that cannot be mapped yet comes back ``UNMAPPED``."""
@@ -161,7 +163,11 @@ class EffectApplier:
     def _snapshot(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
         snap = event.subscription
         assert snap is not None
-        tier = tier_by_link(tx.conn, event.provider, snap.tier_keys)
+        # The in-memory tier snapshot holds every provider link; a key it does not know may
+        # have been linked by another process since it was loaded, so read it again once.
+        tier = self.tiers.get().tier_for_link(event.provider, snap.tier_keys)
+        if tier is None:
+            tier = self.tiers.reload().tier_for_link(event.provider, snap.tier_keys)
         if tier is None:
             keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
             raise _Unmapped(

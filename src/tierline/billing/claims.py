@@ -1,9 +1,12 @@
 """Claiming inbox rows: the statements that make a webhook's effect happen exactly once.
 
-A delivery first *claims* its event: it inserts the row (status ``processing``, a lease, attempt
-1) in a short transaction of its own, or, when the row exists, takes it over with one
-conditional UPDATE that only succeeds for a failed or unmapped event, or for one whose holder's
-lease ran out (a crashed or killed process). Each take-over increments ``attempts``; the
+A new event's row is inserted in the same transaction as its effect, already marked handled:
+the unique key on (provider, event id) makes a concurrent duplicate wait for that transaction
+and then fail, and a crash before the commit leaves no row, so the provider's retry starts
+afresh. When the row exists (a failed or unmapped event being retried), a delivery claims it
+in a short transaction of its own with one conditional UPDATE that only succeeds for a failed
+or unmapped event, or for one whose holder's lease ran out (a crashed or killed process),
+then applies in a second one. Each take-over increments ``attempts``; the
 attempt number is a fencing token: the holder marks the event handled with
 ``... WHERE id = ? AND attempts = <its attempt> AND status = 'processing'`` in the same
 transaction as the effect, so a holder that lost its claim changes nothing.
@@ -53,9 +56,11 @@ _INSERT = insert(_EVENT).values(
     type=bindparam("p_type"),
     occurred_at=bindparam("p_occurred_at", type_=_C.occurred_at.type),
     received_at=bindparam("p_now", type_=_C.received_at.type),
-    status=_PROCESSING,
+    status=bindparam("p_status"),
+    processed_at=bindparam("p_processed_at", type_=_C.processed_at.type),
     locked_until=bindparam("p_lease_end", type_=_C.locked_until.type),
     attempts=1,
+    last_error=bindparam("p_error", type_=_C.last_error.type),
     payload=bindparam("p_payload"),
 )
 
@@ -137,17 +142,17 @@ def insert_claim(
     payload: str,
     now: datetime,
     lease: timedelta,
+    status: EventStatus = EventStatus.PROCESSING,
+    error: str | None = None,
 ) -> Claim | None:
     """Insert a new event row as claimed by this delivery; ``None`` if the event exists.
 
-    Runs in the caller's transaction, which must hold nothing else: a unique violation aborts
-    it (PostgreSQL), so the caller retries the take-over in a fresh one.
+    ``status`` is ``processing`` (held under a lease) unless the caller inserts the row in the
+    same transaction as the event's effect: then it is inserted already ``processed`` and
+    becomes visible only together with the effect, or ``failed`` to record an error. Runs in
+    the caller's transaction; a unique violation aborts it on PostgreSQL, so on ``None`` the
+    caller must roll back before doing anything else.
     """
-    if conn.dialect.name == "postgresql":
-        # The claim needs no flush to disk of its own: the apply transaction's commit comes
-        # later in the same WAL and makes it durable too, and a claim lost in a server crash
-        # is simply made again by the provider's retry. Saves one fsync per webhook.
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     try:
         result = conn.execute(
             _INSERT,
@@ -157,7 +162,10 @@ def insert_claim(
                 "p_type": event_type,
                 "p_occurred_at": occurred_at,
                 "p_now": now,
-                "p_lease_end": now + lease,
+                "p_status": status.value,
+                "p_processed_at": now if status.is_final else None,
+                "p_lease_end": now + lease if status is EventStatus.PROCESSING else None,
+                "p_error": None if error is None else one_line(error),
                 "p_payload": payload,
             },
         )

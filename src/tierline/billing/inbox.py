@@ -4,13 +4,14 @@ One delivery goes through four steps:
 
 1. **Verify** the raw body's signature and parse it (bad input is rejected with 400 and stores
    nothing).
-2. **Claim** the event in a short transaction of its own (see :mod:`tierline.billing.claims`):
-   a new row with a lease, or a take-over of a failed, unmapped or abandoned one. A final event
-   is a duplicate (200); one held under a live lease is in flight (409).
-3. **Apply and mark** in one transaction: the fencing UPDATE that marks the event handled runs
-   first, then the effect (:mod:`tierline.billing.apply`); both commit or neither does. A
-   crash or kill at any point leaves the event claimable once its lease runs out, and a retry
-   applies it once.
+2. **A new event** is inserted, already marked handled, and applied in ONE transaction (one
+   commit per webhook): the row and the effect commit together or not at all. A concurrent
+   duplicate waits on the unique key and then finds the row; a crash or kill before the commit
+   leaves nothing, so the provider's retry applies it once.
+3. **A stored event** (a duplicate, or a failed / unmapped one retried) is claimed with one
+   conditional UPDATE in a short transaction (see :mod:`tierline.billing.claims`), then
+   applied and marked in a second one whose fencing UPDATE runs first. A final event is a
+   duplicate (200); one held under a live lease is in flight (409).
 4. An exception while applying rolls back and records the event as failed (500, the provider
    retries; ``tierline events replay`` can too).
 """
@@ -20,10 +21,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tierline.access.tiers import TierCache
 from tierline.billing import claims
 from tierline.billing.apply import ApplyTx, Effect, EffectApplier, customer_of, subscription_of
 from tierline.billing.claims import Claim, Refused
@@ -31,7 +34,6 @@ from tierline.billing.events import EventInfo, get_event, list_events, parse_sta
 from tierline.billing.models import Event, EventStatus
 from tierline.billing.providers import Provider, ProviderEvent, WebhookRejected, get_provider
 from tierline.billing.result import IngestOutcome, IngestResult
-from tierline.catalog.service import CatalogService
 from tierline.context import Context
 from tierline.db.engine import first_line
 from tierline.errors import NotFoundError, ValidationError
@@ -53,6 +55,10 @@ _OUTCOME_OF = {
 }
 
 
+class _Exists(Exception):  # noqa: N818 - control flow, never escapes this module
+    """The event's row is already stored: take the duplicate / take-over path."""
+
+
 class _LostClaim(Exception):  # noqa: N818 - control flow, never escapes this module
     """Our lease ran out and another delivery took the event over: apply nothing."""
 
@@ -60,13 +66,12 @@ class _LostClaim(Exception):  # noqa: N818 - control flow, never escapes this mo
 class Inbox:
     """Verify, claim, apply and mark webhooks exactly once; list and replay stored events."""
 
-    def __init__(self, ctx: Context, catalog: CatalogService, referrals: ReferralService) -> None:
+    def __init__(self, ctx: Context, referrals: ReferralService, tiers: TierCache) -> None:
         self.ctx = ctx
-        self.catalog = catalog
         self.referrals = referrals
         #: How long a claim is held before another delivery may take it over.
         self.lease = claims.DEFAULT_LEASE
-        self._applier = EffectApplier(ctx, referrals)
+        self._applier = EffectApplier(ctx, referrals, tiers)
         self._providers: dict[str, Provider] = {}
 
     # -- receiving ---------------------------------------------------------------------
@@ -89,31 +94,22 @@ class Inbox:
             # after the fix, instead of 400, which would drop the event for good.
             logger.exception("cannot read %s webhook", provider)
             return IngestResult(IngestOutcome.FAILED, f"cannot read the webhook: {first_line(exc)}")
-        now = self.ctx.clock()
+        try:
+            return self._insert_and_apply(event, text)
+        except _Exists:
+            pass
+        # Stored before: a duplicate, or a failed / unmapped / abandoned event to take over.
         with self.ctx.engine.begin() as conn:
-            claim = claims.insert_claim(
+            taken = claims.take_over(
                 conn,
+                now=self.ctx.clock(),
+                lease=self.lease,
                 provider=event.provider,
                 external_id=event.event_id,
-                event_type=event.type,
-                occurred_at=event.occurred_at,
-                payload=text,
-                now=now,
-                lease=self.lease,
             )
-        if claim is None:
-            with self.ctx.engine.begin() as conn:
-                taken = claims.take_over(
-                    conn,
-                    now=now,
-                    lease=self.lease,
-                    provider=event.provider,
-                    external_id=event.event_id,
-                )
-            if not isinstance(taken, Claim):
-                return _refused(taken, event.event_id)
-            claim = taken
-        return self._run(claim, event, follow_links=True)
+        if not isinstance(taken, Claim):
+            return _refused(taken, event.event_id)
+        return self._run(taken, event, follow_links=True)
 
     def _verify(
         self, provider: str, headers: Mapping[str, str], body: bytes
@@ -147,8 +143,47 @@ class Inbox:
         return impl
 
     # -- applying ----------------------------------------------------------------------
+    def _insert_and_apply(self, event: ProviderEvent, text: str) -> IngestResult:
+        """A new event: insert its row (already processed) and apply it in ONE transaction.
+
+        One commit per webhook. A duplicate delivered concurrently waits on the unique key and
+        then finds the row (``_Exists``); a crash before the commit leaves nothing behind.
+        """
+        effect: Effect | None = None
+        claim: Claim | None = None
+        for attempt in range(1, _APPLY_TRIES + 1):
+            now = self.ctx.clock()
+            try:
+                with self.ctx.engine.begin() as conn:
+                    claim = claims.insert_claim(
+                        conn,
+                        provider=event.provider,
+                        external_id=event.event_id,
+                        event_type=event.type,
+                        occurred_at=event.occurred_at,
+                        payload=text,
+                        now=now,
+                        lease=self.lease,
+                        status=EventStatus.PROCESSED,
+                    )
+                    if claim is None:
+                        raise _Exists
+                    effect = self._apply(conn, claim, event, now)
+                break
+            except _Exists:
+                raise
+            except (IntegrityError, OperationalError) as exc:
+                # A racing insert of the same subscription or account, or a deadlock: the
+                # transaction rolled back and a fresh one will see the winner's row.
+                if attempt == _APPLY_TRIES:
+                    return self._fail_new(event, text, exc)
+            except Exception as exc:
+                return self._fail_new(event, text, exc)
+        assert effect is not None and claim is not None
+        return self._finish(claim, event, effect, follow_links=True)
+
     def _run(self, claim: Claim, event: ProviderEvent, *, follow_links: bool) -> IngestResult:
-        """Apply ``event`` and mark ``claim`` in one transaction; then the after-commit work."""
+        """Apply ``event`` and mark ``claim`` (a taken-over row) in one transaction."""
         effect: Effect | None = None
         for attempt in range(1, _APPLY_TRIES + 1):
             now = self.ctx.clock()
@@ -156,15 +191,7 @@ class Inbox:
                 with self.ctx.engine.begin() as conn:
                     if not claims.mark(conn, claim, EventStatus.PROCESSED, now=now):
                         raise _LostClaim
-                    tx = ApplyTx(conn)
-                    try:
-                        effect = self._applier.apply(tx, event, now)
-                        tx.flush()
-                    finally:
-                        tx.close()
-                    if effect.status is not EventStatus.PROCESSED:
-                        error = effect.detail if effect.status is EventStatus.UNMAPPED else None
-                        claims.restate(conn, claim, effect.status, now=now, error=error)
+                    effect = self._apply(conn, claim, event, now)
                 break
             except _LostClaim:
                 return IngestResult(
@@ -174,13 +201,30 @@ class Inbox:
                     claim.row_id,
                 )
             except (IntegrityError, OperationalError) as exc:
-                # A racing insert of the same subscription or account, or a deadlock: the
-                # transaction rolled back and a fresh one will see the winner's row.
                 if attempt == _APPLY_TRIES:
                     return self._fail(claim, event, exc)
             except Exception as exc:
                 return self._fail(claim, event, exc)
         assert effect is not None
+        return self._finish(claim, event, effect, follow_links=follow_links)
+
+    def _apply(self, conn: Connection, claim: Claim, event: ProviderEvent, now: datetime) -> Effect:
+        """The effect, inside the caller's transaction, whose row is already marked processed."""
+        tx = ApplyTx(conn)
+        try:
+            effect = self._applier.apply(tx, event, now)
+            tx.flush()
+        finally:
+            tx.close()
+        if effect.status is not EventStatus.PROCESSED:
+            error = effect.detail if effect.status is EventStatus.UNMAPPED else None
+            claims.restate(conn, claim, effect.status, now=now, error=error)
+        return effect
+
+    def _finish(
+        self, claim: Claim, event: ProviderEvent, effect: Effect, *, follow_links: bool
+    ) -> IngestResult:
+        """After the commit: invalidate cached access, replay events a checkout unblocked."""
         for ref in effect.accounts:
             self.ctx.cache.invalidate(ref)
         detail = effect.detail
@@ -193,6 +237,26 @@ class Inbox:
             if replayed:
                 detail += f"; replayed {replayed} unmapped event(s) of this customer"
         return IngestResult(_OUTCOME_OF[effect.status], detail, event.event_id, claim.row_id)
+
+    def _fail_new(self, event: ProviderEvent, text: str, exc: BaseException) -> IngestResult:
+        """Record an apply error of a new event (its transaction left no row) and answer 500."""
+        error = f"{type(exc).__name__}: {first_line(exc)}"
+        with self.ctx.engine.begin() as conn:
+            claim = claims.insert_claim(
+                conn,
+                provider=event.provider,
+                external_id=event.event_id,
+                event_type=event.type,
+                occurred_at=event.occurred_at,
+                payload=text,
+                now=self.ctx.clock(),
+                lease=self.lease,
+                status=EventStatus.FAILED,
+                error=error,
+            )
+        row_id = claim.row_id if claim is not None else None
+        logger.error("failed to apply webhook event %s (row %s): %s", event.event_id, row_id, error)
+        return IngestResult(IngestOutcome.FAILED, error, event.event_id, row_id)
 
     def _fail(self, claim: Claim, event: ProviderEvent | None, exc: BaseException) -> IngestResult:
         """Record an apply error on the event (keeping its attempts) and answer 500."""
