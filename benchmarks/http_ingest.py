@@ -5,8 +5,9 @@
 
 A minimal FastAPI app with Tierline's router runs under uvicorn in a separate process, on a new
 SQLite file (or a new database on the PostgreSQL server given). This process sends distinct,
-correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback from a pool of
-threads, each with its own keep-alive connection, and times every request: the whole path,
+correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback on
+``--concurrency`` keep-alive connections (a small asyncio client sending prebuilt requests, so
+the load generator takes little CPU from the server), and times every request: the whole path,
 HTTP parsing, signature check, idempotent claim, apply and commit. It stops after ``--events``
 events or ``--max-seconds`` seconds, whichever comes first, and prints the throughput and the
 latency percentiles.
@@ -15,6 +16,7 @@ latency percentiles.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -22,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,37 +153,71 @@ def signed_events(count: int, prefix: str = "bench") -> list[tuple[bytes, dict[s
     return events
 
 
+def request_bytes(host: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One complete HTTP/1.1 keep-alive request, built before the clock starts."""
+    lines = [
+        "POST /webhooks/fake HTTP/1.1",
+        f"Host: {host}",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _connection(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    cursor: Iterator[int],
+    deadline: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+) -> None:
+    # A minimal keep-alive client: the requests are prebuilt bytes and the answer is read by
+    # its Content-Length, so the load generator costs little of the two cores it shares with
+    # the server.
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for index in cursor:
+            if time.monotonic() >= deadline:
+                return
+            start = time.perf_counter()
+            writer.write(requests[index])
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
 def send(
     base: str, events: list[tuple[bytes, dict[str, str]]], concurrency: int, max_seconds: float
 ) -> tuple[list[float], dict[int, int], float]:
-    """Send every event once from ``concurrency`` threads; latencies (s), status counts, wall."""
+    """Send every event once over ``concurrency`` keep-alive connections; latencies (s),
+    status counts, wall time."""
+    host, port = base.removeprefix("http://").split(":")
+    requests = [request_bytes(f"{host}:{port}", body, headers) for body, headers in events]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    cursor = iter(range(len(events)))
+    cursor = iter(range(len(requests)))
     deadline = time.monotonic() + max_seconds
 
-    def worker() -> None:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            while time.monotonic() < deadline:
-                with lock:
-                    index = next(cursor, None)
-                if index is None:
-                    return
-                body, headers = events[index]
-                start = time.perf_counter()
-                status = client.post("/webhooks/fake", content=body, headers=headers).status_code
-                elapsed = time.perf_counter() - start
-                with lock:
-                    latencies.append(elapsed)
-                    statuses[status] = statuses.get(status, 0) + 1
+    async def run_all() -> None:
+        await asyncio.gather(
+            *(
+                _connection(host, int(port), requests, cursor, deadline, latencies, statuses)
+                for _ in range(concurrency)
+            )
+        )
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    asyncio.run(run_all())
     return latencies, statuses, time.perf_counter() - started
 
 
@@ -203,7 +238,7 @@ def main() -> None:
     backend = "PostgreSQL" if args.postgres_url else "SQLite (file, WAL)"
     print(
         f"HTTP webhook ingest: {args.events} distinct signed fake events, {args.concurrency} "
-        f"client threads, uvicorn (1 worker, separate process), {backend}, "
+        f"keep-alive connections, uvicorn (1 worker, separate process), {backend}, "
         f"{os.cpu_count()} cores"
     )
     events = signed_events(args.events)

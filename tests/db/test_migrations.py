@@ -193,6 +193,34 @@ def test_rows_survive_the_upgrade_from_0001_to_0002(empty_db_url: URL) -> None:
     assert after["tierline_account"][1]["referred_by_id"] == 1
 
 
+def test_subscriptions_survive_the_upgrade_from_0002_to_0003(empty_db_url: URL) -> None:
+    created = _naive("2026-02-03 04:05:06.000007")
+    assert_rows_survive(
+        empty_db_url,
+        at="0002",
+        to="0003",
+        rows={
+            "tierline_account": [{"id": 1, "ref": "org-1", "created_at": created}],
+            "tierline_subscription": [
+                {
+                    "id": 1,
+                    "account_id": 1,
+                    "provider": "stripe",
+                    "external_id": "sub_1",
+                    "customer_id": "cus_1",
+                    "status": "active",
+                    "current_period_end": created,
+                    "cancel_at_period_end": False,
+                    "quantity": 2,
+                    "provider_updated_at": created,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            ],
+        },
+    )
+
+
 def _naive(value: str):  # type: ignore[no-untyped-def]
     from datetime import datetime
 

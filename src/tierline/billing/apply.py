@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
-from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref
-from tierline.accounts.service import ensure_account_in
+from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref, insert_account
+from tierline.accounts.service import clean_ref
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent
 from tierline.billing.subscriptions import account_id_for, apply_snapshot, link_subscription
@@ -256,10 +256,10 @@ class EffectApplier:
         if found is not None:
             return found
         try:
-            account = ensure_account_in(tx.session, ref)
+            ref = clean_ref(ref)
         except ValidationError as exc:
             raise _Unmapped(f"the payload's account ref is not usable: {exc}") from exc
-        return AccountRef(account.id, account.ref, account.referred_by_id is not None)
+        return insert_account(tx.conn, ref, self.ctx.clock())
 
     def _account_for(
         self,
