@@ -14,10 +14,12 @@ from typing import cast
 from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from tierline.accounts.models import Account
+from tierline.db.fast import FastStatement
 
 _ACCOUNT = cast(Table, Account.__table__)
 _COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.ref, _ACCOUNT.c.referred_by_id)
 _BY_REF = select(*_COLUMNS).where(_ACCOUNT.c.ref == bindparam("p_ref"))
+_BY_REF_FAST = FastStatement(_BY_REF, fetch=True)
 _BY_ID = select(*_COLUMNS).where(_ACCOUNT.c.id == bindparam("p_id"))
 _INSERT = insert(_ACCOUNT).values(
     ref=bindparam("p_ref"), created_at=bindparam("p_now", type_=_ACCOUNT.c.created_at.type)
@@ -35,8 +37,11 @@ class AccountRef:
 
 def account_by_ref(conn: Connection, ref: str) -> AccountRef | None:
     """The account with this ref, or ``None``."""
-    row = conn.execute(_BY_REF, {"p_ref": ref}).first()
-    return None if row is None else AccountRef(row.id, row.ref, row.referred_by_id is not None)
+    row = _BY_REF_FAST.execute(conn, {"p_ref": ref}).first()
+    if row is None:
+        return None
+    account_id, account_ref, referred_by_id = row
+    return AccountRef(int(account_id), account_ref, referred_by_id is not None)
 
 
 def insert_account(conn: Connection, ref: str, now: datetime) -> AccountRef:

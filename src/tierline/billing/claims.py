@@ -36,10 +36,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from tierline.billing.models import Event, EventStatus
+from tierline.db.fast import FastStatement
 
 #: How long a claim is held before another delivery (or ``replay``) may take it over. Far
 #: longer than an apply takes; short enough that a provider's retry finds a crashed claim free.
 DEFAULT_LEASE = timedelta(seconds=60)
+
+#: Recorded on every event row: which version of the handlers applied it.
+HANDLER_VERSION = 1
 
 #: The longest ``last_error`` kept: one line is enough to act on, the logs have the rest.
 MAX_ERROR_LENGTH = 1000
@@ -62,7 +66,12 @@ _INSERT = insert(_EVENT).values(
     attempts=1,
     last_error=bindparam("p_error", type_=_C.last_error.type),
     payload=bindparam("p_payload"),
+    handler_version=HANDLER_VERSION,
 )
+
+# A new row's id: RETURNING where the driver has no usable lastrowid (psycopg).
+_INSERT_FAST = FastStatement(_INSERT)
+_INSERT_RETURNING_FAST = FastStatement(_INSERT.returning(_C.id), fetch=True)
 
 _BY_KEY = and_(_C.provider == bindparam("p_provider"), _C.external_id == bindparam("p_external_id"))
 _BY_ID = _C.id == bindparam("p_row_id")
@@ -153,27 +162,27 @@ def insert_claim(
     the caller's transaction; a unique violation aborts it on PostgreSQL, so on ``None`` the
     caller must roll back before doing anything else.
     """
+    params = {
+        "p_provider": provider,
+        "p_external_id": external_id,
+        "p_type": event_type,
+        "p_occurred_at": occurred_at,
+        "p_now": now,
+        "p_status": status.value,
+        "p_processed_at": now if status.is_final else None,
+        "p_lease_end": now + lease if status is EventStatus.PROCESSING else None,
+        "p_error": None if error is None else one_line(error),
+        "p_payload": payload,
+    }
+    returning = conn.dialect.name == "postgresql"
     try:
-        result = conn.execute(
-            _INSERT,
-            {
-                "p_provider": provider,
-                "p_external_id": external_id,
-                "p_type": event_type,
-                "p_occurred_at": occurred_at,
-                "p_now": now,
-                "p_status": status.value,
-                "p_processed_at": now if status.is_final else None,
-                "p_lease_end": now + lease if status is EventStatus.PROCESSING else None,
-                "p_error": None if error is None else one_line(error),
-                "p_payload": payload,
-            },
-        )
+        result = (_INSERT_RETURNING_FAST if returning else _INSERT_FAST).execute(conn, params)
     except IntegrityError:
         return None
-    pk = result.inserted_primary_key
-    assert pk is not None  # every dialect reports the new id of a single-row insert
-    return Claim(row_id=int(pk[0]), attempt=1)
+    first = result.first()
+    row_id = first[0] if returning and first is not None else result.lastrowid
+    assert row_id is not None  # every dialect reports the new id of a single-row insert
+    return Claim(row_id=int(row_id), attempt=1)
 
 
 def take_over(

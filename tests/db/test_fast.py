@@ -1,0 +1,61 @@
+"""Fast statements write exactly what Connection.execute would, and fail the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from tierline import db
+from tierline.accounts.models import Account
+from tierline.db.fast import FastStatement
+
+ACCOUNTS = Account.__table__
+INSERT = insert(ACCOUNTS).values(
+    ref=bindparam("p_ref"),
+    email=bindparam("p_email"),
+    created_at=bindparam("p_at", type_=ACCOUNTS.c.created_at.type),
+)
+FAST_INSERT = FastStatement(INSERT)
+FAST_SELECT = FastStatement(
+    select(ACCOUNTS.c.ref).where(
+        ACCOUNTS.c.created_at <= bindparam("p_at", type_=ACCOUNTS.c.created_at.type)
+    ),
+    fetch=True,
+)
+
+
+def test_rows_written_fast_read_back_like_rows_written_by_execute(db_url: URL) -> None:
+    engine = db.make_engine(db_url)
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)  # no microseconds: the text forms must agree
+    try:
+        with engine.begin() as conn:
+            FAST_INSERT.execute(conn, {"p_ref": "fast", "p_email": None, "p_at": at})
+            conn.execute(INSERT, {"p_ref": "slow", "p_email": "s@example.com", "p_at": at})
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(ACCOUNTS.c.ref, ACCOUNTS.c.created_at).order_by(ACCOUNTS.c.ref)
+            ).all()
+            # A comparison in SQL sees both values as the same instant.
+            found = FAST_SELECT.execute(conn, {"p_at": at}).rows
+        assert [(ref, created) for ref, created in rows] == [("fast", at), ("slow", at)]
+        assert sorted(ref for (ref,) in found) == ["fast", "slow"]
+    finally:
+        engine.dispose()
+
+
+def test_a_driver_error_is_raised_as_sqlalchemys_own_class(db_url: URL) -> None:
+    engine = db.make_engine(db_url)
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            FAST_INSERT.execute(conn, {"p_ref": "twice", "p_email": None, "p_at": at})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            FAST_INSERT.execute(conn, {"p_ref": "twice", "p_email": None, "p_at": at})
+        with engine.connect() as conn:
+            assert conn.execute(select(ACCOUNTS.c.ref)).scalars().all() == ["twice"]
+    finally:
+        engine.dispose()
