@@ -41,14 +41,14 @@ from __future__ import annotations
 import hashlib
 import secrets as _secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
-from tierline.billing.providers.signing import Clock, SignatureScheme, unix_now
+from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 from tierline.errors import ValidationError
 
 NAME = "fake"
@@ -85,31 +85,12 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
     return SCHEME.sign(body, secret, timestamp)
 
 
-class FakeProvider:
+class FakeProvider(SignedProvider):
     """Verifies and parses the fake provider's webhooks (see the module docstring)."""
 
     name = NAME
-
-    def __init__(
-        self,
-        secrets: Sequence[str],
-        *,
-        tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
-        clock: Clock = time.time,
-    ) -> None:
-        self.secrets = tuple(secrets)
-        self.tolerance_seconds = tolerance_seconds
-        self.clock = clock
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
-        """Check ``Tierline-Signature`` over the raw body; return the decoded payload."""
-        return SCHEME.verify(
-            headers,
-            body,
-            secrets=self.secrets,
-            tolerance=self.tolerance_seconds,
-            now=unix_now(self.clock),
-        )
+    scheme = SCHEME
+    default_tolerance = DEFAULT_TOLERANCE_SECONDS
 
     def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
         """Normalize a payload; checkout data has account_ref, customer_id, subscription_id."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
-from typing import Any
+from typing import Any, ClassVar
 
 from tierline.billing.providers.base import WebhookRejected
 
@@ -177,4 +177,39 @@ class SignatureScheme:
     def _malformed(self, value: str, why: str) -> WebhookRejected:
         return WebhookRejected(
             "malformed_signature", f"cannot read the {self.header} header {value!r}: {why}"
+        )
+
+
+class SignedProvider:
+    """What every provider shares: its signature scheme, secrets, tolerance and clock.
+
+    A provider subclasses it, naming its ``name``, ``scheme`` and ``default_tolerance``, and
+    adds its own ``parse``.
+    """
+
+    name: str
+    scheme: ClassVar[SignatureScheme]
+    default_tolerance: ClassVar[int]
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        tolerance_seconds: int | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.secrets = tuple(secrets)
+        self.tolerance_seconds = (
+            self.default_tolerance if tolerance_seconds is None else tolerance_seconds
+        )
+        self.clock = clock
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
+        """Check the provider's signature header over the raw body; return the decoded JSON."""
+        return self.scheme.verify(
+            headers,
+            body,
+            secrets=self.secrets,
+            tolerance=self.tolerance_seconds,
+            now=unix_now(self.clock),
         )

@@ -26,15 +26,14 @@ Events parsed (everything else parses to an event without a snapshot, for the in
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
-from tierline.billing.providers.signing import Clock, SignatureScheme, unix_now
+from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 
 NAME = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -78,31 +77,12 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
     return SCHEME.sign(body, secret, timestamp)
 
 
-class StripeProvider:
+class StripeProvider(SignedProvider):
     """Verifies and parses Stripe webhooks (see the module docstring)."""
 
     name = NAME
-
-    def __init__(
-        self,
-        secrets: Sequence[str],
-        *,
-        tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
-        clock: Clock = time.time,
-    ) -> None:
-        self.secrets = tuple(secrets)
-        self.tolerance_seconds = tolerance_seconds
-        self.clock = clock
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
-        """Check ``Stripe-Signature`` over the raw body; return the decoded event."""
-        return SCHEME.verify(
-            headers,
-            body,
-            secrets=self.secrets,
-            tolerance=self.tolerance_seconds,
-            now=unix_now(self.clock),
-        )
+    scheme = SCHEME
+    default_tolerance = DEFAULT_TOLERANCE_SECONDS
 
     def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
         """Normalize a verified Stripe event object."""
