@@ -83,6 +83,11 @@ def apply_snapshot(
     Equal timestamps apply (the later delivery wins); a snapshot without a timestamp always
     applies.
     """
+    first = snap.items[0] if snap.items else None
+    quantity = first.quantity if first is not None and first.quantity is not None else 1
+    period_end = snap.current_period_end
+    if first is not None and first.current_period_end is not None:
+        period_end = first.current_period_end
     params: dict[str, Any] = {
         "p_provider": provider,
         "p_external_id": snap.external_id,
@@ -90,10 +95,10 @@ def apply_snapshot(
         "p_account_id": account_id,
         "p_tier_id": tier_id,
         "p_status": snap.status.value,
-        "p_period_end": snap.current_period_end,
+        "p_period_end": period_end,
         "p_cancel": snap.cancel_at_period_end,
         "p_trial_end": snap.trial_end,
-        "p_quantity": snap.quantity,
+        "p_quantity": quantity,
         "p_provider_updated_at": snap.updated_at,
         "p_now": now,
     }

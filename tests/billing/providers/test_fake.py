@@ -61,7 +61,7 @@ def test_subscription_fixtures_map_every_field() -> None:
     assert created.trial_end == created.current_period_end
     updated = deliver(load_fixture("fake", "subscription.updated")).subscription
     assert updated is not None
-    assert (updated.cancel_at_period_end, updated.quantity, updated.trial_end) == (True, 3, None)
+    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (True, 3, None)
     assert updated.current_period_end == NOW + timedelta(days=30)
     canceled = deliver(load_fixture("fake", "subscription.canceled")).subscription
     assert canceled is not None
@@ -91,7 +91,7 @@ def test_build_event_round_trips_through_sign_verify_parse() -> None:
     assert sub.account_ref == "acme"
     assert sub.tier_keys == ("team",)
     assert sub.current_period_end == NOW + timedelta(days=7)
-    assert sub.quantity == 4
+    assert sub.items[0].quantity == 4
     # Unix-seconds "now" works the same; ids are unique per event, stable per subscription.
     again = build_event(
         "subscription.updated", account_ref="acme", tier_key="t", now=NOW.timestamp()

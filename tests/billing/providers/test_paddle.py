@@ -184,7 +184,7 @@ def test_updated_scheduled_cancel_product_tier_and_quantity() -> None:
     snap = parse("subscription.updated").subscription
     assert snap is not None
     assert snap.cancel_at_period_end is True
-    assert snap.quantity == 5
+    assert snap.items[0].quantity == 5
     # No price custom_data here: the product's tier comes first, then the ids.
     assert snap.tier_keys == ("team", item["price"]["id"], item["price"]["product_id"])
     past_due = parse("subscription.past_due").subscription

@@ -148,9 +148,9 @@ def test_subscription_created_trialing_basil() -> None:
     price = sub["items"]["data"][0]["price"]
     assert snap.tier_keys == ("pro_monthly", price["id"], price["product"])
     assert "current_period_end" not in sub
-    assert snap.current_period_end == utc(sub["items"]["data"][0]["current_period_end"])
+    assert snap.items[0].current_period_end == utc(sub["items"]["data"][0]["current_period_end"])
     assert snap.trial_end == utc(sub["trial_end"])
-    assert (snap.cancel_at_period_end, snap.quantity) == (False, 1)
+    assert (snap.cancel_at_period_end, snap.items[0].quantity) == (False, 1)
     assert snap.updated_at == utc(payload["created"])
 
 
@@ -159,7 +159,7 @@ def test_subscription_updated_cancel_at_period_end_and_quantity() -> None:
     snap = parse(payload).subscription
     assert snap is not None
     assert snap.status is SubscriptionStatus.ACTIVE
-    assert (snap.cancel_at_period_end, snap.quantity, snap.trial_end) == (True, 3, None)
+    assert (snap.cancel_at_period_end, snap.items[0].quantity, snap.trial_end) == (True, 3, None)
     # Newer dashboards cancel "at period end" by setting cancel_at instead.
     sub = payload["data"]["object"]
     sub["cancel_at_period_end"] = False

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
+from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 from tierline.errors import ValidationError
@@ -137,13 +137,12 @@ def _snapshot(sub: Mapping[str, Any], updated_at: datetime | None) -> Subscripti
         status=status,
         account_ref=_READ.opt_string(sub, "account_ref", f"{where}.account_ref"),
         customer_id=_READ.opt_string(sub, "customer_id", f"{where}.customer_id"),
-        tier_keys=(tier_key,) if tier_key else (),
+        items=(SubscriptionItem(keys=(tier_key,) if tier_key else (), quantity=quantity),),
         current_period_end=_READ.unix(sub, "current_period_end", f"{where}.current_period_end"),
         cancel_at_period_end=_READ.flag(
             sub, "cancel_at_period_end", f"{where}.cancel_at_period_end"
         ),
         trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
-        quantity=1 if quantity is None else quantity,
         updated_at=updated_at,
     )
 

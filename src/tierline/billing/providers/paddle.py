@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
+from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 
@@ -116,9 +116,10 @@ class PaddleProvider(SignedProvider):
         )
 
 
-def _tier_keys(items: list[Mapping[str, Any]]) -> tuple[str, ...]:
-    keys: list[str] = []
+def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
+    found: list[SubscriptionItem] = []
     for index, item in enumerate(items):
+        keys: list[str] = []
         where = f"data.items[{index}]"
         price = _READ.obj(item, "price", f"{where}.price")
         product = _READ.opt_obj(item, "product", f"{where}.product")
@@ -144,7 +145,13 @@ def _tier_keys(items: list[Mapping[str, Any]]) -> tuple[str, ...]:
         ):
             if key is not None and key not in keys:
                 keys.append(key)
-    return tuple(keys)
+        found.append(
+            SubscriptionItem(
+                keys=tuple(keys),
+                quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
+            )
+        )
+    return tuple(found)
 
 
 def _trial_end(items: list[Mapping[str, Any]]) -> datetime | None:
@@ -167,7 +174,6 @@ def _snapshot(sub: Mapping[str, Any]) -> SubscriptionSnapshot:
     custom = _READ.opt_obj(sub, "custom_data", "data.custom_data") or {}
     period = _READ.opt_obj(sub, "current_billing_period", "data.current_billing_period")
     change = _READ.opt_obj(sub, "scheduled_change", "data.scheduled_change")
-    quantity = _READ.opt_int(items[0], "quantity", "data.items[0].quantity") if items else None
     return SubscriptionSnapshot(
         external_id=_READ.string(sub, "id", "data.id"),
         status=status,
@@ -175,7 +181,7 @@ def _snapshot(sub: Mapping[str, Any]) -> SubscriptionSnapshot:
             custom, ACCOUNT_CUSTOM_DATA_KEY, f"data.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}"
         ),
         customer_id=_READ.opt_string(sub, "customer_id", "data.customer_id"),
-        tier_keys=_tier_keys(items),
+        items=_items(items),
         current_period_end=(
             None
             if period is None
@@ -186,6 +192,5 @@ def _snapshot(sub: Mapping[str, Any]) -> SubscriptionSnapshot:
             and _READ.opt_string(change, "action", "data.scheduled_change.action") == "cancel"
         ),
         trial_end=_trial_end(items) if status is SubscriptionStatus.TRIALING else None,
-        quantity=1 if quantity is None else quantity,
         updated_at=_READ.iso(sub, "updated_at", "data.updated_at"),
     )

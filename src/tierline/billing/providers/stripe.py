@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
+from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 
@@ -155,21 +155,30 @@ def _invoice_facts(invoice: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tier_keys(items: list[Mapping[str, Any]]) -> tuple[str, ...]:
-    keys: list[str] = []
+def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
+    found: list[SubscriptionItem] = []
     for index, item in enumerate(items):
-        where = f"data.object.items.data[{index}].price"
-        price = _READ.opt_obj(item, "price", where)
-        if price is None:
-            continue
-        for key in (
-            _READ.opt_string(price, "lookup_key", f"{where}.lookup_key"),
-            _READ.opt_string(price, "id", f"{where}.id"),
-            _ref(price, "product", f"{where}.product"),
-        ):
-            if key is not None and key not in keys:
-                keys.append(key)
-    return tuple(keys)
+        where = f"data.object.items.data[{index}]"
+        price = _READ.opt_obj(item, "price", f"{where}.price")
+        keys: list[str] = []
+        if price is not None:
+            for key in (
+                _READ.opt_string(price, "lookup_key", f"{where}.price.lookup_key"),
+                _READ.opt_string(price, "id", f"{where}.price.id"),
+                _ref(price, "product", f"{where}.price.product"),
+            ):
+                if key is not None and key not in keys:
+                    keys.append(key)
+        found.append(
+            SubscriptionItem(
+                keys=tuple(keys),
+                quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
+                current_period_end=_READ.unix(
+                    item, "current_period_end", f"{where}.current_period_end"
+                ),
+            )
+        )
+    return tuple(found)
 
 
 def _snapshot(sub: Mapping[str, Any], occurred_at: datetime | None) -> SubscriptionSnapshot:
@@ -180,16 +189,9 @@ def _snapshot(sub: Mapping[str, Any], occurred_at: datetime | None) -> Subscript
         raise _READ.fail(f"{where}.status", raw_status, f"one of {', '.join(STATUS_MAP)}")
     items_list = _READ.opt_obj(sub, "items", f"{where}.items")
     items = [] if items_list is None else _READ.objects(items_list, "data", f"{where}.items.data")
-    first = items[0] if items else {}
     # From 2025-03-31.basil the billing period lives on each item; before, on the subscription.
-    period_end = _READ.unix(
-        first, "current_period_end", f"{where}.items.data[0].current_period_end"
-    )
-    if period_end is None:
-        period_end = _READ.unix(sub, "current_period_end", f"{where}.current_period_end")
-    quantity = _READ.opt_int(first, "quantity", f"{where}.items.data[0].quantity")
-    if quantity is None:
-        quantity = _READ.opt_int(sub, "quantity", f"{where}.quantity")
+    period_end = _READ.unix(sub, "current_period_end", f"{where}.current_period_end")
+    quantity = _READ.opt_int(sub, "quantity", f"{where}.quantity")
     metadata = _READ.opt_obj(sub, "metadata", f"{where}.metadata") or {}
     cancel_at = _READ.unix(sub, "cancel_at", f"{where}.cancel_at")
     return SubscriptionSnapshot(
@@ -199,13 +201,22 @@ def _snapshot(sub: Mapping[str, Any], occurred_at: datetime | None) -> Subscript
             metadata, ACCOUNT_METADATA_KEY, f"{where}.metadata.{ACCOUNT_METADATA_KEY}"
         ),
         customer_id=_ref(sub, "customer", f"{where}.customer"),
-        tier_keys=_tier_keys(items),
+        items=_with_quantity(_items(items), quantity),
         current_period_end=period_end,
         cancel_at_period_end=(
             _READ.flag(sub, "cancel_at_period_end", f"{where}.cancel_at_period_end")
             or cancel_at is not None
         ),
         trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
-        quantity=1 if quantity is None else quantity,
         updated_at=occurred_at,
     )
+
+
+def _with_quantity(
+    items: tuple[SubscriptionItem, ...], quantity: int | None
+) -> tuple[SubscriptionItem, ...]:
+    """Older API versions put a single-item subscription's quantity on the subscription."""
+    if quantity is None or len(items) != 1 or items[0].quantity is not None:
+        return items
+    only = items[0]
+    return (SubscriptionItem(only.keys, quantity, only.current_period_end),)
