@@ -1,20 +1,50 @@
-"""Tierline's schema: the declarative base, engines, and the migration chain's API."""
+"""Tierline's schema: the declarative base, engines, and the migration chain's API.
+
+The migration API (``upgrade``, ``downgrade``, ``check``...) loads Alembic, which is slow to
+import; it is imported on first use, so ``import tierline`` stays fast.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tierline.db.base import NAMING_CONVENTION, TABLE_PREFIX, Base
 from tierline.db.engine import DEFAULT_DATABASE_URL, make_engine, parse_url, session_factory
-from tierline.db.migrate import (
-    RevisionInfo,
-    alembic_config,
-    check,
-    current,
-    downgrade,
-    heads,
-    history,
-    upgrade,
-)
 from tierline.db.schema import VERSION_TABLE, include_object
+
+if TYPE_CHECKING:
+    from tierline.db.migrate import (
+        RevisionInfo,
+        alembic_config,
+        check,
+        current,
+        downgrade,
+        heads,
+        history,
+        upgrade,
+    )
+
+_MIGRATE_NAMES = frozenset(
+    {
+        "RevisionInfo",
+        "alembic_config",
+        "check",
+        "current",
+        "downgrade",
+        "heads",
+        "history",
+        "upgrade",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MIGRATE_NAMES:
+        from tierline.db import migrate
+
+        return getattr(migrate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
