@@ -57,6 +57,7 @@ from typing import Any
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
+from tierline.billing.providers.items import item_keys
 from tierline.billing.providers.ordering import LifecycleOrder
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 
@@ -161,39 +162,28 @@ class PaddleProvider(SignedProvider):
 def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
     found: list[SubscriptionItem] = []
     for index, item in enumerate(items):
-        keys: list[str] = []
         where = f"data.items[{index}]"
         price = _READ.obj(item, "price", f"{where}.price")
-        product = _READ.opt_obj(item, "product", f"{where}.product")
-        price_data = _READ.opt_obj(price, "custom_data", f"{where}.price.custom_data") or {}
-        product_data = (
-            _READ.opt_obj(product, "custom_data", f"{where}.product.custom_data") or {}
-            if product is not None
-            else {}
-        )
-        for key in (
-            _READ.opt_string(
-                price_data,
-                TIER_CUSTOM_DATA_KEY,
-                f"{where}.price.custom_data.{TIER_CUSTOM_DATA_KEY}",
-            ),
-            _READ.opt_string(
-                product_data,
-                TIER_CUSTOM_DATA_KEY,
-                f"{where}.product.custom_data.{TIER_CUSTOM_DATA_KEY}",
-            ),
+        product = _READ.opt_obj(item, "product", f"{where}.product") or {}
+        keys = item_keys(
+            _tier_of(price, f"{where}.price"),
+            _tier_of(product, f"{where}.product"),
             _READ.string(price, "id", f"{where}.price.id"),
             _READ.opt_string(price, "product_id", f"{where}.price.product_id"),
-        ):
-            if key is not None and key not in keys:
-                keys.append(key)
+        )
         found.append(
             SubscriptionItem(
-                keys=tuple(keys),
-                quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
+                keys=keys, quantity=_READ.opt_int(item, "quantity", f"{where}.quantity")
             )
         )
     return tuple(found)
+
+
+def _tier_of(entity: Mapping[str, Any], where: str) -> str | None:
+    """A price's or product's ``custom_data["tierline_tier"]``, if it names one."""
+    custom = _READ.opt_obj(entity, "custom_data", f"{where}.custom_data") or {}
+    key = TIER_CUSTOM_DATA_KEY
+    return _READ.opt_string(custom, key, f"{where}.custom_data.{key}")
 
 
 def _trial_end(items: list[Mapping[str, Any]]) -> datetime | None:

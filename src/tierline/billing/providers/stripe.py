@@ -63,6 +63,7 @@ from typing import Any
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
+from tierline.billing.providers.items import item_keys
 from tierline.billing.providers.ordering import LifecycleOrder
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 
@@ -280,18 +281,16 @@ def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
     for index, item in enumerate(items):
         where = f"data.object.items.data[{index}]"
         price = _READ.opt_obj(item, "price", f"{where}.price")
-        keys: list[str] = []
+        keys: tuple[str, ...] = ()
         if price is not None:
-            for key in (
+            keys = item_keys(
                 _READ.opt_string(price, "lookup_key", f"{where}.price.lookup_key"),
                 _READ.opt_string(price, "id", f"{where}.price.id"),
                 _ref(price, "product", f"{where}.price.product"),
-            ):
-                if key is not None and key not in keys:
-                    keys.append(key)
+            )
         found.append(
             SubscriptionItem(
-                keys=tuple(keys),
+                keys=keys,
                 quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
                 current_period_end=_READ.unix(
                     item, "current_period_end", f"{where}.current_period_end"
