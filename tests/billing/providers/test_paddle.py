@@ -346,3 +346,12 @@ def test_malformed_notifications_name_the_field(mutation: Any, field: str) -> No
     with pytest.raises(WebhookRejected, match=f"'{field}'".replace("[", r"\[")) as info:
         PaddleProvider([SECRET]).parse(payload)
     assert info.value.reason == "malformed_payload"
+
+
+@pytest.mark.parametrize("name", fixture_names("paddle"))
+def test_every_fixture_signed_by_us_is_accepted_by_the_sdk_and_parses(name: str) -> None:
+    body = body_of(name)
+    headers = sign(body, SECRET)
+    assert sdk_accepts(headers, body, [SECRET])
+    provider = PaddleProvider([SECRET])
+    assert provider.parse(provider.verify(headers, body)).type == name

@@ -451,3 +451,17 @@ def test_malformed_events_name_the_field(mutation: Any, field: str) -> None:
     with pytest.raises(WebhookRejected, match=f"'{field}'".replace("[", r"\[")) as info:
         parse(payload)
     assert info.value.reason == "malformed_payload"
+
+
+@pytest.mark.parametrize("name", fixture_names("stripe"))
+def test_every_fixture_signed_by_us_is_accepted_by_the_sdk_and_parses(name: str) -> None:
+    body = body_of(name)
+    header = sign(body, SECRET)["Stripe-Signature"]
+    client = stripe_sdk.StripeClient("sk_test_x")
+    if load_fixture("stripe", name)["object"] == "v2.core.event":
+        assert client.parse_event_notification(body, header, SECRET).id
+    else:
+        assert client.construct_event(body, header, SECRET).id
+    provider = StripeProvider([SECRET])
+    event = provider.parse(provider.verify({"Stripe-Signature": header}, body))
+    assert event.type == load_fixture("stripe", name)["type"]
