@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +43,10 @@ class TierlineSettings(BaseSettings):
 
     # -- outbound provider APIs ---------------------------------------------------------
     stripe_api_key: str | None = None
+    #: The Stripe mode this app accepts events of: ``live`` or ``test``. Unset, the API key's
+    #: prefix decides (``sk_live_``/``rk_live_`` or ``sk_test_``/``rk_test_``); with neither,
+    #: both modes are accepted. An event of the other mode is stored as ``ignored`` (200).
+    stripe_mode: Literal["live", "test"] | None = None
     #: Base URL of Stripe's API; tests point it at a local fake speaking Stripe's wire format.
     stripe_api_base: str | None = None
 
@@ -58,6 +62,11 @@ class TierlineSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     #: Where a 402 response sends the user to upgrade.
     upgrade_url: str = "/billing/settings"
+
+    @field_validator("stripe_mode", mode="before")
+    @classmethod
+    def _empty_mode_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
         "stripe_webhook_secret", "paddle_webhook_secret", "fake_webhook_secret", mode="before"

@@ -18,6 +18,7 @@ from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
 from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref, insert_account
 from tierline.accounts.service import clean_ref
+from tierline.billing.livemode import mode_mismatch
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent
 from tierline.billing.subscriptions import account_id_for, apply_snapshot, link_subscription
@@ -26,7 +27,9 @@ from tierline.errors import ValidationError
 from tierline.referrals.service import ReferralService
 
 #: Payment events that can convert a referral (status itself comes from subscription events).
-PAYMENT_TYPES = frozenset({"invoice.paid", "invoice.payment_succeeded"})
+PAYMENT_TYPES = frozenset(
+    {"invoice.paid", "invoice.payment_succeeded", "transaction.paid", "transaction.completed"}
+)
 #: Payment events stored for the record; the subscription events carry the resulting status.
 NO_EFFECT_TYPES = frozenset({"invoice.payment_failed"})
 
@@ -109,6 +112,8 @@ class EffectApplier:
 
     def apply(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
         """Apply ``event``; an event that cannot be mapped yet comes back ``UNMAPPED``."""
+        if (other_mode := mode_mismatch(event, self.ctx.settings)) is not None:
+            return Effect(EventStatus.IGNORED, other_mode)
         effect = Effect(EventStatus.IGNORED, f"{event.type}: no effect in Tierline")
         try:
             account_ref = fact(event.data, "account_ref")

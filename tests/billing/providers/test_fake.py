@@ -10,7 +10,13 @@ import pytest
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers import WebhookRejected, get_provider
-from tierline.billing.providers.fake import EVENT_TYPES, FakeProvider, build_event, sign
+from tierline.billing.providers.fake import (
+    EVENT_TYPES,
+    LIFECYCLE,
+    FakeProvider,
+    build_event,
+    sign,
+)
 from tierline.errors import ValidationError
 from tierline.settings import TierlineSettings
 
@@ -61,7 +67,11 @@ def test_subscription_fixtures_map_every_field() -> None:
     assert created.trial_end == created.current_period_end
     updated = deliver(load_fixture("fake", "subscription.updated")).subscription
     assert updated is not None
-    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (True, 3, None)
+    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (
+        True,
+        3,
+        None,
+    )
     assert updated.current_period_end == NOW + timedelta(days=30)
     canceled = deliver(load_fixture("fake", "subscription.canceled")).subscription
     assert canceled is not None
@@ -106,6 +116,73 @@ def test_build_event_round_trips_through_sign_verify_parse() -> None:
     )
 
 
+def test_cancel_at_and_several_items_round_trip() -> None:
+    addon_end = NOW + timedelta(days=365)
+    payload = build_event(
+        "subscription.updated",
+        account_ref="acme",
+        tier_key="ignored-when-items-are-given",
+        now=NOW,
+        cancel_at=NOW + timedelta(days=10),
+        items=[
+            {
+                "tier_key": "storage",
+                "quantity": 2,
+                "current_period_end": int(addon_end.timestamp()),
+            },
+            {"tier_key": "team", "quantity": 5},
+        ],
+    )
+    sub = deliver(payload).subscription
+    assert sub is not None
+    assert sub.cancel_at == NOW + timedelta(days=10)
+    assert sub.cancel_at_period_end is False
+    assert [(i.keys, i.quantity, i.current_period_end) for i in sub.items] == [
+        (("storage",), 2, addon_end),
+        (("team",), 5, None),
+    ]
+    assert sub.tier_keys == ("storage", "team")
+    # Unix seconds work for cancel_at too; without it, no end is scheduled.
+    later = build_event(
+        "subscription.updated",
+        account_ref="a",
+        tier_key="t",
+        now=NOW,
+        cancel_at=NOW.timestamp() + 60,
+    )
+    assert later["data"]["subscription"]["cancel_at"] == int(NOW.timestamp()) + 60
+    plain = deliver(build_event("subscription.updated", account_ref="a", tier_key="t", now=NOW))
+    assert plain.subscription is not None and plain.subscription.cancel_at is None
+
+
+def test_items_and_a_subscription_tier_key_together_are_ambiguous() -> None:
+    payload = mutate("data.subscription.items", [{"tier_key": "pro", "quantity": 1}])
+    with pytest.raises(WebhookRejected, match=r"'data\.subscription\.tier_key'"):
+        deliver(payload)
+    payload["data"]["subscription"]["tier_key"] = None
+    sub = deliver(payload).subscription
+    assert sub is not None and sub.tier_keys == ("pro",)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status", "rank"),
+    [
+        ("checkout.completed", "active", 2),
+        ("subscription.created", "incomplete", 0),
+        ("subscription.created", "trialing", 1),
+        ("subscription.updated", "active", 102),
+        ("subscription.updated", "canceled", 10_103),
+        ("subscription.canceled", "canceled", 10_203),
+    ],
+)
+def test_snapshots_carry_the_lifecycle_rank(event_type: str, status: str, rank: int) -> None:
+    payload = build_event(event_type, account_ref="a", tier_key="t", status=status, now=NOW)
+    sub = deliver(payload).subscription
+    assert sub is not None and sub.rank == rank
+    assert set(LIFECYCLE.events) == set(EVENT_TYPES)
+    assert set(LIFECYCLE.statuses) == set(SubscriptionStatus)
+
+
 def test_build_event_rejects_bad_input() -> None:
     with pytest.raises(ValidationError, match=r"'refund'.*checkout\.completed"):
         build_event("refund", account_ref="a", tier_key="t")
@@ -140,6 +217,8 @@ def mutate(path: str, value: object) -> dict[str, Any]:
         ("data.subscription.id", "", "data.subscription.id"),
         ("data.subscription.quantity", -1, "data.subscription.quantity"),
         ("data.subscription.quantity", True, "data.subscription.quantity"),
+        ("data.subscription.cancel_at", "soon", "data.subscription.cancel_at"),
+        ("data.subscription.items", {}, "data.subscription.items"),
         ("data.subscription.cancel_at_period_end", "yes", "data.subscription.cancel_at_period_end"),
         (
             "data.subscription.current_period_end",

@@ -14,7 +14,14 @@ from paddle_billing.Notifications import PaddleSignature, Secret, Verifier
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers import WebhookRejected
-from tierline.billing.providers.paddle import SUBSCRIPTION_EVENTS, PaddleProvider, sign
+from tierline.billing.providers.paddle import (
+    LIFECYCLE,
+    PAYMENT_EVENTS,
+    STATUS_MAP,
+    SUBSCRIPTION_EVENTS,
+    PaddleProvider,
+    sign,
+)
 
 from ...fakes import fixture_names, load_fixture
 
@@ -119,8 +126,8 @@ def test_rotation_several_h1_values_and_several_secrets() -> None:
     assert info.value.reason == "bad_signature"
 
 
-def test_fixtures_cover_every_subscription_event_and_the_sdk_reads_them() -> None:
-    assert set(fixture_names("paddle")) == set(SUBSCRIPTION_EVENTS)
+def test_fixtures_cover_every_subscription_and_payment_event_and_the_sdk_reads_them() -> None:
+    assert set(fixture_names("paddle")) == SUBSCRIPTION_EVENTS | PAYMENT_EVENTS
     for name in fixture_names("paddle"):
         payload = load_fixture("paddle", name)
         sdk_event = PaddleEvent.from_dict(payload)
@@ -137,19 +144,22 @@ def iso(value: str) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("name", "status"),
+    ("name", "status", "rank"),
     [
-        ("subscription.created", SubscriptionStatus.TRIALING),
-        ("subscription.trialing", SubscriptionStatus.TRIALING),
-        ("subscription.activated", SubscriptionStatus.ACTIVE),
-        ("subscription.updated", SubscriptionStatus.ACTIVE),
-        ("subscription.past_due", SubscriptionStatus.PAST_DUE),
-        ("subscription.paused", SubscriptionStatus.PAUSED),
-        ("subscription.resumed", SubscriptionStatus.ACTIVE),
-        ("subscription.canceled", SubscriptionStatus.CANCELED),
+        ("subscription.created", SubscriptionStatus.TRIALING, 1),
+        ("subscription.imported", SubscriptionStatus.ACTIVE, 2),
+        ("subscription.trialing", SubscriptionStatus.TRIALING, 101),
+        ("subscription.activated", SubscriptionStatus.ACTIVE, 102),
+        ("subscription.updated", SubscriptionStatus.ACTIVE, 202),
+        ("subscription.past_due", SubscriptionStatus.PAST_DUE, 202),
+        ("subscription.paused", SubscriptionStatus.PAUSED, 202),
+        ("subscription.resumed", SubscriptionStatus.ACTIVE, 202),
+        ("subscription.canceled", SubscriptionStatus.CANCELED, 10_303),
     ],
 )
-def test_every_subscription_event_gives_a_snapshot(name: str, status: SubscriptionStatus) -> None:
+def test_every_subscription_event_gives_a_ranked_snapshot(
+    name: str, status: SubscriptionStatus, rank: int
+) -> None:
     payload = load_fixture("paddle", name)
     data = payload["data"]
     event = parse(name)
@@ -158,7 +168,7 @@ def test_every_subscription_event_gives_a_snapshot(name: str, status: Subscripti
     assert event.data["notification_id"] == payload["notification_id"]
     snap = event.subscription
     assert snap is not None
-    assert snap.status is status
+    assert (snap.status, snap.rank) == (status, rank)
     assert snap.external_id == data["id"]
     assert snap.customer_id == data["customer_id"]
     assert snap.account_ref == "org_42"
@@ -184,6 +194,7 @@ def test_updated_scheduled_cancel_product_tier_and_quantity() -> None:
     snap = parse("subscription.updated").subscription
     assert snap is not None
     assert snap.cancel_at_period_end is True
+    assert snap.cancel_at == snap.current_period_end == iso("2026-07-01T11:00:00+00:00")
     assert snap.items[0].quantity == 5
     # No price custom_data here: the product's tier comes first, then the ids.
     assert snap.tier_keys == ("team", item["price"]["id"], item["price"]["product_id"])
@@ -191,6 +202,90 @@ def test_updated_scheduled_cancel_product_tier_and_quantity() -> None:
     assert past_due is not None and past_due.cancel_at_period_end is False
     assert "product" not in load_fixture("paddle", "subscription.past_due")["data"]["items"][0]
     assert past_due.tier_keys[0] == "pro"
+
+
+def test_a_scheduled_cancel_before_the_period_end_is_a_date_not_the_flag() -> None:
+    payload = load_fixture("paddle", "subscription.updated")
+    change = payload["data"]["scheduled_change"]
+    change["effective_at"] = "2026-06-20T08:30:00.000000Z"
+    snap = PaddleProvider([SECRET]).parse(payload).subscription
+    assert snap is not None
+    assert (snap.cancel_at, snap.cancel_at_period_end) == (iso("2026-06-20T08:30:00+00:00"), False)
+    change["effective_at"] = None  # unsaid: Paddle cancels at the period end
+    snap = PaddleProvider([SECRET]).parse(payload).subscription
+    assert snap is not None and (snap.cancel_at, snap.cancel_at_period_end) == (None, True)
+    change.update(action="pause", effective_at="2026-07-01T11:00:00.000000Z")
+    snap = PaddleProvider([SECRET]).parse(payload).subscription
+    assert snap is not None and (snap.cancel_at, snap.cancel_at_period_end) == (None, False)
+
+
+def test_imported_is_an_active_subscription_with_every_item() -> None:
+    payload = load_fixture("paddle", "subscription.imported")
+    payload["data"]["items"].append(json.loads(json.dumps(payload["data"]["items"][0])))
+    payload["data"]["items"][1]["quantity"] = 4
+    payload["data"]["items"][1]["price"].update(id="pri_addon", custom_data=None)
+    del payload["data"]["items"][1]["product"]
+    event = PaddleProvider([SECRET]).parse(payload)
+    snap = event.subscription
+    assert snap is not None
+    assert (snap.status, snap.account_ref, snap.external_id) == (
+        SubscriptionStatus.ACTIVE,
+        "org_42",
+        payload["data"]["id"],
+    )
+    assert [(item.keys[0], item.quantity) for item in snap.items] == [("pro", 1), ("pri_addon", 4)]
+    assert "transaction_id" not in event.data
+
+
+@pytest.mark.parametrize("name", sorted(PAYMENT_EVENTS))
+def test_transactions_give_the_payment_facts_an_invoice_gives(name: str) -> None:
+    payload = load_fixture("paddle", name)
+    txn = payload["data"]
+    event = parse(name)
+    assert event.subscription is None
+    assert event.data == {
+        "notification_id": payload["notification_id"],
+        "transaction_id": txn["id"],
+        "subscription_id": "sub_01jx3k8v2m9q4r7t5w6y8z0a1b",
+        "customer_id": "ctm_01jx3k7h5n2p8q4r6s9t1v3w5x",
+        "account_ref": "org_42",
+        "amount_paid": 3157,
+        "currency": "USD",
+        "origin": "subscription_recurring",
+    }
+
+
+def test_a_first_checkout_transaction_has_no_subscription_yet() -> None:
+    payload = load_fixture("paddle", "transaction.paid")
+    payload["data"].update(subscription_id=None, custom_data=None, origin="web")
+    payload["data"]["details"]["totals"]["grand_total"] = "0"  # a trial's zero transaction
+    data = PaddleProvider([SECRET]).parse(payload).data
+    assert (data["subscription_id"], data["account_ref"], data["amount_paid"]) == (None, None, 0)
+    payload["data"]["details"]["totals"]["grand_total"] = ""
+    assert PaddleProvider([SECRET]).parse(payload).data["amount_paid"] is None
+    del payload["data"]["details"]
+    assert PaddleProvider([SECRET]).parse(payload).data["amount_paid"] is None
+
+
+@pytest.mark.parametrize("amount", ["12.50", "-100", "1e3", " 5", "\uff11\uff12"])
+def test_an_amount_that_is_not_minor_units_is_malformed(amount: str) -> None:
+    payload = load_fixture("paddle", "transaction.completed")
+    payload["data"]["details"]["totals"]["grand_total"] = amount
+    with pytest.raises(WebhookRejected, match=r"'data\.details\.totals\.grand_total'") as info:
+        PaddleProvider([SECRET]).parse(payload)
+    assert info.value.reason == "malformed_payload"
+
+
+def test_the_table_ranks_every_subscription_event_and_status() -> None:
+    assert set(LIFECYCLE.events) == SUBSCRIPTION_EVENTS
+    assert set(LIFECYCLE.statuses) == set(STATUS_MAP.values())
+    assert LIFECYCLE.terminal == {SubscriptionStatus.CANCELED}
+    # Paddle sends subscription.updated beside every specific event: the specific one of the
+    # same millisecond never loses to a created snapshot, and canceled outranks them all.
+    created = LIFECYCLE.rank("subscription.created", SubscriptionStatus.ACTIVE)
+    updated = LIFECYCLE.rank("subscription.updated", SubscriptionStatus.TRIALING)
+    canceled = LIFECYCLE.rank("subscription.updated", SubscriptionStatus.CANCELED)
+    assert created < updated < canceled
 
 
 def test_price_tier_then_product_tier_across_items() -> None:
@@ -217,13 +312,14 @@ def test_price_tier_then_product_tier_across_items() -> None:
 def test_other_event_types_parse_without_a_snapshot() -> None:
     payload = {
         "event_id": "evt_01jx3p0a1b2c3d4e5f6g7h8j9k",
-        "event_type": "transaction.completed",
+        "event_type": "transaction.ready",
         "occurred_at": "2024-10-12T07:20:50.52Z",  # Paddle's documented example precision
         "notification_id": "ntf_01jx3p0a2c4e6g8j0l2n4q6s8u",
         "data": {"id": "txn_01jx3k8r4s6t8v0w2x4y6z8a0b", "status": "completed"},
     }
     event = PaddleProvider([SECRET]).parse(payload)
-    assert (event.type, event.subscription) == ("transaction.completed", None)
+    assert (event.type, event.subscription) == ("transaction.ready", None)
+    assert dict(event.data) == {"notification_id": payload["notification_id"]}
     assert event.occurred_at == datetime(2024, 10, 12, 7, 20, 50, 520000, tzinfo=UTC)
 
 
@@ -250,3 +346,12 @@ def test_malformed_notifications_name_the_field(mutation: Any, field: str) -> No
     with pytest.raises(WebhookRejected, match=f"'{field}'".replace("[", r"\[")) as info:
         PaddleProvider([SECRET]).parse(payload)
     assert info.value.reason == "malformed_payload"
+
+
+@pytest.mark.parametrize("name", fixture_names("paddle"))
+def test_every_fixture_signed_by_us_is_accepted_by_the_sdk_and_parses(name: str) -> None:
+    body = body_of(name)
+    headers = sign(body, SECRET)
+    assert sdk_accepts(headers, body, [SECRET])
+    provider = PaddleProvider([SECRET])
+    assert provider.parse(provider.verify(headers, body)).type == name

@@ -74,7 +74,8 @@ class SubscriptionSnapshot:
     #: The provider's timestamp of this state, used to never let older state overwrite newer.
     updated_at: datetime | None = None
     #: The lifecycle rank of this snapshot, which breaks ties between snapshots with the same
-    #: ``updated_at`` (higher = later in the lifecycle; see each provider's ``lifecycle_rank``).
+    #: ``updated_at`` (higher = later in the lifecycle; each provider declares its ``LIFECYCLE``
+    #: table, combined by :mod:`tierline.billing.providers.ordering`).
     rank: int = 0
     #: The provider's live/test mode flag, when it sends one (Stripe ``livemode``).
     livemode: bool | None = None

@@ -23,10 +23,16 @@ Payload (a JSON object)::
           "account_ref": "<host account id>",  #   subscription)
           "customer_id": "cus_fake_<hex>",
           "tier_key": "pro",                   # the tier's fake-provider link (its key)
+          "quantity": 1,
+          "items": [                           # optional, instead of tier_key/quantity: a
+            {"tier_key": "pro",                #   multi-item subscription, one entry per
+             "quantity": 3,                    #   priced item (an add-on's tier_key links to
+             "current_period_end": <unix>}     #   no tier), each with its own period end
+          ],
           "current_period_end": <unix> | null,
           "cancel_at_period_end": false,
-          "trial_end": <unix> | null,
-          "quantity": 1
+          "cancel_at": <unix> | null,          # a scheduled end date
+          "trial_end": <unix> | null
         }
       }
     }
@@ -34,6 +40,13 @@ Payload (a JSON object)::
 ``status`` is one of :class:`~tierline.billing.models.SubscriptionStatus`'s values. Other event
 types parse (so a newer sender does not break an older receiver) and carry no snapshot.
 :func:`build_event` makes these payloads; :func:`sign` signs them.
+
+Ordering (:data:`LIFECYCLE`, combined by :mod:`tierline.billing.providers.ordering`)
+    Snapshots of one subscription are ordered by the event's ``created`` (whole seconds), then
+    by ``rank``: a terminal status (``canceled``, ``expired``) above everything; then the event
+    type: ``checkout.completed``, ``subscription.created`` (0) < ``subscription.updated`` (1)
+    < ``subscription.canceled`` (2); then the status: ``incomplete`` (0) < ``trialing`` (1) <
+    ``active``, ``past_due``, ``unpaid``, ``paused`` (2) < ``canceled``, ``expired`` (3).
 """
 
 from __future__ import annotations
@@ -41,13 +54,14 @@ from __future__ import annotations
 import hashlib
 import secrets as _secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.providers.fields import PayloadReader
+from tierline.billing.providers.ordering import LifecycleOrder
 from tierline.billing.providers.signing import SignatureScheme, SignedProvider
 from tierline.errors import ValidationError
 
@@ -76,6 +90,26 @@ SCHEME = SignatureScheme(
     joiner=".",
     setting="TIERLINE_FAKE_WEBHOOK_SECRET",
 )
+#: The ordering table (see the module docstring's "Ordering").
+LIFECYCLE = LifecycleOrder(
+    events={
+        CHECKOUT_COMPLETED: 0,
+        SUBSCRIPTION_CREATED: 0,
+        SUBSCRIPTION_UPDATED: 1,
+        SUBSCRIPTION_CANCELED: 2,
+    },
+    statuses={
+        SubscriptionStatus.INCOMPLETE: 0,
+        SubscriptionStatus.TRIALING: 1,
+        SubscriptionStatus.ACTIVE: 2,
+        SubscriptionStatus.PAST_DUE: 2,
+        SubscriptionStatus.UNPAID: 2,
+        SubscriptionStatus.PAUSED: 2,
+        SubscriptionStatus.CANCELED: 3,
+        SubscriptionStatus.EXPIRED: 3,
+    },
+    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
+)
 _READ = PayloadReader(NAME)
 _STATUSES = ", ".join(status.value for status in SubscriptionStatus)
 
@@ -101,7 +135,7 @@ class FakeProvider(SignedProvider):
         raw_sub = _READ.opt_obj(data, "subscription", "data.subscription")
         if raw_sub is None and event_type.startswith("subscription."):
             raise _READ.fail("data.subscription", None, f"an object for {event_type} events")
-        snapshot = None if raw_sub is None else _snapshot(raw_sub, occurred_at)
+        snapshot = None if raw_sub is None else _snapshot(raw_sub, event_type, occurred_at)
         facts: dict[str, Any] = {}
         if event_type == CHECKOUT_COMPLETED:
             account_ref = _READ.opt_string(data, "account_ref", "data.account_ref")
@@ -121,30 +155,56 @@ class FakeProvider(SignedProvider):
         )
 
 
-def _snapshot(sub: Mapping[str, Any], updated_at: datetime | None) -> SubscriptionSnapshot:
+def _item(data: Mapping[str, Any], where: str) -> SubscriptionItem:
+    tier_key = _READ.opt_string(data, "tier_key", f"{where}.tier_key")
+    quantity = _READ.opt_int(data, "quantity", f"{where}.quantity")
+    if quantity is not None and quantity < 0:
+        raise _READ.fail(f"{where}.quantity", quantity, "an integer >= 0")
+    return SubscriptionItem(
+        keys=(tier_key,) if tier_key else (),
+        quantity=quantity,
+        current_period_end=_READ.unix(data, "current_period_end", f"{where}.current_period_end"),
+    )
+
+
+def _items(sub: Mapping[str, Any], where: str) -> tuple[SubscriptionItem, ...]:
+    """The ``items`` list, or one item from the subscription's own tier_key and quantity."""
+    if sub.get("items") is None:
+        return (_item({k: sub.get(k) for k in ("tier_key", "quantity")}, where),)
+    raw = _READ.objects(sub, "items", f"{where}.items")
+    if sub.get("tier_key") is not None:
+        raise _READ.fail(f"{where}.tier_key", sub["tier_key"], "null when items are given")
+    return tuple(_item(item, f"{where}.items[{index}]") for index, item in enumerate(raw))
+
+
+def _snapshot(
+    sub: Mapping[str, Any], event_type: str, updated_at: datetime | None
+) -> SubscriptionSnapshot:
     where = "data.subscription"
     raw_status = _READ.string(sub, "status", f"{where}.status")
     try:
         status = SubscriptionStatus(raw_status)
     except ValueError as exc:
         raise _READ.fail(f"{where}.status", raw_status, f"one of {_STATUSES}") from exc
-    tier_key = _READ.opt_string(sub, "tier_key", f"{where}.tier_key")
-    quantity = _READ.opt_int(sub, "quantity", f"{where}.quantity")
-    if quantity is not None and quantity < 0:
-        raise _READ.fail(f"{where}.quantity", quantity, "an integer >= 0")
     return SubscriptionSnapshot(
         external_id=_READ.string(sub, "id", f"{where}.id"),
         status=status,
         account_ref=_READ.opt_string(sub, "account_ref", f"{where}.account_ref"),
         customer_id=_READ.opt_string(sub, "customer_id", f"{where}.customer_id"),
-        items=(SubscriptionItem(keys=(tier_key,) if tier_key else (), quantity=quantity),),
+        items=_items(sub, where),
         current_period_end=_READ.unix(sub, "current_period_end", f"{where}.current_period_end"),
         cancel_at_period_end=_READ.flag(
             sub, "cancel_at_period_end", f"{where}.cancel_at_period_end"
         ),
+        cancel_at=_READ.unix(sub, "cancel_at", f"{where}.cancel_at"),
         trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
         updated_at=updated_at,
+        rank=LIFECYCLE.rank(event_type, status),
     )
+
+
+def _unix(moment: datetime | float) -> int:
+    return int(moment.timestamp()) if isinstance(moment, datetime) else int(moment)
 
 
 def _stable_id(prefix: str, account_ref: str) -> str:
@@ -165,6 +225,8 @@ def build_event(
     now: datetime | float | None = None,
     cancel_at_period_end: bool = False,
     quantity: int = 1,
+    cancel_at: datetime | float | None = None,
+    items: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A fake-provider payload ready to serialize and :func:`sign`.
 
@@ -172,8 +234,12 @@ def build_event(
     a ``trialing`` subscription's trial ends with its first period. ``subscription_id`` and the
     customer id default to ids derived from ``account_ref``, so successive events for one account
     describe one subscription. ``now`` (an aware datetime or unix seconds) defaults to the
-    current time. Raises :class:`~tierline.errors.ValidationError` for an unknown type or
-    status, or a negative period or quantity.
+    current time. ``cancel_at`` (an aware datetime or unix seconds) schedules the end.
+    ``items``, when given, are the subscription's priced items in order, each a mapping with
+    ``tier_key``, ``quantity`` and optionally ``current_period_end`` (unix seconds); they
+    replace the single item that ``tier_key`` and ``quantity`` describe. Raises
+    :class:`~tierline.errors.ValidationError` for an unknown type or status, or a negative
+    period or quantity.
     """
     if event_type not in EVENT_TYPES:
         raise ValidationError(
@@ -189,15 +255,10 @@ def build_event(
         ) from exc
     if period_days < 0 or quantity < 0:
         raise ValidationError(f"period_days ({period_days}) and quantity ({quantity}) must be >= 0")
-    if now is None:
-        created = int(time.time())
-    elif isinstance(now, datetime):
-        created = int(now.timestamp())
-    else:
-        created = int(now)
+    created = int(time.time()) if now is None else _unix(now)
     period_end = created + int(timedelta(days=period_days).total_seconds())
     customer_id = _stable_id("cus", account_ref)
-    subscription = {
+    subscription: dict[str, Any] = {
         "id": subscription_id or _stable_id("sub", account_ref),
         "status": status.value,
         "account_ref": account_ref,
@@ -207,7 +268,10 @@ def build_event(
         "cancel_at_period_end": cancel_at_period_end,
         "trial_end": period_end if status is SubscriptionStatus.TRIALING else None,
         "quantity": quantity,
+        "cancel_at": None if cancel_at is None else _unix(cancel_at),
     }
+    if items is not None:
+        subscription.update(tier_key=None, quantity=None, items=[dict(item) for item in items])
     data: dict[str, Any] = {"subscription": subscription}
     if event_type == CHECKOUT_COMPLETED:
         data = {"account_ref": account_ref, "customer_id": customer_id, **data}
