@@ -42,6 +42,7 @@ def downgrade(
     a terminal to ask on, it refuses unless --yes is given.
     """
     url = database_url(database_url_)
+    db.require_database_file(url)
     losses = db.downgrade_losses(url, revision)
     if losses and not yes:
         _confirm_losses(revision, losses)
@@ -73,7 +74,9 @@ def _confirm_losses(revision: str, losses: list[TableLoss]) -> None:
 @app.command()
 def current(database_url_: DatabaseURLOption = None) -> None:
     """Print the database's current revision."""
-    rev = db.current(database_url(database_url_))
+    url = database_url(database_url_)
+    db.require_database_file(url)
+    rev = db.current(url)
     head = db.heads()
     suffix = " (head)" if rev is not None and [rev] == head else ""
     console.print(f"{rev or 'base (never migrated)'}{suffix}")
@@ -82,7 +85,9 @@ def current(database_url_: DatabaseURLOption = None) -> None:
 @app.command()
 def check(database_url_: DatabaseURLOption = None) -> None:
     """Compare the migrated database with the models; exit 1 on any difference."""
-    problems = db.check(database_url(database_url_))
+    url = database_url(database_url_)
+    db.require_database_file(url)
+    problems = db.check(url)
     if not problems:
         console.print("no drift: the database matches the models at head")
         return

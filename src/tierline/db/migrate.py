@@ -66,8 +66,8 @@ def require_database_file(url: str | URL | Engine) -> None:
     Raises:
         SchemaMissingError: the file is missing (only ``tierline db upgrade`` creates it).
     """
-    path = sqlite_file(url.url if isinstance(url, Engine) else url)
-    if path is not None and not path.exists():
+    if _missing_file(url):
+        path = sqlite_file(url.url if isinstance(url, Engine) else url)
         raise SchemaMissingError(
             f"the database has no Tierline tables (there is no file {str(path)!r}): "
             "run `tierline db upgrade`"
@@ -81,14 +81,18 @@ def require_schema(url: str | URL | Engine) -> None:
         SchemaMissingError: no Tierline tables (a missing SQLite file is never created).
         DatabaseUnreachableError: the server cannot be reached.
     """
+    require_database_file(url)
     if current(url) is None:
         raise SchemaMissingError(NO_SCHEMA)
 
 
+def _missing_file(url: str | URL | Engine) -> bool:
+    path = sqlite_file(url.url if isinstance(url, Engine) else url)
+    return path is not None and not path.exists()
+
+
 @contextmanager
-def _connected(url: str | URL | Engine, *, create: bool = False) -> Iterator[Connection]:
-    if not create:
-        require_database_file(url)
+def _connected(url: str | URL | Engine) -> Iterator[Connection]:
     owned = not isinstance(url, Engine)
     engine = make_engine(url) if not isinstance(url, Engine) else url
     try:
@@ -101,7 +105,7 @@ def _connected(url: str | URL | Engine, *, create: bool = False) -> Iterator[Con
 
 
 def _run(url: str | URL | Engine, action: str, revision: str) -> None:
-    with _connected(url, create=action == "upgrade") as conn:
+    with _connected(url) as conn:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         try:
@@ -125,9 +129,10 @@ def downgrade(url: str | URL | Engine, revision: str) -> None:
 def current(url: str | URL | Engine) -> str | None:
     """The database's current revision, or ``None`` when Tierline's chain was never applied.
 
-    Raises:
-        SchemaMissingError: a SQLite URL whose file does not exist (it is not created).
+    A SQLite URL whose file does not exist answers ``None`` without creating the file.
     """
+    if _missing_file(url):
+        return None
     with _connected(url) as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         heads = context.get_current_heads()
