@@ -222,3 +222,21 @@ def test_empty_server_database_says_run_db_upgrade(empty_db_url: URL, scratch: P
         assert result.stderr == (
             "error: the database has no Tierline tables: run `tierline db upgrade`\n"
         )
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--until", "9999-12-31"], "is past 2100-01-01, the latest end a credit may have"),
+        (["--days", "30000"], "would run past 2100-01-01, the latest end a credit may have"),
+        (["--days", str(2**70)], "give a whole number from 1 to 36500"),
+    ],
+)
+def test_credit_past_the_maximum_is_one_line(
+    option: list[str], expected: str, scratch: Path, migrated_file: Path
+) -> None:
+    url = f"sqlite:///{migrated_file}"
+    result = runner.invoke(app, ["grant-credit", "acct-1", *option, "--database-url", url])
+    assert_clean(result, "grant-credit")
+    assert result.exit_code == 1
+    assert expected in result.stderr
