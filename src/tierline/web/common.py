@@ -13,9 +13,10 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from tierline.access.status import DenialReason
+from tierline.accounts.service import AccountRef, clean_ref
 from tierline.billing.checkout import RETURN_PATH
 from tierline.billing.result import IngestOutcome, IngestResult
-from tierline.errors import NotFoundError
+from tierline.errors import NotFoundError, ValidationError
 from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
 
@@ -50,6 +51,24 @@ class Denial:
 UNAUTHENTICATED = Denial(401, {"error": "unauthenticated"})
 
 
+def current_ref(value: AccountRef | None) -> str | None:
+    """What a host's ``current_account`` returned, as the canonical account ref (or ``None``).
+
+    ``session["user_id"] = user.id`` works as it is: an int, a str or a UUID is accepted and
+    normalised (:func:`~tierline.accounts.service.clean_ref`), so the pages, their forms and
+    the gates agree on one account.
+
+    Raises:
+        ValidationError: not a usable id (a bool, an empty string, ...).
+    """
+    return None if value is None else clean_ref(value)
+
+
+def invalid_account(exc: ValidationError) -> Denial:
+    """The gate's answer when the host's ``current_account`` returned an unusable id."""
+    return Denial(400, {"error": "invalid_account_ref", "detail": str(exc)})
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
     if not authorization:
@@ -80,7 +99,7 @@ def payment_required(
 
 def check_access(
     tl: Tierline,
-    account_ref: str | None,
+    account_ref: AccountRef | None,
     authorization: str | None,
     feature: str | None = None,
 ) -> Denial | None:
@@ -94,6 +113,10 @@ def check_access(
     """
     if tl.is_admin_token(bearer_token(authorization)):
         return None
+    try:
+        account_ref = current_ref(account_ref)
+    except ValidationError as exc:
+        return invalid_account(exc)
     if account_ref is None:
         return UNAUTHENTICATED
     try:
