@@ -6,7 +6,6 @@ Nothing here imports a web framework; :mod:`tierline.web.fastapi` and
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ from tierline.access.status import DenialReason
 from tierline.accounts.service import AccountRef, clean_ref
 from tierline.billing.checkout import RETURN_PATH
 from tierline.billing.result import IngestOutcome, IngestResult
-from tierline.errors import NotFoundError, ValidationError
+from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
 
@@ -27,17 +26,31 @@ CHECKOUT_PATH = f"{BILLING_PREFIX}/checkout"
 STATIC_PATH = f"{BILLING_PREFIX}/static"
 WEBHOOK_PATH = "/webhooks"
 
-#: Signs cookies and form tokens when ``settings.secret_key`` is unset. One per process, so both
-#: adapters and :func:`claim_referral` agree; such cookies do not survive a restart.
-_PROCESS_KEY = secrets.token_urlsafe(32)
+#: Said when ``TIERLINE_SECRET_KEY`` is unset, at start-up of either adapter.
+UNSET_SIGNER_MESSAGE = (
+    "TIERLINE_SECRET_KEY is not set: Tierline signs its settings-page forms and referral "
+    "cookies with it, and every worker and restart must share the same key. Generate one with "
+    '`python -c "import secrets; print(secrets.token_urlsafe(32))"` and set it in the '
+    "environment (or pass TierlineSettings(secret_key=...)); `tierline demo` makes its own"
+)
 
 #: How long a settings-page form stays valid.
 CSRF_MAX_AGE_SECONDS = 24 * 3600
 
 
 def signing_key(settings: TierlineSettings) -> str:
-    """The key that signs Tierline's cookies and form tokens."""
-    return settings.secret_key or _PROCESS_KEY
+    """The key that signs Tierline's cookies and form tokens: ``settings.secret_key``.
+
+    There is no per-process fallback: a random key per process would make a form served by one
+    worker fail on another (403) and log everyone's referral out on each restart.
+
+    Raises:
+        ConfigurationError: the key is unset or blank (:data:`UNSET_SIGNER_MESSAGE`).
+    """
+    key = settings.secret_key
+    if key is None or not key.strip():
+        raise ConfigurationError(UNSET_SIGNER_MESSAGE)
+    return key
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from tierline.web.common import (
     current_ref,
     declared_length,
     invalid_account,
+    signing_key,
 )
 
 #: The host's "who is signed in": a ref (str, int or UUID) or ``None``, maybe awaitable.
@@ -113,11 +114,15 @@ class TierlineFastAPI:
             id: a str, an int or a UUID, e.g. ``request.session.get("user_id")``), or ``None``
             (may be ``async``).
         signup_url: where invite links point (default: ``settings.public_url`` + ``/``).
+
+    Raises:
+        ConfigurationError: ``settings.secret_key`` (``TIERLINE_SECRET_KEY``) is unset.
     """
 
     def __init__(
         self, tl: Tierline, *, current_account: CurrentAccount, signup_url: str | None = None
     ) -> None:
+        signing_key(tl.settings)  # fail at start-up, in every worker, not on the first form
         self.tl = tl
         self.current_account = current_account
         self.signup_url = signup_url

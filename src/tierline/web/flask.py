@@ -50,6 +50,7 @@ from tierline.web.common import (
     csrf_valid,
     current_ref,
     invalid_account,
+    signing_key,
 )
 
 P = ParamSpec("P")
@@ -94,12 +95,17 @@ class TierlineFlask:
         return self._tl
 
     def init_app(self, app: Flask) -> None:
-        """Register the blueprint, the referral capture and ``flask tierline`` on ``app``."""
+        """Register the blueprint, the referral capture and ``flask tierline`` on ``app``.
+
+        Raises:
+            ConfigurationError: no ``current_account``, no ``tl``, or ``settings.secret_key``
+                (``TIERLINE_SECRET_KEY``) unset.
+        """
         if self.current_account is None:
             raise ConfigurationError(
                 "TierlineFlask needs current_account=<callable returning the account ref>"
             )
-        self.tl  # noqa: B018 - fail at start-up, not on the first request
+        signing_key(self.tl.settings)  # fail at start-up, in every worker, not on a request
         app.extensions[EXTENSION_KEY] = self
         app.register_blueprint(self.blueprint)
         app.before_request(_capture_referral)
