@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 from tierline import Tierline, db
 from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
+from tierline.cli.common import describe_failure
 from tierline.db.engine import sqlite_file
 
 runner = CliRunner()
@@ -240,3 +242,25 @@ def test_credit_past_the_maximum_is_one_line(
     assert_clean(result, "grant-credit")
     assert result.exit_code == 1
     assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("driver_message", "expected"),
+    [
+        ("no such table: tierline_account", "the database has no Tierline tables: run"),
+        ('relation "tierline_account" does not exist', "the database has no Tierline tables"),
+        ("(1146, \"Table 'app.tierline_account' doesn't exist\")", "has no Tierline tables"),
+        ("attempt to write a readonly database", "the database is read-only"),
+        ("cannot execute INSERT in a read-only transaction", "the database is read-only"),
+        ("database is locked", "the database is locked by another connection"),
+        ("(1205, 'Lock wait timeout exceeded; try restarting transaction')", "is locked"),
+        ('database "nope" does not exist', 'database error: database "nope" does not exist'),
+    ],
+)
+def test_database_errors_of_every_dialect_read_as_one_line(
+    driver_message: str, expected: str
+) -> None:
+    exc = OperationalError("SELECT 1", {}, Exception(f"{driver_message}\nDETAIL: more"))
+    described = describe_failure(exc)
+    assert expected in described
+    assert "\n" not in described
