@@ -8,6 +8,7 @@ migration chain.
 from __future__ import annotations
 
 from tierline.access.status import AccessSource, AccessStatus, DenialReason, LimitInfo
+from tierline.accounts.service import AccountRef
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.errors import TierlineError
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessSource",
     "AccessStatus",
+    "AccountRef",
     "DenialReason",
     "IngestOutcome",
     "IngestResult",

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from tierline.access.cache import TTLCache
 from tierline.access.service import AccessService
 from tierline.access.status import AccessStatus, LimitInfo
-from tierline.accounts.service import AccountInfo, AccountService
+from tierline.accounts.service import AccountInfo, AccountRef, AccountService, canonical_ref
 from tierline.billing.checkout import checkout_url
 from tierline.billing.inbox import Inbox
 from tierline.billing.result import IngestResult
@@ -29,6 +29,10 @@ from tierline.settings import TierlineSettings
 
 class Tierline:
     """Tierline for one app: tiers, access, credits, referrals and webhooks on one database.
+
+    Every method taking an account ref accepts the host's id as it has it: a ``str``, an
+    ``int`` or a ``uuid.UUID`` (see :func:`~tierline.accounts.service.canonical_ref`: ``3`` and
+    ``"3"`` are the same account; a ``bool`` is refused with :class:`ValidationError`).
 
     Args:
         database_url: where Tierline's tables live (migrated with ``tierline db upgrade``);
@@ -72,34 +76,34 @@ class Tierline:
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
 
     # -- access -----------------------------------------------------------------------
-    def status(self, account_ref: str) -> AccessStatus:
+    def status(self, account_ref: AccountRef) -> AccessStatus:
         """The account's access: active or not, why, until when, its features and limits."""
-        return self.access.status(account_ref)
+        return self.access.status(canonical_ref(account_ref))
 
-    def has_feature(self, account_ref: str, feature: str) -> bool:
+    def has_feature(self, account_ref: AccountRef, feature: str) -> bool:
         """Whether the account's current access includes ``feature``."""
-        return self.access.has_feature(account_ref, feature)
+        return self.access.has_feature(canonical_ref(account_ref), feature)
 
-    def limit(self, account_ref: str, feature: str) -> LimitInfo | None:
+    def limit(self, account_ref: AccountRef, feature: str) -> LimitInfo | None:
         """The numeric limit of ``feature`` for the account, or ``None`` if it has none."""
-        return self.access.limit(account_ref, feature)
+        return self.access.limit(canonical_ref(account_ref), feature)
 
     def is_admin_token(self, token: str | None) -> bool:
         """Whether ``token`` is the configured admin bearer token (constant-time compare)."""
         return self.access.is_admin_token(token)
 
-    def assign_exempt(self, account_ref: str, tier_key: str) -> AccessStatus:
+    def assign_exempt(self, account_ref: AccountRef, tier_key: str) -> AccessStatus:
         """Put the account on an exempt tier (staff, partners): active without payment."""
-        return self.access.assign_exempt(account_ref, tier_key)
+        return self.access.assign_exempt(canonical_ref(account_ref), tier_key)
 
     # -- accounts, credits, referrals ---------------------------------------------------
-    def ensure_account(self, account_ref: str, email: str | None = None) -> AccountInfo:
+    def ensure_account(self, account_ref: AccountRef, email: str | None = None) -> AccountInfo:
         """The account with the host's id ``account_ref``, created if missing."""
-        return self.accounts.ensure(account_ref, email)
+        return self.accounts.ensure(canonical_ref(account_ref), email)
 
     def grant_credit(
         self,
-        account_ref: str,
+        account_ref: AccountRef,
         *,
         days: int | None = None,
         until: datetime | None = None,
@@ -109,7 +113,7 @@ class Tierline:
     ) -> CreditInfo:
         """Grant paid access for ``days`` (or ``until``), extending from the current expiry."""
         return self.credits.grant(
-            account_ref,
+            canonical_ref(account_ref),
             days=days,
             until=until,
             reason=reason,
@@ -117,26 +121,26 @@ class Tierline:
             idempotency_key=idempotency_key,
         )
 
-    def revoke_credit(self, account_ref: str) -> int:
+    def revoke_credit(self, account_ref: AccountRef) -> int:
         """Revoke the account's active and future credits; returns how many were revoked."""
-        return self.credits.revoke(account_ref)
+        return self.credits.revoke(canonical_ref(account_ref))
 
-    def referral_code(self, account_ref: str) -> str:
+    def referral_code(self, account_ref: AccountRef) -> str:
         """The account's referral code, assigned on first request."""
-        return self.referrals.code(account_ref)
+        return self.referrals.code(canonical_ref(account_ref))
 
-    def attribute_referral(self, referred_ref: str, code: str) -> ReferralInfo:
+    def attribute_referral(self, referred_ref: AccountRef, code: str) -> ReferralInfo:
         """Record that ``referred_ref`` signed up with ``code``; rejects bad codes clearly."""
-        return self.referrals.attribute(referred_ref, code)
+        return self.referrals.attribute(canonical_ref(referred_ref), code)
 
-    def referral_stats(self, account_ref: str) -> ReferralStats:
+    def referral_stats(self, account_ref: AccountRef) -> ReferralStats:
         """Pending, converted and credited referrals of the account, and its active credits."""
-        return self.referrals.stats(account_ref)
+        return self.referrals.stats(canonical_ref(account_ref))
 
     # -- checkout -----------------------------------------------------------------------
     def checkout_url(
         self,
-        account_ref: str,
+        account_ref: AccountRef,
         tier_key: str,
         *,
         provider: str | None = None,
@@ -151,7 +155,7 @@ class Tierline:
         """
         return checkout_url(
             self.ctx,
-            account_ref,
+            canonical_ref(account_ref),
             tier_key,
             provider=provider,
             success_url=success_url,

@@ -55,8 +55,8 @@ class TierlineSettings(BaseSettings):
     checkout_provider: str | None = None
 
     # -- web ----------------------------------------------------------------------------
-    #: Signs the referral cookie. Unset, a random key is made per process (cookies then do not
-    #: survive a restart); set it in production.
+    #: Signs the settings-page forms (CSRF) and the referral cookie; every worker must share it.
+    #: Required by the web adapters (unset is a start-up error); ``tierline demo`` makes one.
     secret_key: str | None = None
     #: Where the app is reachable, for checkout return URLs and invite links.
     public_url: str = "http://127.0.0.1:8000"

@@ -169,6 +169,7 @@ def live_app(sqlite_url: URL, catalog_file: Path) -> Iterator[tuple[Tierline, st
         stripe_webhook_secret=[SECRETS["stripe"]],
         paddle_webhook_secret=[SECRETS["paddle"]],
         fake_webhook_secret=[SECRETS["fake"]],
+        secret_key="simulate-tests",
     )
     tl = Tierline(settings=settings, catalog=catalog_file)
     tl.sync_catalog()

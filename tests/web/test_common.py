@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
+import pytest
+
 from tierline import DenialReason, TierlineSettings
+from tierline.errors import ConfigurationError
 from tierline.web import common, pages, referral_cookie
 
 SETTINGS = TierlineSettings(secret_key="k1", upgrade_url="/pricing")
@@ -59,11 +62,14 @@ def test_referral_cookie_round_trips_and_rejects_forgeries() -> None:
     assert referral_cookie.read_cookie(other_key, spec.value) is None
 
 
-def test_without_secret_key_a_per_process_key_signs() -> None:
-    unset = TierlineSettings(secret_key=None)
-    spec = referral_cookie.cookie_for(unset, "CODE")
-    assert referral_cookie.read_cookie(unset, spec.value) == "CODE"
-    assert referral_cookie.read_cookie(SETTINGS, spec.value) is None
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_without_secret_key_nothing_is_signed(key: str | None) -> None:
+    unset = TierlineSettings(secret_key=key)
+    with pytest.raises(ConfigurationError, match="TIERLINE_SECRET_KEY is not set") as caught:
+        referral_cookie.cookie_for(unset, "CODE")
+    assert "secrets.token_urlsafe(32)" in str(caught.value)
+    with pytest.raises(ConfigurationError, match="TIERLINE_SECRET_KEY is not set"):
+        common.csrf_token(unset, "kim")
 
 
 def test_set_cookie_header_is_httponly_lax_thirty_days() -> None:

@@ -164,10 +164,21 @@ def _judge(
         return DenialReason.TRIAL_ENDED
     if status == "past_due":
         base = end or sub.changed_at
-        if base is not None and grace > timedelta(0) and now < base + grace:
-            return Decision(True, AccessSource.GRACE, sub.tier_id, base + grace, quantity=quantity)
+        if base is not None and grace > timedelta(0):
+            grace_end = _plus(base, grace)
+            if now < grace_end:
+                return Decision(True, AccessSource.GRACE, sub.tier_id, grace_end, quantity=quantity)
         return DenialReason.PAST_DUE
     return _STATUS_REASON.get(status)
+
+
+def _plus(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the last representable moment instead of overflowing (a
+    stored period end can be as far as year 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 def credit_window(grants: Sequence[GrantFacts], now: datetime) -> tuple[datetime | None, bool]:

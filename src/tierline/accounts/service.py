@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
+from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,9 @@ from tierline.errors import NotFoundError, ValidationError
 
 MAX_REF_LENGTH = 255
 MAX_EMAIL_LENGTH = 320
+
+#: What a host may pass as an account ref: its own id, as it has it (``user.id``).
+AccountRef: TypeAlias = str | int | UUID
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,45 @@ class AccountInfo:
         )
 
 
-def clean_ref(ref: str) -> str:
-    """Validate an account ref: the host's id, 1 to 255 characters, no surrounding spaces."""
-    if not isinstance(ref, str) or not ref.strip():
+def canonical_ref(ref: object) -> str:
+    """The one string an account ref is stored and looked up as.
+
+    A ``str`` is kept as it is (case and all), an ``int`` becomes its decimal digits, a
+    ``uuid.UUID`` its lowercase hyphenated form; so ``3`` and ``"3"`` name the same account.
+    ``bool`` is not an id (``True`` would silently be account ``"True"``) and is refused, as is
+    every other type. Validation of the string itself is :func:`clean_ref`'s.
+
+    Raises:
+        ValidationError: ``ref`` is not a str, int or UUID.
+    """
+    if type(ref) is str:  # the common case first: status() runs on every request
+        return ref
+    if isinstance(ref, str):
+        return str.__str__(ref)
+    if isinstance(ref, UUID):
+        return str(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        if ref.bit_length() > 4 * MAX_REF_LENGTH:  # str() of a huge int is slow, then refused
+            raise ValidationError(
+                f"account ref is a {ref.bit_length()}-bit integer; at most {MAX_REF_LENGTH} digits"
+            )
+        return str(int(ref))
+    raise ValidationError(
+        f"account ref {ref!r} is a {type(ref).__name__}; give the host's id as a str, int or "
+        "uuid.UUID"
+    )
+
+
+def clean_ref(ref: object) -> str:
+    """Normalise (:func:`canonical_ref`) and validate an account ref: the host's id, 1 to 255
+    characters, no surrounding whitespace, no NUL or unpaired surrogate (no database stores
+    them alike).
+
+    Raises:
+        ValidationError: naming the bad ref and what is valid.
+    """
+    ref = canonical_ref(ref)
+    if not ref.strip():
         raise ValidationError(f"account ref {ref!r} is empty; give the host app's own id")
     if ref != ref.strip():
         raise ValidationError(f"account ref {ref!r} has surrounding whitespace")
@@ -48,7 +89,19 @@ def clean_ref(ref: str) -> str:
         raise ValidationError(
             f"account ref {ref[:20]!r}... is {len(ref)} characters; at most {MAX_REF_LENGTH}"
         )
+    if "\x00" in ref or (not ref.isprintable() and not _encodable(ref)):
+        raise ValidationError(
+            f"account ref {ref[:20]!r} contains a NUL or an unpaired surrogate; give valid text"
+        )
     return ref
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_email(email: str | None) -> str | None:

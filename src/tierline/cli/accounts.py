@@ -46,8 +46,12 @@ def add(
 
 @app.command("list")
 def list_(
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")
+    ] = 100,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, max=2**31 - 1, help="Skip this many first.")
+    ] = 0,
     json_: JsonOption = False,
     database_url_: DatabaseURLOption = None,
 ) -> None:

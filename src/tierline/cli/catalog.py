@@ -19,7 +19,7 @@ from tierline.cli.common import (
     DatabaseURLOption,
     JsonOption,
     console,
-    database_url,
+    migrated_database_url,
     open_tierline,
     print_json,
 )
@@ -47,7 +47,7 @@ def open_without_catalog(database_url_option: str | None) -> Tierline:
     A broken ``tierline.toml`` in the working directory must not stop ``catalog show`` (the way
     to see what is synced) or ``accounts add``.
     """
-    return Tierline(database_url(database_url_option), catalog=Catalog())
+    return Tierline(migrated_database_url(database_url_option), catalog=Catalog())
 
 
 @app.command()

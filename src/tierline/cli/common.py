@@ -7,9 +7,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from tierline.errors import TierlineError
+from tierline.db.engine import first_line
+from tierline.db.migrate import NO_SCHEMA, require_schema
+from tierline.errors import TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
 
@@ -33,15 +36,60 @@ def database_url(option: str | None) -> str:
 
 
 class TierlineGroup(TyperGroup):
-    """Turns a :class:`TierlineError` anywhere below into a one-line error and exit code 1."""
+    """The CLI's error boundary: every command's failure becomes one ``error:`` line, exit 1.
+
+    It catches Tierline's own errors, any database error (missing tables, unreachable server,
+    read-only or locked database, a value out of the column's range), and operating-system
+    errors, so no command ever ends in a traceback.
+    """
 
     # ``Any``: Typer vendors its own click, whose Context type is private.
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except TierlineError as exc:
-            typer.echo(f"error: {exc}", err=True)
+        except (TierlineError, SQLAlchemyError, OSError, OverflowError) as exc:
+            typer.echo(f"error: {describe_failure(exc)}", err=True)
             raise typer.Exit(1) from exc
+
+
+#: Database messages (SQLite, PostgreSQL, MariaDB) meaning a table is missing.
+_MISSING_TABLE = ("no such table", "does not exist", "doesn't exist")
+_READ_ONLY = ("readonly database", "read-only", "read only")
+_LOCKED = ("database is locked", "database table is locked", "lock wait timeout")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The one line the CLI prints (after ``error:``) for a failed command."""
+    if isinstance(exc, TierlineError):
+        return str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        detail = first_line(exc)
+        lowered = detail.lower()
+        if any(text in lowered for text in _MISSING_TABLE) and "database" not in lowered:
+            return f"{NO_SCHEMA} ({detail})"
+        if any(text in lowered for text in _READ_ONLY):
+            return f"the database is read-only ({detail}); this command needs write access"
+        if any(text in lowered for text in _LOCKED):
+            return f"the database is locked by another connection ({detail}); retry later"
+        return f"database error: {detail}"
+    if isinstance(exc, OverflowError):
+        return f"a number is out of range: {first_line(exc)}"
+    return first_line(exc)
+
+
+#: Row ids are 32-bit ``INTEGER`` columns on every dialect (PostgreSQL's and MariaDB's ``INT``).
+MAX_ROW_ID = 2**31 - 1
+
+
+def check_row_id(name: str, value: int) -> int:
+    """Refuse an id no row can have before it reaches the database (where it would overflow).
+
+    Raises:
+        ValidationError: ``value`` is not from 1 to :data:`MAX_ROW_ID`.
+    """
+    if not 1 <= value <= MAX_ROW_ID:
+        raise ValidationError(f"{name} {value} is out of range: ids run from 1 to {MAX_ROW_ID}")
+    return value
 
 
 def print_json(data: Any) -> None:
@@ -59,10 +107,26 @@ CatalogOption = Annotated[
 ]
 
 
+def migrated_database_url(option: str | None) -> str:
+    """:func:`database_url`, checked to hold Tierline's tables (see :func:`require_schema`).
+
+    Only ``tierline db upgrade`` may create a database: a SQLite file that does not exist is
+    refused before connecting would create it.
+    """
+    url = database_url(option)
+    require_schema(url)
+    return url
+
+
 def open_tierline(database_url_option: str | None, catalog: str | None = None) -> Tierline:
-    """A :class:`Tierline` for a CLI command, from its options and the environment."""
+    """A :class:`Tierline` for a CLI command, from its options and the environment.
+
+    Raises:
+        SchemaMissingError: the database has no Tierline tables (or its SQLite file is missing).
+        DatabaseUnreachableError: the server cannot be reached.
+    """
     settings = TierlineSettings()
-    updates: dict[str, str] = {"database_url": database_url(database_url_option)}
+    updates: dict[str, str] = {"database_url": migrated_database_url(database_url_option)}
     if catalog is not None:
         updates["catalog"] = catalog
     return Tierline(settings=settings.model_copy(update=updates))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,6 +10,8 @@ from rich.table import Table
 
 from tierline import db
 from tierline.cli.common import DatabaseURLOption, console, database_url
+from tierline.db.migrate import TableLoss
+from tierline.errors import ValidationError
 
 app = typer.Typer(help="Run and inspect Tierline's migration chain.", no_args_is_help=True)
 
@@ -27,18 +30,53 @@ def upgrade(
 @app.command()
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Drop tables that hold rows without asking."),
+    ] = False,
     database_url_: DatabaseURLOption = None,
 ) -> None:
-    """Downgrade the database to REVISION ('base' removes Tierline's tables)."""
+    """Downgrade the database to REVISION ('base' removes Tierline's tables).
+
+    When the downgrade would drop tables that hold rows, it lists them and asks first; without
+    a terminal to ask on, it refuses unless --yes is given.
+    """
     url = database_url(database_url_)
+    db.require_database_file(url)
+    losses = db.downgrade_losses(url, revision)
+    if losses and not yes:
+        _confirm_losses(revision, losses)
     db.downgrade(url, revision)
     console.print(f"downgraded to {db.current(url) or 'base'}")
+
+
+def stdin_is_interactive() -> bool:
+    """Whether a person can answer a question on standard input (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def _confirm_losses(revision: str, losses: list[TableLoss]) -> None:
+    lost = ", ".join(
+        f"{loss.table} ({loss.rows} row{'' if loss.rows == 1 else 's'})" for loss in losses
+    )
+    if not stdin_is_interactive():
+        raise ValidationError(
+            f"downgrading to {revision!r} would drop {lost}; run again with --yes to confirm"
+        )
+    typer.echo(f"Downgrading to {revision!r} drops these tables and every row in them:")
+    for loss in losses:
+        typer.echo(f"  {loss.table}: {loss.rows} row{'' if loss.rows == 1 else 's'}")
+    if not typer.confirm("Drop them?", default=False):
+        typer.echo("downgrade cancelled; nothing changed", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
 def current(database_url_: DatabaseURLOption = None) -> None:
     """Print the database's current revision."""
-    rev = db.current(database_url(database_url_))
+    url = database_url(database_url_)
+    db.require_database_file(url)
+    rev = db.current(url)
     head = db.heads()
     suffix = " (head)" if rev is not None and [rev] == head else ""
     console.print(f"{rev or 'base (never migrated)'}{suffix}")
@@ -47,7 +85,9 @@ def current(database_url_: DatabaseURLOption = None) -> None:
 @app.command()
 def check(database_url_: DatabaseURLOption = None) -> None:
     """Compare the migrated database with the models; exit 1 on any difference."""
-    problems = db.check(database_url(database_url_))
+    url = database_url(database_url_)
+    db.require_database_file(url)
+    problems = db.check(url)
     if not problems:
         console.print("no drift: the database matches the models at head")
         return

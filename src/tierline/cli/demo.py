@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import secrets
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -84,8 +85,11 @@ def demo(
         ) from exc
     example = load_example("fastapi_app")
     public_url = f"http://{_display_host(host)}:{port}"
-    settings = TierlineSettings().model_copy(
-        update={"database_url": database_url, "public_url": public_url}
+    settings = TierlineSettings()
+    # One process, so a key made here is shared by everything that signs or checks a form.
+    secret_key = settings.secret_key or secrets.token_urlsafe(32)
+    settings = settings.model_copy(
+        update={"database_url": database_url, "public_url": public_url, "secret_key": secret_key}
     )
     app = example.create_app(database_url, settings=settings)
     tl = app.state.tierline

@@ -12,7 +12,14 @@ from rich.table import Table
 from tierline.billing.events import EventInfo
 from tierline.billing.models import EventStatus
 from tierline.billing.result import IngestOutcome, IngestResult
-from tierline.cli.common import DatabaseURLOption, JsonOption, console, open_tierline, print_json
+from tierline.cli.common import (
+    DatabaseURLOption,
+    JsonOption,
+    check_row_id,
+    console,
+    open_tierline,
+    print_json,
+)
 
 app = typer.Typer(help="Inspect, replay and feed webhook events.", no_args_is_help=True)
 
@@ -27,7 +34,9 @@ def list_command(
         typer.Option(help="Only this status: " + ", ".join(s.value for s in EventStatus)),
     ] = None,
     provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")
+    ] = 50,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -62,6 +71,7 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show one event with its payload, pretty-printed."""
+    check_row_id("event id", event_id)
     with open_tierline(database_url) as tl:
         event = tl.inbox.get_event(event_id)
     if as_json:
@@ -101,6 +111,8 @@ def replay_command(
     chosen = [event_id is not None, failed, unmapped]
     if sum(chosen) != 1:
         raise typer.BadParameter("give exactly one of: an event id, --failed, --unmapped")
+    if event_id is not None:
+        check_row_id("event id", event_id)
     with open_tierline(database_url) as tl:
         if event_id is not None:
             results = [tl.inbox.replay(event_id)]

@@ -8,7 +8,7 @@ the same key again returns the first grant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,10 @@ from tierline.errors import ValidationError
 
 #: Longest single grant, in days (a hundred years); beyond it dates overflow on some dialects.
 MAX_DAYS = 36_500
+#: No credit runs past this moment (2100-01-01 00:00 UTC). A grant that would end later is
+#: refused; a referral reward is cut short at it (or, when the account's credit already reaches
+#: it, adds nothing). Date arithmetic on stored expiries therefore never overflows.
+MAX_CREDIT_END = datetime(2100, 1, 1, tzinfo=UTC)
 _TEXT_LENGTH = 255
 
 
@@ -133,6 +137,11 @@ class CreditService:
                 raise ValidationError(
                     f"until {until!r} is not an aware datetime; give one with a time zone"
                 )
+            if until > MAX_CREDIT_END:
+                raise ValidationError(
+                    f"until {until.isoformat()} is past {MAX_CREDIT_END:%Y-%m-%d}, the latest "
+                    "end a credit may have; give an earlier date"
+                )
             if until <= self.ctx.clock():
                 raise ValidationError(
                     f"until {until.isoformat()} is not in the future "
@@ -145,6 +154,7 @@ class CreditService:
             with self.ctx.sessions.begin() as session:
                 account = get_account(session, ref)
                 grant = self._grant(session, account, days, until, reason, by, idempotency_key)
+                assert grant is not None  # only a cut-short reward grants nothing
                 info = CreditInfo.of(grant, account.ref)
         except IntegrityError:
             if idempotency_key is None:
@@ -168,11 +178,13 @@ class CreditService:
         reason: str | None,
         by: str | None,
         idempotency_key: str | None,
-    ) -> CreditGrant:
+    ) -> CreditGrant | None:
         """Grant ``days`` inside the caller's transaction (e.g. a referral reward).
 
         The caller invalidates the access cache for ``account.ref`` after committing. With an
-        ``idempotency_key`` already used, the existing grant is returned unchanged.
+        ``idempotency_key`` already used, the existing grant is returned unchanged. A reward is
+        never refused for running long: it ends at :data:`MAX_CREDIT_END` at the latest, and
+        when the account's credit already reaches it nothing is granted (``None``).
         """
         _check_days(days)
         return self._grant(
@@ -183,6 +195,7 @@ class CreditService:
             _check_text("reason", reason),
             _check_text("by", by),
             _check_text("idempotency key", idempotency_key),
+            cut_short=True,
         )
 
     def _grant(
@@ -194,7 +207,9 @@ class CreditService:
         reason: str | None,
         by: str | None,
         key: str | None,
-    ) -> CreditGrant:
+        *,
+        cut_short: bool = False,
+    ) -> CreditGrant | None:
         if key is not None:
             existing = _find_by_key(session, key)
             if existing is not None:
@@ -205,7 +220,20 @@ class CreditService:
         latest = current_expiry(session, account.id, now)
         starts_at = max(now, latest) if latest is not None else now
         if days is not None:
-            expires_at = starts_at + timedelta(days=days)
+            # Subtracting never overflows (a stored far date is at most year 9999); adding to
+            # it could, so the sum is only formed once it is known to stay before the cap.
+            room = MAX_CREDIT_END - starts_at
+            if timedelta(days=days) <= room:
+                expires_at = starts_at + timedelta(days=days)
+            elif not cut_short:
+                raise ValidationError(
+                    f"a credit of {days} days from {starts_at:%Y-%m-%d} would run past "
+                    f"{MAX_CREDIT_END:%Y-%m-%d}, the latest end a credit may have; give fewer days"
+                )
+            elif room > timedelta(0):
+                expires_at = MAX_CREDIT_END
+            else:
+                return None
         elif until is None:
             raise ValidationError("give exactly one of days or until")
         else:

@@ -14,25 +14,37 @@ from tierline.db.schema import VERSION_TABLE, include_object
 
 if TYPE_CHECKING:
     from tierline.db.migrate import (
+        NO_SCHEMA,
         RevisionInfo,
+        SchemaMissingError,
+        TableLoss,
         alembic_config,
         check,
         current,
         downgrade,
+        downgrade_losses,
         heads,
         history,
+        require_database_file,
+        require_schema,
         upgrade,
     )
 
 _MIGRATE_NAMES = frozenset(
     {
+        "NO_SCHEMA",
         "RevisionInfo",
+        "SchemaMissingError",
+        "TableLoss",
         "alembic_config",
         "check",
         "current",
         "downgrade",
+        "downgrade_losses",
         "heads",
         "history",
+        "require_database_file",
+        "require_schema",
         "upgrade",
     }
 )
@@ -49,19 +61,25 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "NAMING_CONVENTION",
+    "NO_SCHEMA",
     "TABLE_PREFIX",
     "VERSION_TABLE",
     "Base",
     "RevisionInfo",
+    "SchemaMissingError",
+    "TableLoss",
     "alembic_config",
     "check",
     "current",
     "downgrade",
+    "downgrade_losses",
     "heads",
     "history",
     "include_object",
     "make_engine",
     "parse_url",
+    "require_database_file",
+    "require_schema",
     "session_factory",
     "upgrade",
 ]

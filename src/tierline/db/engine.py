@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -26,6 +27,7 @@ _DEFAULT_DRIVERS = {
 }
 
 # How long a SQLite writer waits for the lock before giving up; webhook bursts are concurrent.
+# A ``?timeout=<seconds>`` in the URL overrides it (as it does for plain pysqlite).
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -58,8 +60,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """
     parsed = parse_url(url)
     options: dict[str, Any] = {}
+    busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
     if parsed.get_backend_name() == "sqlite":
-        options["connect_args"] = {"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000}
+        busy_timeout_ms = _busy_timeout_ms(parsed)
+        options["connect_args"] = {"timeout": busy_timeout_ms / 1000}
     else:
         options["pool_pre_ping"] = True
     options.update(kwargs)
@@ -73,16 +77,50 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     except ArgumentError as exc:
         raise InvalidDatabaseURLError(f"invalid database URL options: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
-        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        in_memory = sqlite_file(parsed) is None
+        _configure_sqlite(engine, in_memory=in_memory, busy_timeout_ms=busy_timeout_ms)
     return engine
 
 
-def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+def _busy_timeout_ms(parsed: URL) -> int:
+    raw = parsed.query.get("timeout")
+    if raw is None:
+        return _SQLITE_BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[0])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise InvalidDatabaseURLError(
+            f"timeout={raw!r} in the SQLite URL is not a number of seconds from 0 to 3600"
+        )
+    return int(seconds * 1000)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names, or ``None`` (another dialect, or an in-memory database).
+
+    Understands the URI form ``sqlite:///file:path?mode=ro&uri=true``.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        database = database.removeprefix("file:").partition("?")[0]
+        if parsed.query.get("mode") == "memory":
+            return None
+    if database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             # WAL makes NORMAL durable against application crashes; only power loss can

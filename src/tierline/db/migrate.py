@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,15 +16,22 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, inspect, select, table
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from tierline.db.engine import ensure_reachable, first_line, make_engine
+from tierline.db.engine import ensure_reachable, first_line, make_engine, sqlite_file
 from tierline.db.schema import VERSION_TABLE, include_own_object
 from tierline.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: What every command but ``db upgrade`` says on a database the chain was never applied to.
+NO_SCHEMA = "the database has no Tierline tables: run `tierline db upgrade`"
+
+
+class SchemaMissingError(DatabaseError):
+    """The database (or the SQLite file) has no Tierline tables yet."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,37 @@ def alembic_config(url: str | URL | None = None) -> Config:
 def script_directory() -> ScriptDirectory:
     """The chain's revision scripts."""
     return ScriptDirectory.from_config(alembic_config())
+
+
+def require_database_file(url: str | URL | Engine) -> None:
+    """Refuse a SQLite URL whose file does not exist, before connecting would create it.
+
+    Raises:
+        SchemaMissingError: the file is missing (only ``tierline db upgrade`` creates it).
+    """
+    if _missing_file(url):
+        path = sqlite_file(url.url if isinstance(url, Engine) else url)
+        raise SchemaMissingError(
+            f"the database has no Tierline tables (there is no file {str(path)!r}): "
+            "run `tierline db upgrade`"
+        )
+
+
+def require_schema(url: str | URL | Engine) -> None:
+    """Refuse a database Tierline's chain was never applied to (or was downgraded to base).
+
+    Raises:
+        SchemaMissingError: no Tierline tables (a missing SQLite file is never created).
+        DatabaseUnreachableError: the server cannot be reached.
+    """
+    require_database_file(url)
+    if current(url) is None:
+        raise SchemaMissingError(NO_SCHEMA)
+
+
+def _missing_file(url: str | URL | Engine) -> bool:
+    path = sqlite_file(url.url if isinstance(url, Engine) else url)
+    return path is not None and not path.exists()
 
 
 @contextmanager
@@ -87,11 +127,64 @@ def downgrade(url: str | URL | Engine, revision: str) -> None:
 
 
 def current(url: str | URL | Engine) -> str | None:
-    """The database's current revision, or ``None`` when Tierline's chain was never applied."""
+    """The database's current revision, or ``None`` when Tierline's chain was never applied.
+
+    A SQLite URL whose file does not exist answers ``None`` without creating the file.
+    """
+    if _missing_file(url):
+        return None
     with _connected(url) as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         heads = context.get_current_heads()
     return heads[0] if heads else None
+
+
+@dataclass(frozen=True)
+class TableLoss:
+    """A table a downgrade would drop, and how many rows it holds now."""
+
+    table: str
+    rows: int
+
+
+_DROP_TABLE = re.compile(r"^DROP TABLE (?:IF EXISTS )?\"?(\w+)\"?", re.MULTILINE)
+
+
+def tables_dropped(from_revision: str, to_revision: str) -> list[str]:
+    """The tables the chain's downgrade scripts drop between two revisions.
+
+    The scripts are rendered in Alembic's offline (``--sql``) mode for PostgreSQL, whose
+    ALTERs need no table copy, so every ``DROP TABLE`` in the output is a real drop.
+    """
+    buffer = io.StringIO()
+    cfg = alembic_config("postgresql+psycopg://")
+    cfg.output_buffer = buffer
+    try:
+        command.downgrade(cfg, f"{from_revision}:{to_revision}", sql=True)
+    except CommandError as exc:
+        raise DatabaseError(f"cannot downgrade to {to_revision!r}: {exc}") from exc
+    return list(dict.fromkeys(_DROP_TABLE.findall(buffer.getvalue())))
+
+
+def downgrade_losses(url: str | URL | Engine, revision: str) -> list[TableLoss]:
+    """The tables holding rows that downgrading to ``revision`` would drop, with row counts.
+
+    Empty when nothing would be lost (no table dropped holds a row). The CLI asks before
+    running such a downgrade.
+    """
+    at = current(url)
+    if at is None:
+        return []
+    with _connected(url) as conn:
+        existing = set(inspect(conn).get_table_names())
+        losses = []
+        for name in tables_dropped(at, revision):
+            if name not in existing:
+                continue
+            rows = conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+            if rows:
+                losses.append(TableLoss(name, int(rows)))
+    return losses
 
 
 def heads() -> list[str]:

@@ -6,16 +6,16 @@ Nothing here imports a web framework; :mod:`tierline.web.fastapi` and
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from tierline.access.status import DenialReason
+from tierline.accounts.service import AccountRef, clean_ref
 from tierline.billing.checkout import RETURN_PATH
 from tierline.billing.result import IngestOutcome, IngestResult
-from tierline.errors import NotFoundError
+from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
 
@@ -26,17 +26,31 @@ CHECKOUT_PATH = f"{BILLING_PREFIX}/checkout"
 STATIC_PATH = f"{BILLING_PREFIX}/static"
 WEBHOOK_PATH = "/webhooks"
 
-#: Signs cookies and form tokens when ``settings.secret_key`` is unset. One per process, so both
-#: adapters and :func:`claim_referral` agree; such cookies do not survive a restart.
-_PROCESS_KEY = secrets.token_urlsafe(32)
+#: Said when ``TIERLINE_SECRET_KEY`` is unset, at start-up of either adapter.
+UNSET_SIGNER_MESSAGE = (
+    "TIERLINE_SECRET_KEY is not set: Tierline signs its settings-page forms and referral "
+    "cookies with it, and every worker and restart must share the same key. Generate one with "
+    '`python -c "import secrets; print(secrets.token_urlsafe(32))"` and set it in the '
+    "environment (or pass TierlineSettings(secret_key=...)); `tierline demo` makes its own"
+)
 
 #: How long a settings-page form stays valid.
 CSRF_MAX_AGE_SECONDS = 24 * 3600
 
 
 def signing_key(settings: TierlineSettings) -> str:
-    """The key that signs Tierline's cookies and form tokens."""
-    return settings.secret_key or _PROCESS_KEY
+    """The key that signs Tierline's cookies and form tokens: ``settings.secret_key``.
+
+    There is no per-process fallback: a random key per process would make a form served by one
+    worker fail on another (403) and log everyone's referral out on each restart.
+
+    Raises:
+        ConfigurationError: the key is unset or blank (:data:`UNSET_SIGNER_MESSAGE`).
+    """
+    key = settings.secret_key
+    if key is None or not key.strip():
+        raise ConfigurationError(UNSET_SIGNER_MESSAGE)
+    return key
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,24 @@ class Denial:
 
 
 UNAUTHENTICATED = Denial(401, {"error": "unauthenticated"})
+
+
+def current_ref(value: AccountRef | None) -> str | None:
+    """What a host's ``current_account`` returned, as the canonical account ref (or ``None``).
+
+    ``session["user_id"] = user.id`` works as it is: an int, a str or a UUID is accepted and
+    normalised (:func:`~tierline.accounts.service.clean_ref`), so the pages, their forms and
+    the gates agree on one account.
+
+    Raises:
+        ValidationError: not a usable id (a bool, an empty string, ...).
+    """
+    return None if value is None else clean_ref(value)
+
+
+def invalid_account(exc: ValidationError) -> Denial:
+    """The gate's answer when the host's ``current_account`` returned an unusable id."""
+    return Denial(400, {"error": "invalid_account_ref", "detail": str(exc)})
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -80,7 +112,7 @@ def payment_required(
 
 def check_access(
     tl: Tierline,
-    account_ref: str | None,
+    account_ref: AccountRef | None,
     authorization: str | None,
     feature: str | None = None,
 ) -> Denial | None:
@@ -94,6 +126,10 @@ def check_access(
     """
     if tl.is_admin_token(bearer_token(authorization)):
         return None
+    try:
+        account_ref = current_ref(account_ref)
+    except ValidationError as exc:
+        return invalid_account(exc)
     if account_ref is None:
         return UNAUTHENTICATED
     try:

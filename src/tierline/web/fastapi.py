@@ -28,9 +28,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tierline.accounts.service import AccountRef
 from tierline.billing.checkout import FAKE_CHECKOUT_PATH
 from tierline.billing.result import IngestResult
-from tierline.errors import TierlineError
+from tierline.errors import TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
 from tierline.settings import TierlineSettings
@@ -45,10 +46,14 @@ from tierline.web.common import (
     body_too_large,
     check_access,
     csrf_valid,
+    current_ref,
     declared_length,
+    invalid_account,
+    signing_key,
 )
 
-CurrentAccount = Callable[[Request], "str | Awaitable[str | None] | None"]
+#: The host's "who is signed in": a ref (str, int or UUID) or ``None``, maybe awaitable.
+CurrentAccount = Callable[[Request], "AccountRef | Awaitable[AccountRef | None] | None"]
 
 #: Set in ``request.state`` by :meth:`TierlineFastAPI.claim_referral`; the middleware then
 #: clears the cookie on the response.
@@ -105,14 +110,19 @@ class TierlineFastAPI:
 
     Args:
         tl: the app's :class:`Tierline`.
-        current_account: returns the signed-in account's ref for a request, or ``None``
+        current_account: returns the signed-in account's ref for a request (the host's own
+            id: a str, an int or a UUID, e.g. ``request.session.get("user_id")``), or ``None``
             (may be ``async``).
         signup_url: where invite links point (default: ``settings.public_url`` + ``/``).
+
+    Raises:
+        ConfigurationError: ``settings.secret_key`` (``TIERLINE_SECRET_KEY``) is unset.
     """
 
     def __init__(
         self, tl: Tierline, *, current_account: CurrentAccount, signup_url: str | None = None
     ) -> None:
+        signing_key(tl.settings)  # fail at start-up, in every worker, not on the first form
         self.tl = tl
         self.current_account = current_account
         self.signup_url = signup_url
@@ -125,15 +135,30 @@ class TierlineFastAPI:
         app.add_exception_handler(AccessDenied, _access_denied)
 
     async def account(self, request: Request) -> str | None:
-        """The current account's ref, from the host's callable."""
+        """The current account's canonical ref, from the host's callable.
+
+        Raises:
+            ValidationError: the callable returned something that is not an id (a bool...).
+        """
         value = self.current_account(request)
         if inspect.isawaitable(value):
             value = await value
-        return value
+        return current_ref(value)
+
+    async def _page_account(self, request: Request) -> str | Response:
+        """The current account's ref for a page, or the page refusing the request."""
+        try:
+            account = await self.account(request)
+        except ValidationError as exc:
+            return _error(exc)
+        return _unauthenticated_page() if account is None else account
 
     # -- the gate -------------------------------------------------------------------------
     async def _gate(self, request: Request, feature: str | None) -> str | None:
-        account = await self.account(request)
+        try:
+            account = await self.account(request)
+        except ValidationError as exc:
+            raise AccessDenied(invalid_account(exc)) from exc
         denial = await run_in_threadpool(
             check_access, self.tl, account, request.headers.get("authorization"), feature
         )
@@ -157,7 +182,7 @@ class TierlineFastAPI:
         return dependency
 
     # -- referrals ------------------------------------------------------------------------
-    def claim_referral(self, request: Request, account_ref: str) -> ReferralInfo | None:
+    def claim_referral(self, request: Request, account_ref: AccountRef) -> ReferralInfo | None:
         """At sign-up: attribute ``account_ref`` to the captured referral code, if any.
 
         Raises the TierlineError of a bad code (unknown, self-referral, already referred) for
@@ -172,7 +197,9 @@ class TierlineFastAPI:
             cookie_value=request.cookies.get(referral_cookie.COOKIE_NAME),
         )
 
-    async def claim_referral_async(self, request: Request, account_ref: str) -> ReferralInfo | None:
+    async def claim_referral_async(
+        self, request: Request, account_ref: AccountRef
+    ) -> ReferralInfo | None:
         """:meth:`claim_referral` for ``async`` endpoints (the database work runs in a thread)."""
         return await run_in_threadpool(self.claim_referral, request, account_ref)
 
@@ -222,9 +249,9 @@ class TierlineFastAPI:
         return JSONResponse(result.to_dict(), status_code=result.status_code)
 
     async def _settings_page(self, request: Request) -> Response:
-        account = await self.account(request)
-        if account is None:
-            return _unauthenticated_page()
+        account = await self._page_account(request)
+        if isinstance(account, Response):
+            return account
         try:
             page = await run_in_threadpool(
                 pages.settings_page_context,
@@ -239,10 +266,10 @@ class TierlineFastAPI:
 
     async def _posted(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
         """The account and form of a settings-page POST, or the response refusing it."""
-        account = await self.account(request)
+        account = await self._page_account(request)
         form = dict(await request.form())
-        if account is None:
-            return _unauthenticated_page()
+        if isinstance(account, Response):
+            return account
         token = form.get("csrf_token")
         if not csrf_valid(self.tl.settings, token if isinstance(token, str) else None, account):
             return _page(403, "Please reload the page", FORM_EXPIRED)
@@ -260,9 +287,9 @@ class TierlineFastAPI:
         return RedirectResponse(url, status_code=303)
 
     async def _fake_checkout_page(self, request: Request) -> Response:
-        account = await self.account(request)
-        if account is None:
-            return _unauthenticated_page()
+        account = await self._page_account(request)
+        if isinstance(account, Response):
+            return account
         tier = request.query_params.get("tier", "")
         try:
             page = await run_in_threadpool(pages.fake_checkout_context, self.tl, account, tier)

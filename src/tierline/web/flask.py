@@ -31,9 +31,10 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect,
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
+from tierline.accounts.service import AccountRef
 from tierline.billing.checkout import FAKE_CHECKOUT_PATH
 from tierline.billing.result import IngestResult
-from tierline.errors import ConfigurationError, TierlineError
+from tierline.errors import ConfigurationError, TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
 from tierline.web import pages, referral_cookie
@@ -43,9 +44,13 @@ from tierline.web.common import (
     SETTINGS_PATH,
     STATIC_PATH,
     WEBHOOK_PATH,
+    Denial,
     body_too_large,
     check_access,
     csrf_valid,
+    current_ref,
+    invalid_account,
+    signing_key,
 )
 
 P = ParamSpec("P")
@@ -62,7 +67,8 @@ class TierlineFlask:
     Args:
         app: the app, or ``None`` to call :meth:`init_app` later (app factories).
         tl: the app's :class:`Tierline`.
-        current_account: returns the signed-in account's ref for the current request, or
+        current_account: returns the signed-in account's ref for the current request (the
+            host's own id: a str, an int or a UUID, e.g. ``session.get("user_id")``), or
             ``None``.
         signup_url: where invite links point (default: ``settings.public_url`` + ``/``).
     """
@@ -72,7 +78,7 @@ class TierlineFlask:
         app: Flask | None = None,
         *,
         tl: Tierline | None = None,
-        current_account: Callable[[], str | None] | None = None,
+        current_account: Callable[[], AccountRef | None] | None = None,
         signup_url: str | None = None,
     ) -> None:
         self._tl = tl
@@ -89,12 +95,17 @@ class TierlineFlask:
         return self._tl
 
     def init_app(self, app: Flask) -> None:
-        """Register the blueprint, the referral capture and ``flask tierline`` on ``app``."""
+        """Register the blueprint, the referral capture and ``flask tierline`` on ``app``.
+
+        Raises:
+            ConfigurationError: no ``current_account``, no ``tl``, or ``settings.secret_key``
+                (``TIERLINE_SECRET_KEY``) unset.
+        """
         if self.current_account is None:
             raise ConfigurationError(
                 "TierlineFlask needs current_account=<callable returning the account ref>"
             )
-        self.tl  # noqa: B018 - fail at start-up, not on the first request
+        signing_key(self.tl.settings)  # fail at start-up, in every worker, not on a request
         app.extensions[EXTENSION_KEY] = self
         app.register_blueprint(self.blueprint)
         app.before_request(_capture_referral)
@@ -102,11 +113,25 @@ class TierlineFlask:
         app.cli.add_command(tierline_command)
 
     def account(self) -> str | None:
-        """The current account's ref, from the host's callable."""
-        assert self.current_account is not None
-        return self.current_account()
+        """The current account's canonical ref, from the host's callable.
 
-    def claim_referral(self, account_ref: str) -> ReferralInfo | None:
+        Raises:
+            ValidationError: the callable returned something that is not an id (a bool...).
+        """
+        assert self.current_account is not None
+        return current_ref(self.current_account())
+
+    def _page_account(self) -> str | Response:
+        """The current account's ref for a page, or the page refusing the request."""
+        try:
+            account = self.account()
+        except ValidationError as exc:
+            return _error(exc)
+        if account is None:
+            return _page(401, "Please sign in", pages.SIGN_IN_MESSAGE)
+        return account
+
+    def claim_referral(self, account_ref: AccountRef) -> ReferralInfo | None:
         """At sign-up: attribute ``account_ref`` to the captured referral code, if any.
 
         Raises the TierlineError of a bad code (unknown, self-referral, already referred) for
@@ -146,9 +171,9 @@ class TierlineFlask:
         return jsonify(result.to_dict()), result.status_code
 
     def _settings_page(self) -> ResponseReturnValue:
-        account = self.account()
-        if account is None:
-            return _page(401, "Please sign in", pages.SIGN_IN_MESSAGE)
+        account = self._page_account()
+        if isinstance(account, Response):
+            return account
         try:
             page = pages.settings_page_context(
                 self.tl, account, signup_url=self.signup_url, checkout=request.args.get("checkout")
@@ -159,9 +184,9 @@ class TierlineFlask:
 
     def _posted_account(self) -> str | Response:
         """The account of a settings-page POST, or the response refusing it."""
-        account = self.account()
-        if account is None:
-            return _page(401, "Please sign in", pages.SIGN_IN_MESSAGE)
+        account = self._page_account()
+        if isinstance(account, Response):
+            return account
         if not csrf_valid(self.tl.settings, request.form.get("csrf_token"), account):
             return _page(403, "Please reload the page", FORM_EXPIRED)
         return account
@@ -178,9 +203,9 @@ class TierlineFlask:
 
     def _fake_checkout(self) -> ResponseReturnValue:
         if request.method == "GET":
-            account = self.account()
-            if account is None:
-                return _page(401, "Please sign in", pages.SIGN_IN_MESSAGE)
+            account = self._page_account()
+            if isinstance(account, Response):
+                return account
             try:
                 page = pages.fake_checkout_context(self.tl, account, request.args.get("tier", ""))
             except TierlineError as exc:
@@ -236,7 +261,13 @@ def _error(exc: TierlineError) -> Response:
 # -- the gate ------------------------------------------------------------------------------
 def _gate(feature: str | None) -> Response | None:
     ext = _extension()
-    denial = check_access(ext.tl, ext.account(), request.headers.get("Authorization"), feature)
+    denial: Denial | None
+    try:
+        account = ext.account()
+    except ValidationError as exc:
+        denial = invalid_account(exc)
+    else:
+        denial = check_access(ext.tl, account, request.headers.get("Authorization"), feature)
     if denial is None:
         return None
     response = jsonify(denial.body)

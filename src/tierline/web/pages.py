@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tierline.access.describe import describe_status
 from tierline.access.status import AccessStatus
+from tierline.accounts.service import AccountRef, clean_ref
 from tierline.billing.checkout import FAKE_CHECKOUT_PATH, resolve_target
 from tierline.billing.providers import fake, sign_for
 from tierline.billing.result import IngestResult
@@ -68,7 +69,7 @@ def invite_link(base_url: str, code: str) -> str:
 
 def settings_page_context(
     tl: Tierline,
-    account_ref: str,
+    account_ref: AccountRef,
     *,
     signup_url: str | None = None,
     checkout: str | None = None,
@@ -76,8 +77,10 @@ def settings_page_context(
     """The settings page of ``account_ref`` (the account is created if Tierline lacks it).
 
     ``signup_url`` is where invite links point (default: ``public_url`` + ``/``); ``checkout``
-    is the ``?checkout=`` value a provider returned with, shown as a notice.
+    is the ``?checkout=`` value a provider returned with, shown as a notice. ``account_ref``
+    is the host's id as it has it (str, int or UUID); the page shows its canonical form.
     """
+    account_ref = clean_ref(account_ref)
     account = tl.ensure_account(account_ref)
     status = tl.status(account_ref)
     code = tl.referral_code(account_ref)
@@ -157,8 +160,9 @@ class FakeCheckoutPage:
     csrf_token: str
 
 
-def fake_checkout_context(tl: Tierline, account_ref: str, tier_key: str) -> FakeCheckoutPage:
+def fake_checkout_context(tl: Tierline, account_ref: AccountRef, tier_key: str) -> FakeCheckoutPage:
     """The fake checkout page; raises a TierlineError if the tier cannot be bought this way."""
+    account_ref = clean_ref(account_ref)
     with tl.ctx.sessions() as session:
         target = resolve_target(session, tier_key, "fake")
     info = next((tier for tier in tl.catalog.tiers() if tier.key == target.tier_key), None)
@@ -176,12 +180,13 @@ def render_fake_checkout(page: FakeCheckoutPage) -> str:
     return _render("fake_checkout.html", page=page)
 
 
-def complete_fake_checkout(tl: Tierline, account_ref: str, tier_key: str) -> IngestResult:
+def complete_fake_checkout(tl: Tierline, account_ref: AccountRef, tier_key: str) -> IngestResult:
     """Pay with the fake provider: sign a ``checkout.completed`` event and ingest it.
 
     The event goes through :meth:`Tierline.ingest` with a real signature, exactly as a
     delivery to ``POST /webhooks/fake`` would, so the demo exercises the production path.
     """
+    account_ref = clean_ref(account_ref)
     with tl.ctx.sessions() as session:
         target = resolve_target(session, tier_key, "fake")
     secrets = tl.settings.fake_webhook_secret

@@ -12,6 +12,7 @@ from http.cookies import SimpleCookie
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from tierline.accounts.service import AccountRef
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
 from tierline.settings import TierlineSettings
@@ -73,7 +74,7 @@ def read_cookie(settings: TierlineSettings, value: str | None) -> str | None:
 
 def claim(
     tl: Tierline,
-    account_ref: str,
+    account_ref: AccountRef,
     *,
     query_value: str | None,
     cookie_value: str | None,
