@@ -1,10 +1,13 @@
 """The dynamic pass: run a host app's chain on a scratch database, through its own env.py.
 
-Upgrade from empty one revision at a time, downgrade one revision at a time to base, upgrade
-again; the first step that raises becomes a ``revision-fails`` finding naming the revision and
-the database's error. After the first upgrade, ``alembic check`` (Alembic 1.9+) compares the
-migrated schema with the env's ``target_metadata`` (honouring its ``include_object``) and
-reports ``model-drift``; an env without ``target_metadata`` skips that comparison.
+Upgrade from empty to the heads, downgrade to base, upgrade again (Alembic applies the
+revisions one at a time, each in order); the first revision that raises becomes a
+``revision-fails`` finding naming the revision, the line on its traceback and the database's
+error. One command per phase, not per revision, keeps a long chain fast.
+
+After the first upgrade, ``alembic check`` (Alembic 1.9+) compares the migrated schema with
+the env's ``target_metadata`` (honouring its ``include_object``) and reports ``model-drift``;
+an env without ``target_metadata`` skips that comparison.
 
 Alembic is configured through the app's ``alembic.ini`` (Flask-Migrate keeps one in
 ``migrations/``), with ``sqlalchemy.url`` replaced by the scratch URL. An env.py that takes its
@@ -13,6 +16,7 @@ URL from elsewhere would migrate that database instead: give scratch databases o
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 import traceback
@@ -67,7 +71,8 @@ def _config(location: ChainLocation, url: str) -> Config:
     from alembic.config import Config
 
     assert location.alembic_ini is not None
-    config = Config(str(location.alembic_ini))
+    # Commands' own messages ("No new upgrade operations detected.") would mix with the report.
+    config = Config(str(location.alembic_ini), stdout=io.StringIO())
     config.file_config  # noqa: B018 -- read the ini now, before its logging section is dropped
     # env.py calls fileConfig(config.config_file_name) when set: Alembic's INFO lines would
     # interleave with the report.
@@ -91,31 +96,25 @@ def _run(location: ChainLocation, url: str) -> list[Finding]:
     config = _config(location, url)
     try:
         script = ScriptDirectory.from_config(config)
-        order = list(reversed(list(script.walk_revisions())))
+        by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
     except CommandError as exc:
         raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
-    linear = (
-        all(isinstance(r.down_revision, str | None) for r in order) and len(script.get_heads()) == 1
-    )
-    steps: list[tuple[str, str, Callable[[Config, str], None]]] = []
-    steps += [("upgrade", r.revision, command.upgrade) for r in order]
-    if linear:
-        steps += [("downgrade", r.revision, command.downgrade) for r in reversed(order)]
-    else:
-        steps.append(("downgrade", "base", command.downgrade))
-    steps += [("upgrade again", r.revision, command.upgrade) for r in order]
-
-    downgrade_targets = {r.revision: str(r.down_revision or "base") for r in order}
+    # Alembic applies the revisions of one command one at a time, in order; the revision that
+    # fails is the revision file on the traceback (batch operations, too, run inside it).
+    steps: list[tuple[str, Callable[[Config, str], None], str]] = [
+        ("upgrade", command.upgrade, "heads"),
+        ("downgrade", command.downgrade, "base"),
+        ("upgrade again", command.upgrade, "heads"),
+    ]
     found: list[Finding] = []
     with _importable(location.project_root):
-        for number, (phase, revision, step) in enumerate(steps):
-            target = downgrade_targets[revision] if phase == "downgrade" and linear else revision
+        for phase, step, target in steps:
             try:
                 step(config, target)
-            except Exception as exc:
-                found.append(_failure(location, phase, revision, dialect, exc))
+            except Exception as exc:  # any error of the host's code is the finding
+                found.append(_failure(location, by_file, phase, dialect, exc))
                 return found
-            if number == len(order) - 1:
+            if phase == "upgrade":
                 drift = _model_drift(config, location, dialect)
                 if drift is not None:
                     found.append(drift)
@@ -166,17 +165,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _failure(
-    location: ChainLocation, phase: str, revision: str, dialect: str, exc: Exception
+    location: ChainLocation,
+    by_file: dict[Path, str],
+    phase: str,
+    dialect: str,
+    exc: Exception,
 ) -> Finding:
-    versions = location.versions.resolve()
     frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if Path(f.filename).resolve().is_relative_to(versions)
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() in by_file
     ]
     if not frames:
         raise DoctorError(_env_error(location, exc)) from exc
     frame = frames[-1]
+    revision = by_file[Path(frame.filename).resolve()]
     return Finding(
         rule=REVISION_FAILS,
         file=Path(frame.filename),

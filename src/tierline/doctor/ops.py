@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tierline.doctor.findings import DIALECT_ALIASES, DIALECTS
 
@@ -32,6 +32,8 @@ class OpCall:
     batch: ast.Call | None
     try_in_batch: ast.Try | None
     dialects: frozenset[str]
+    #: The calls written inside this one's arguments (``sa.Column(...)``, ``op.f(...)``).
+    nested: list[ast.Call] = field(default_factory=list)
 
     @property
     def line(self) -> int:
@@ -242,26 +244,41 @@ class _Walker:
             elif isinstance(child, ast.expr):
                 self.expressions(child, scope)
 
-    def expressions(self, node: ast.expr, scope: _Scope) -> None:
-        for sub in ast.walk(node):
-            if not (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)):
-                continue
-            owner = sub.func.value
-            if isinstance(owner, ast.Name) and owner.id in scope.batch_names:
-                self.calls.append(
-                    OpCall(
-                        sub.func.attr,
-                        sub,
-                        scope.function,
-                        scope.batch_names[owner.id],
-                        scope.try_in_batch,
-                        scope.dialects,
-                    )
-                )
-            elif _is_op(owner, self.op_names) and sub.func.attr != "batch_alter_table":
-                self.calls.append(
-                    OpCall(sub.func.attr, sub, scope.function, None, None, scope.dialects)
-                )
+    def expressions(self, node: ast.AST, scope: _Scope, owner: OpCall | None = None) -> None:
+        """Record the operation calls below ``node`` in one walk, each with its nested calls."""
+        if isinstance(node, ast.Call):
+            found = self._operation(node, scope)
+            if found is not None and owner is None:
+                self.calls.append(found)
+                owner = found
+            elif owner is not None:
+                owner.nested.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                if not isinstance(value, ast.expr_context):
+                    self.expressions(value, scope, owner)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.expressions(item, scope, owner)
+
+    def _operation(self, call: ast.Call, scope: _Scope) -> OpCall | None:
+        if not isinstance(call.func, ast.Attribute):
+            return None
+        owner = call.func.value
+        if isinstance(owner, ast.Name) and owner.id in scope.batch_names:
+            return OpCall(
+                call.func.attr,
+                call,
+                scope.function,
+                scope.batch_names[owner.id],
+                scope.try_in_batch,
+                scope.dialects,
+            )
+        if _is_op(owner, self.op_names) and call.func.attr != "batch_alter_table":
+            return OpCall(call.func.attr, call, scope.function, None, None, scope.dialects)
+        return None
 
 
 def _replace(scope: _Scope, **changes: object) -> _Scope:

@@ -14,7 +14,7 @@ import ast
 from collections.abc import Iterator
 
 from tierline.doctor.findings import Finding, Severity
-from tierline.doctor.ops import OpCall, call_name, iter_calls
+from tierline.doctor.ops import OpCall, call_name
 from tierline.doctor.rules.base import CheckContext, call_text, finding, unwrap_f
 
 IDENTIFIER_TOO_LONG = "identifier-too-long"
@@ -58,9 +58,7 @@ def _names(call: OpCall) -> Iterator[tuple[str, int]]:
         value = _string(call.positional(1))
         if value is not None:
             yield value, call.line
-    for sub in iter_calls(call.call):
-        if sub is call.call:
-            continue
+    for sub in call.nested:
         for kw in sub.keywords:
             if kw.arg == "name":
                 value = _string(kw.value)
@@ -109,7 +107,7 @@ def dialect_dependent_name(ctx: CheckContext) -> Iterator[Finding]:
         for call in ctx.calls(revision):
             if call.name not in {"create_table", "add_column"}:
                 continue
-            for sub in iter_calls(call.call):
+            for sub in call.nested:
                 kind = call_name(sub)
                 what: str | None = None
                 if kind in _INLINE_CONSTRAINTS and not _has_name(sub):
