@@ -59,8 +59,8 @@ def alter_outside_batch(ctx: CheckContext) -> Iterator[Finding]:
                     revision.path,
                     call.line,
                     Severity.WARNING,
-                    f"{call_text(call)} outside batch mode: SQLite before 3.35, or a column "
-                    "with an index or constraint, cannot be dropped this way",
+                    f"{call_text(call)} outside batch mode: SQLite drops a column only from "
+                    "3.35 on, and never one with an index or constraint",
                     fix,
                 )
 

@@ -74,7 +74,9 @@ def broken_revision_link(ctx: CheckContext) -> Iterator[Finding]:
                 rev.revision_line,
                 Severity.ERROR,
                 f"revision = {rev.revision!r} is a placeholder, not a revision id",
-                "use the id Alembic generated (the file name's prefix)",
+                f"set revision = {carried!r} (the id in the file name)"
+                if (carried := file_name_id(rev))
+                else "generate a real id (alembic revision) and use it here and in the file name",
             )
         else:
             carried = file_name_id(rev)

@@ -73,13 +73,13 @@ def chain_not_run_from_empty(ctx: CheckContext) -> Iterator[Finding]:
         )
     severity = Severity.WARNING if runs_upgrade else Severity.ERROR
     for path, line, stamps in sightings:
-        how = "create_all() and stamp()" if stamps else "create_all()"
+        how = "create_all() and stamp() build" if stamps else "create_all() builds"
         yield finding(
             RULE,
             path,
             line,
             severity,
-            f"{how} builds the schema from the models, so the migration chain is never run "
+            f"{how} the schema from the models, so the migration chain is never run "
             "from an empty database" + ("" if runs_upgrade else " anywhere in this project"),
             "build test databases with the chain (alembic.command.upgrade(config, 'head') on an "
             "empty database) and compare with the models (alembic check)",
