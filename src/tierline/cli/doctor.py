@@ -59,6 +59,17 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Show the mechanical fixes as a diff (name unnamed constraints, wrap ALTERs in "
+            "batch_alter_table); exit 1 when there are some.",
+        ),
+    ] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="With --fix: write the fixes, then check again.")
+    ] = False,
 ) -> None:
     """Find the migration faults that break an app on SQLite, PostgreSQL or MariaDB."""
     from tierline.doctor import DoctorError, check_chain, parse_dialects
@@ -68,6 +79,17 @@ def doctor(
     except ValueError as exc:
         typer.echo(f"error: --dialects: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if write and not fix:
+        typer.echo("error: --write only goes with --fix", err=True)
+        raise typer.Exit(2)
+    if fix:
+        try:
+            changed = _fix(path, targets, write)
+        except DoctorError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if not write:
+            raise typer.Exit(1 if changed else 0)
     try:
         findings = check_chain(path, targets)
         if run:
@@ -82,6 +104,23 @@ def doctor(
     _print(findings, output, path)
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(1)
+
+
+def _fix(path: Path, targets: frozenset[str], write: bool) -> bool:
+    """Print the fixes' diff (and write them with ``write``); whether any file changes."""
+    from tierline.doctor.fix import plan_fixes
+    from tierline.doctor.report import display_path
+
+    fixes = plan_fixes(path, targets)
+    for item in fixes:
+        typer.echo(item.diff(display_path(item.path, Path.cwd())), nl=False)
+        if write:
+            item.path.write_text(item.after, encoding="utf-8")
+    if not fixes:
+        typer.echo("nothing to fix mechanically")
+    elif write:
+        typer.echo(f"fixed {len(fixes)} file{'s' * (len(fixes) != 1)}\n")
+    return bool(fixes)
 
 
 def _print(findings: Sequence[Finding], output: OutputFormat, path: Path) -> None:
