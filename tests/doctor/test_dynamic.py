@@ -79,3 +79,14 @@ def test_assert_chain_healthy_lists_the_faults() -> None:
 
 def test_assert_chain_healthy_passes_a_healthy_chain() -> None:
     assert assert_chain_healthy(EXHIBITS / "seed_003_fixed" / "alembic.ini", urls=["sqlite"]) == []
+
+
+def test_a_none_name_the_naming_convention_fills_really_runs() -> None:
+    # The static pass lets the create through (the convention names it) but not the drop:
+    # Alembic cannot fill a column-based pattern for a drop that names no column.
+    [found] = run_chain(EXHIBITS / "lookalike_naming_convention" / "alembic.ini")
+    assert found.rule == "revision-fails"
+    assert found.message == (
+        "downgrade of revision 7777aaaa0001 fails on sqlite: "
+        "ValueError: No such constraint: 'uq_users_'"
+    )

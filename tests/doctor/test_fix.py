@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from tierline.cli.app import app
 from tierline.doctor import check_chain
 from tierline.doctor.dynamic import run_chain
-from tierline.doctor.fix import convention_name, plan_fixes
+from tierline.doctor.fix import plan_fixes
+from tierline.doctor.naming import convention_name
 
 from .exhibit_helpers import EXHIBITS
 

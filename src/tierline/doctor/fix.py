@@ -25,24 +25,16 @@ from pathlib import Path
 
 from tierline.doctor.chain import RevisionFile, read_chain
 from tierline.doctor.findings import DIALECTS
+from tierline.doctor.naming import (
+    CONSTRAINT_KIND,
+    DEFAULT_CONVENTION,
+    creation_name,
+    literal_string,
+    project_naming_convention,
+)
 from tierline.doctor.ops import OpCall, operation_calls
 from tierline.doctor.rules.batch import SQLITE_NEEDS_BATCH
-from tierline.doctor.rules.project import project_files
 
-#: SQLAlchemy's recommended naming convention ("Configuring Constraint Naming Conventions").
-DEFAULT_CONVENTION: dict[str, str] = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-_KIND = {
-    "create_unique_constraint": "uq",
-    "create_foreign_key": "fk",
-    "create_primary_key": "pk",
-}
 _DROP_TYPE = {"uq": "unique", "fk": "foreignkey", "pk": "primary"}
 
 # Where the table argument sits in op.<name>(...); batch_op.<name>(...) has no table argument.
@@ -78,87 +70,6 @@ class FileFix:
         )
 
 
-def find_naming_convention(root: Path, exclude: Path) -> dict[str, str]:
-    """The first ``{"uq": "...", "fk": "..."}`` dict literal in the project, else the default."""
-    for path in project_files(root, exclude):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "naming_convention" not in text and "NAMING_CONVENTION" not in text:
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Dict):
-                continue
-            pairs = {
-                k.value: v.value
-                for k, v in zip(node.keys, node.values, strict=True)
-                if isinstance(k, ast.Constant)
-                and isinstance(k.value, str)
-                and isinstance(v, ast.Constant)
-                and isinstance(v.value, str)
-            }
-            if pairs and set(pairs) <= set(DEFAULT_CONVENTION) and ("uq" in pairs or "fk" in pairs):
-                return DEFAULT_CONVENTION | pairs
-    return dict(DEFAULT_CONVENTION)
-
-
-def _strings(node: ast.expr | None) -> list[str] | None:
-    if isinstance(node, ast.List | ast.Tuple):
-        values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
-        if len(values) == len(node.elts) and all(isinstance(v, str) for v in values):
-            return [str(v) for v in values]
-    return None
-
-
-def _literal(node: ast.expr | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
-
-
-def convention_name(
-    pattern: str, table: str, columns: list[str], referred: str | None = None
-) -> str | None:
-    """Fill a naming-convention pattern; None when it needs a token this call does not give."""
-    tokens: dict[str, str] = {"table_name": table}
-    if columns:
-        tokens |= {
-            "column_0_name": columns[0],
-            "column_0_label": f"{table}_{columns[0]}",
-            "column_0N_name": "".join(columns),
-            "column_0_N_name": "_".join(columns),
-        }
-    if referred is not None:
-        tokens["referred_table_name"] = referred
-    try:
-        return pattern % tokens
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-def _creation_name(call: OpCall, convention: dict[str, str]) -> str | None:
-    kind = _KIND.get(call.name)
-    table = call.table
-    if kind is None or table is None:
-        return None
-    batch = call.batch is not None
-    shift = 0 if batch else 1  # op.<create>(name, table, ...) has the table before the columns
-    referred: str | None = None
-    if kind == "fk":
-        referred = _literal(call.positional(1 + shift) or call.keyword("referent_table"))
-        columns = _strings(call.positional(2 + shift) or call.keyword("local_cols"))
-    else:
-        columns = _strings(call.positional(1 + shift) or call.keyword("columns"))
-    if columns is None or (kind == "fk" and referred is None):
-        return None
-    return convention_name(convention[kind], table, columns, referred)
-
-
 def _is_none(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
@@ -169,15 +80,15 @@ def _names(calls: list[OpCall], convention: dict[str, str]) -> dict[int, tuple[a
     created: dict[str, list[str]] = {}
     for call in calls:
         first = call.positional(0)
-        if call.name in _KIND and first is not None and _is_none(first):
-            name = _creation_name(call, convention)
+        if call.name in CONSTRAINT_KIND and first is not None and _is_none(first):
+            name = creation_name(call, convention)
             if name is not None:
                 named[id(call.call)] = (first, name)
-                created.setdefault(_DROP_TYPE[_KIND[call.name]], []).append(name)
+                created.setdefault(_DROP_TYPE[CONSTRAINT_KIND[call.name]], []).append(name)
     drops: dict[str, list[OpCall]] = {}
     for call in calls:
         first = call.positional(0)
-        type_ = _literal(call.keyword("type_"))
+        type_ = literal_string(call.keyword("type_"))
         if call.name == "drop_constraint" and first is not None and _is_none(first) and type_:
             drops.setdefault(type_, []).append(call)
     for type_, dropped in drops.items():
@@ -315,7 +226,8 @@ def plan_fixes(path: Path | str, dialects: frozenset[str] = DIALECTS) -> list[Fi
     """The files the mechanical fixes would change, with their new text (nothing is written)."""
     chain = read_chain(Path(path))
     location = chain.location
-    convention = find_naming_convention(location.project_root, location.script_location)
+    found = project_naming_convention(location.project_root, location.script_location)
+    convention = DEFAULT_CONVENTION | (found or {})
     fixes = []
     for revision in chain.revisions:
         after = fix_revision(revision, dialects, convention)

@@ -19,6 +19,8 @@ class CheckContext:
     chain: Chain
     dialects: frozenset[str]
     _calls: dict[Path, list[OpCall]] = field(default_factory=dict)
+    _convention: dict[str, str] | None = None
+    _convention_read: bool = False
 
     def calls(self, revision: RevisionFile) -> list[OpCall]:
         """The revision's operation calls, walked once and shared by every rule."""
@@ -27,6 +29,20 @@ class CheckContext:
             found = operation_calls(revision.tree)
             self._calls[revision.path] = found
         return found
+
+    def naming_convention(self) -> dict[str, str] | None:
+        """The app's naming convention when its env.py hands Alembic a ``target_metadata``
+        (then Alembic names ``None``-named constraints by it), else None."""
+        if not self._convention_read:
+            from tierline.doctor.naming import env_passes_target_metadata, project_naming_convention
+
+            location = self.chain.location
+            if env_passes_target_metadata(location.script_location):
+                self._convention = project_naming_convention(
+                    location.project_root, location.script_location
+                )
+            self._convention_read = True
+        return self._convention
 
 
 #: A rule: reads the context, yields findings. Its stable name is the ``rule`` of its findings.

@@ -4,7 +4,9 @@ Alembic's batch mode copies the table and needs every constraint's name ("Constr
 a name", raised by ``batch_op.create_unique_constraint(None, ...)``); outside batch mode each
 dialect makes up its own name, so the revision that later drops it works on one dialect only.
 Alembic's docs ("The Importance of Naming Constraints") recommend explicit names or a naming
-convention on the metadata.
+convention on the metadata. A creation the app's naming convention provably names (env.py
+passes a ``target_metadata`` and the project declares a convention whose pattern this call
+fills) is not reported; a drop with ``None`` always is.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ast
 from collections.abc import Iterator
 
 from tierline.doctor.findings import Finding, Severity
+from tierline.doctor.naming import creation_name
 from tierline.doctor.rules.base import CheckContext, call_text, finding, name_argument, unwrap_f
 
 RULE = "unnamed-constraint"
@@ -47,6 +50,9 @@ def unnamed_constraint(ctx: CheckContext) -> Iterator[Finding]:
             name = unwrap_f(name_argument(call))
             if name is not None and not (isinstance(name, ast.Constant) and name.value is None):
                 continue
+            convention = ctx.naming_convention()
+            if convention and creation_name(call, convention) is not None:
+                continue  # the target metadata's naming convention names it
             table = call.table or "table"
             prefix = _PREFIX[call.name]
             yield finding(
