@@ -111,3 +111,13 @@ def test_a_revision_that_is_not_python_is_a_doctor_error(tmp_path: Path) -> None
     (versions / "abc_broken.py").write_text("def upgrade(:\n")
     with pytest.raises(DoctorError, match=r"abc_broken.py:1: not valid Python"):
         check_chain(tmp_path / "migrations")
+
+
+def test_a_folder_of_revision_files_under_another_name_is_a_chain(tmp_path: Path) -> None:
+    # Apps using version_locations keep revisions in a folder not called versions/.
+    source = EXHIBITS / "try_in_batch" / "migrations" / "versions"
+    chain = tmp_path / "app" / "db_revisions"
+    chain.mkdir(parents=True)
+    for file in source.iterdir():
+        (chain / file.name).write_text(file.read_text())
+    assert [f.rule for f in check_chain(chain)] == ["try-in-batch"]

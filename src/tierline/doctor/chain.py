@@ -51,10 +51,27 @@ def locate_chain(path: Path) -> ChainLocation:
         return _from_ini(path / "alembic.ini")
     if path.name == "versions" or (path.parent / "env.py").is_file():
         return _location(path, ini=_ini_in(path.parent))
+    if _holds_revisions(path):
+        # A version_locations folder: the chain is this folder alone, the project around it.
+        return ChainLocation(
+            versions=path, script_location=path, project_root=path.parent, alembic_ini=None
+        )
     raise DoctorError(
         f"{path} holds no versions/ folder and no alembic.ini; give a versions/ "
         "folder, a folder holding one, or an alembic.ini"
     )
+
+
+def _holds_revisions(folder: Path) -> bool:
+    """A folder of revision files under another name (a ``version_locations`` entry)."""
+    for file in folder.glob("*.py"):
+        try:
+            head = file.read_text(encoding="utf-8", errors="replace")[:4000]
+        except OSError:
+            continue
+        if "down_revision" in head:
+            return True
+    return False
 
 
 def _ini_in(folder: Path) -> Path | None:
