@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_an_unknown_dialect_is_refused_by_name(runner: CliRunner) -> None:
     assert result.exit_code == 2
     assert "unknown dialect 'oracle'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_chain_whose_revisions_cannot_be_imported_is_one_error_line(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    shutil.copytree(EXHIBITS / "seed_003_fixed", project)
+    revision = project / "alembic" / "versions" / "0014_credit_until.py"
+    revision.write_text("import app_models_not_installed\n" + revision.read_text())
+    result = CliRunner().invoke(app, ["doctor", str(project / "alembic.ini"), "--run", "sqlite"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: Alembic cannot load the chain's revision files: ModuleNotFoundError: "
+        "No module named 'app_models_not_installed'"
+    ]

@@ -100,6 +100,10 @@ def doctor(
     except DoctorError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except Exception as exc:  # the dynamic pass runs the host's own code: never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        typer.echo(f"error: running the chain failed: {type(exc).__name__}: {first}", err=True)
+        raise typer.Exit(2) from exc
     findings.sort(key=lambda f: (str(f.file), f.line, f.rule))
     _print(findings, output, path)
     if any(f.severity == "error" for f in findings):

@@ -73,7 +73,10 @@ def _config(location: ChainLocation, url: str) -> Config:
     assert location.alembic_ini is not None
     # Commands' own messages ("No new upgrade operations detected.") would mix with the report.
     config = Config(str(location.alembic_ini), stdout=io.StringIO())
-    config.file_config  # noqa: B018 -- read the ini now, before its logging section is dropped
+    try:
+        config.file_config  # noqa: B018 -- read the ini now, before its logging section is dropped
+    except Exception as exc:  # configparser's errors, a missing %(name)s
+        raise DoctorError(f"cannot read {location.alembic_ini}: {_first_line(exc)}") from exc
     # env.py calls fileConfig(config.config_file_name) when set: Alembic's INFO lines would
     # interleave with the report.
     config.config_file_name = None
@@ -94,11 +97,17 @@ def _run(location: ChainLocation, url: str) -> list[Finding]:
     except ArgumentError as exc:
         raise DoctorError(f"--run {url!r} is not a database URL: {exc}") from exc
     config = _config(location, url)
-    try:
-        script = ScriptDirectory.from_config(config)
-        by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
-    except CommandError as exc:
-        raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
+    with _importable(location.project_root):
+        try:
+            script = ScriptDirectory.from_config(config)
+            by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
+        except CommandError as exc:
+            raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
+        except Exception as exc:  # a revision file importing the app, which fails to import
+            raise DoctorError(
+                f"Alembic cannot load the chain's revision files: {type(exc).__name__}: "
+                f"{_first_line(exc)}"
+            ) from exc
     # Alembic applies the revisions of one command one at a time, in order; the revision that
     # fails is the revision file on the traceback (batch operations, too, run inside it).
     steps: list[tuple[str, Callable[[Config, str], None], str]] = [
@@ -141,6 +150,16 @@ def _model_drift(config: Config, location: ChainLocation, dialect: str) -> Findi
         )
     except CommandError:
         return None  # no target_metadata: nothing to compare with
+    except Exception as exc:  # the env's autogenerate path (include_object, hooks) failed
+        return Finding(
+            rule=MODEL_DRIFT,
+            file=location.script_location / "env.py",
+            line=1,
+            severity=Severity.WARNING,
+            message=f"on {dialect}, the schema could not be compared with the models: "
+            f"{type(exc).__name__}: {_first_line(exc)}",
+            fix="make 'alembic check' run with this env.py",
+        )
     return None
 
 

@@ -1,7 +1,7 @@
 """``irreversible-downgrade``: a ``downgrade()`` that is missing, empty, ``pass`` or raises.
 
-``alembic downgrade`` then records the revision as undone while the schema stays as it was, and
-the next upgrade fails on tables or columns that already exist.
+``alembic downgrade`` then records the revision as undone while its changes stay, and the next
+upgrade applies them a second time (failing on tables or columns that already exist).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def irreversible_downgrade(ctx: CheckContext) -> Iterator[Finding]:
                 revision.path,
                 downgrade.lineno,
                 Severity.ERROR,
-                "downgrade() does nothing: alembic downgrade marks it undone while the schema "
-                "stays, and the next upgrade fails",
+                "downgrade() does nothing: alembic downgrade records the revision as undone "
+                "while its changes stay, so upgrading again applies them a second time",
                 "undo upgrade() in reverse order (drop what it adds, restore what it drops)",
             )
         elif isinstance(body[0], ast.Raise):
