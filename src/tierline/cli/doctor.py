@@ -53,9 +53,10 @@ def doctor(
         list[str] | None,
         typer.Option(
             "--run",
-            help="Also run the chain on this database URL (repeatable): upgrade one revision "
-            "at a time, downgrade to base, upgrade again. 'sqlite' = a scratch SQLite file. "
-            "Use only scratch databases.",
+            metavar="URL",
+            help="Also run the chain on this database URL (repeatable): upgrade from empty, "
+            "compare with the models, downgrade to base, upgrade again. 'sqlite' = a scratch "
+            "SQLite file. Use only scratch databases.",
             show_default=False,
         ),
     ] = None,
