@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tierline.cli import accounts, catalog, credits, db, demo, events, referrals, simulate
+from tierline.cli import accounts, catalog, credits, db, demo, doctor, events, referrals, simulate
 from tierline.cli.common import TierlineGroup
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(events.app, name="events")
 credits.register(app)
 simulate.register(app)
 demo.register(app)
+doctor.register(app)
 
 
 def main() -> None:

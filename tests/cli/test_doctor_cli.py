@@ -1,0 +1,128 @@
+"""``tierline doctor`` through Typer's in-process runner: formats, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.doctor.exhibit_helpers import EXHIBITS
+from tierline.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(EXHIBITS)
+    return CliRunner()
+
+
+def test_text_report_groups_findings_by_file(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "seed_003_sqlite_alters/alembic.ini"])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    headers = [line for line in lines if line and not line.startswith(" ")]
+    assert headers[:3] == [
+        "seed_003_sqlite_alters/alembic/versions/0005_widen_quotes_symbol.py",
+        "seed_003_sqlite_alters/alembic/versions/0013_referrals.py",
+        "seed_003_sqlite_alters/tests/conftest.py",
+    ]
+    assert "alter-outside-batch" in result.stdout
+    assert 'fix: move it into \'with op.batch_alter_table("quotes")' in result.stdout
+    assert lines[-1] == "7 errors, 2 warnings in 3 files"
+
+
+def test_json_lists_rule_file_line_severity_message_fix(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "try_in_batch/migrations", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == [
+        {
+            "rule": "try-in-batch",
+            "file": "try_in_batch/migrations/versions/1111aaaa0002_drop_legacy.py",
+            "line": 13,
+            "severity": "error",
+            "message": "try/except around batch_op.drop_column('tier_key') inside "
+            "batch_alter_table: batch operations run when the block exits, so this except "
+            "never catches them",
+            "fix": "remove the try/except; if the step is conditional, inspect the table first "
+            "(sa.inspect(op.get_bind())) and decide before the batch block",
+        }
+    ]
+
+
+def test_sarif_is_a_minimal_sarif_2_1_0_log(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "names/migrations", "--format", "sarif"])
+    assert result.exit_code == 1, result.output
+    log = json.loads(result.stdout)
+    assert log["version"] == "2.1.0"
+    [run] = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert run["tool"]["driver"]["name"] == "tierline-doctor"
+    ids = [rule["id"] for rule in rules]
+    assert {"unnamed-constraint", "identifier-too-long", "revision-fails"} <= set(ids)
+    levels = sorted(r["level"] for r in run["results"])
+    assert levels == ["error", "warning", "warning", "warning"]
+    first = run["results"][0]
+    assert ids[first["ruleIndex"]] == first["ruleId"]
+    location = first["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "names/migrations/versions/5555aaaa0001_tiers.py"
+    assert location["region"]["startLine"] == 14
+    assert first["message"]["text"].startswith("sa.Column('key', ..., unique=True)")
+
+
+def test_warnings_alone_exit_zero(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["doctor", "names/migrations", "--dialects", "sqlite", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert {row["severity"] for row in json.loads(result.stdout)} == {"warning"}
+
+
+def test_a_healthy_chain_exits_zero(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", str(ROOT / "examples" / "flask_app" / "migrations")])
+    assert result.exit_code == 0, result.output
+    assert "no migration faults found" in result.stdout
+
+
+def test_a_missing_path_is_one_error_line_exit_2(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "no/such/migrations"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "error: no/such/migrations does not exist; give a versions/ folder, a folder holding "
+        "one, or an alembic.ini"
+    ]
+
+
+def test_an_unparsable_revision_is_one_error_line_exit_2(tmp_path: Path) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "abc_broken.py").write_text("revision = 'abc'\ndef upgrade(:\n")
+    result = CliRunner().invoke(app, ["doctor", str(tmp_path / "migrations")])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "abc_broken.py:2: not valid Python" in line
+
+
+def test_an_unknown_dialect_is_refused_by_name(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "names/migrations", "--dialects", "sqlite,oracle"])
+    assert result.exit_code == 2
+    assert "unknown dialect 'oracle'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_chain_whose_revisions_cannot_be_imported_is_one_error_line(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    shutil.copytree(EXHIBITS / "seed_003_fixed", project)
+    revision = project / "alembic" / "versions" / "0014_credit_until.py"
+    revision.write_text("import app_models_not_installed\n" + revision.read_text())
+    result = CliRunner().invoke(app, ["doctor", str(project / "alembic.ini"), "--run", "sqlite"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: Alembic cannot load the chain's revision files: ModuleNotFoundError: "
+        "No module named 'app_models_not_installed'"
+    ]

@@ -1,0 +1,16 @@
+from alembic import op
+import sqlalchemy as sa
+
+revision = '2222aaaa0002'
+down_revision = '2222aaaa0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("teams", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():  # expect: irreversible-downgrade
+    # A simple downgrade is often better than a complex one.
+    pass

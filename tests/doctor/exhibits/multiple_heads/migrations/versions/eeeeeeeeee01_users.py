@@ -1,0 +1,20 @@
+from alembic import op
+import sqlalchemy as sa
+
+revision = 'eeeeeeeeee01'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.UniqueConstraint("email", name="uq_users_email"),
+    )
+
+
+def downgrade():
+    op.drop_table("users")
