@@ -67,7 +67,9 @@ WRITERS = {"accounts add", "grant-credit"}
 #: Commands whose exit 1 can also be a reported outcome (printed on stdout), not an error.
 OUTCOME_EXIT = {"events ingest", "events replay"}
 #: ``demo`` serves the example app on its own demo database until stopped: not run here.
-NOT_RUN = {"demo"}
+#: ``doctor`` reads a host app's migration chain and never opens Tierline's database; its
+#: one-line errors are tested in tests/cli/test_doctor_cli.py.
+NOT_RUN = {"demo", "doctor"}
 
 
 def cli_commands() -> set[str]:
