@@ -20,7 +20,7 @@ from tierline.catalog.models import Tier, TierProviderLink
 from tierline.catalog.queries import find_tier
 from tierline.catalog.spec import KNOWN_PROVIDERS
 from tierline.context import Context
-from tierline.errors import NotFoundError, ValidationError
+from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 
 #: The fake provider's checkout page, served by both web adapters.
 FAKE_CHECKOUT_PATH = "/billing/fake-checkout"
@@ -120,6 +120,12 @@ def checkout_url(
         account = find_account(session, account_ref)
         email = account.email if account is not None else None
     if target.provider == "fake":
+        if not ctx.settings.enable_fake_provider:
+            raise ConfigurationError(
+                f"tier {target.tier_key!r} can only be bought through the fake provider, which "
+                "is disabled; link it to a real provider in the catalog (the fake provider is "
+                "for demos and tests: TIERLINE_ENABLE_FAKE_PROVIDER=1)"
+            )
         return f"{FAKE_CHECKOUT_PATH}?{urlencode({'tier': target.tier_key})}"
     # Imported here: the Stripe SDK is an optional extra, needed only for Stripe checkouts.
     from tierline.billing import stripe_api

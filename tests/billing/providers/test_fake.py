@@ -61,7 +61,11 @@ def test_subscription_fixtures_map_every_field() -> None:
     assert created.trial_end == created.current_period_end
     updated = deliver(load_fixture("fake", "subscription.updated")).subscription
     assert updated is not None
-    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (True, 3, None)
+    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (
+        True,
+        3,
+        None,
+    )
     assert updated.current_period_end == NOW + timedelta(days=30)
     canceled = deliver(load_fixture("fake", "subscription.canceled")).subscription
     assert canceled is not None
@@ -162,7 +166,9 @@ def test_unknown_event_types_parse_without_a_snapshot() -> None:
 def test_registry_uses_the_fake_secret_setting() -> None:
     body = json.dumps(load_fixture("fake", "subscription.updated")).encode()
     ts = int(datetime.now(UTC).timestamp())
-    p = get_provider("fake", TierlineSettings(fake_webhook_secret="demo-1,demo-2"))
+    p = get_provider(
+        "fake", TierlineSettings(enable_fake_provider=True, fake_webhook_secret="demo-1,demo-2")
+    )
     assert p.verify(sign(body, "demo-2", ts), body)["id"] == "evt_fake_0b1c2d3e4f5a6b7c8d9e0f1a"
     with pytest.raises(WebhookRejected) as info:
         p.verify(sign(body, "fake-webhook-secret", ts), body)
