@@ -45,8 +45,10 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_JSON_DEPTH = 64
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-_BAD_IDENTIFIER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+#: What text must not hold: NUL or a lone surrogate.
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+#: What an identifier must not hold: control characters or a lone surrogate.
+BAD_IDENTIFIER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 # A JSON string (unrolled: no per-character alternation), to blank out before counting brackets.
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # Brackets become +1/-1 steps for accumulate(); every other byte is deleted first.
@@ -80,7 +82,7 @@ def check_text(value: str, *, field: str, max_length: int, allow_empty: bool = T
             field,
             f"{field} {shown(value)} is {len(value)} characters; at most {max_length}",
         )
-    if _BAD_TEXT.search(value):
+    if BAD_TEXT.search(value):
         raise BoundsError(
             field, f"{field} {shown(value)} holds a NUL or a lone surrogate; expected text"
         )
@@ -91,7 +93,7 @@ def check_identifier(value: str, *, field: str, max_length: int = MAX_ID) -> str
     """``value`` if it is a usable id: 1 to ``max_length`` characters, no control characters
     or lone surrogates, no leading or trailing whitespace; else :class:`BoundsError`."""
     check_text(value, field=field, max_length=max_length, allow_empty=False)
-    if _BAD_IDENTIFIER.search(value):
+    if BAD_IDENTIFIER.search(value):
         raise BoundsError(field, f"{field} {shown(value)} holds a control character")
     if value != value.strip():
         raise BoundsError(field, f"{field} {shown(value)} has leading or trailing whitespace")
