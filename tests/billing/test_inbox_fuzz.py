@@ -37,7 +37,7 @@ from .inbox_helpers import FIXTURES, SECRET_SETTINGS, add_tier, signed
 MakeTierline = Callable[..., Tierline]
 PROVIDERS = ("stripe", "paddle", "fake")
 #: Examples per provider and dialect (nine runs in all).
-EXAMPLES = 100
+EXAMPLES = 80
 #: Ids the mutations pick from, so several deliveries meet on one subscription or account.
 SHARED_IDS = ("sub_fuzz_1", "sub_fuzz_2", "org_42", "cus_fuzz_1")
 #: Field names whose values the mutations replace with shared ids.

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tierline import bounds
 from tierline.accounts.service import clean_ref, find_account
 from tierline.catalog.models import Tier, TierProviderLink
 from tierline.catalog.queries import find_tier
@@ -27,6 +28,8 @@ FAKE_CHECKOUT_PATH = "/billing/fake-checkout"
 #: Where a finished (or abandoned) checkout returns to by default, under ``public_url``.
 RETURN_PATH = "/billing/settings"
 
+#: Tier keys are at most this long (see ``tierline.catalog.config.KEY_PATTERN``).
+MAX_TIER_KEY = 64
 #: Providers whose checkout Tierline can start from the server.
 SERVER_CHECKOUT = ("stripe", "fake")
 
@@ -54,6 +57,8 @@ def _purchasable(session: Session) -> list[str]:
 
 def resolve_target(session: Session, tier_key: str, provider: str | None) -> CheckoutTarget:
     """The tier and provider a checkout would use; raises a clear error when there is none."""
+    # From a URL or a form: refused before it reaches a query (PostgreSQL rejects a NUL).
+    bounds.check_text(tier_key, field="tier key", max_length=MAX_TIER_KEY, allow_empty=False)
     if provider is not None and provider not in KNOWN_PROVIDERS:
         raise ValidationError(
             f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
