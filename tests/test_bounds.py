@@ -41,6 +41,15 @@ def test_identifiers_and_text_accept_what_they_should() -> None:
         bounds.check_text("", field="note", max_length=10, allow_empty=False)
 
 
+def test_provider_tokens_are_visible_ascii() -> None:
+    assert bounds.check_token("sub_1RLm9bHx4Yq2ZpW3kT6vN8cD", field="id") == (
+        "sub_1RLm9bHx4Yq2ZpW3kT6vN8cD"
+    )
+    for bad in ("sub_é", "sub 1", "sub_😀", "", "x" * 256, "a\x00"):
+        with pytest.raises(bounds.BoundsError, match="id"):
+            bounds.check_token(bad, field="id")
+
+
 def test_integers_stay_within_the_range_given() -> None:
     assert bounds.check_int(2**31 - 1, field="quantity", minimum=0, maximum=bounds.INT32[1])
     for bad in (2**31, -1, True, 1.5):

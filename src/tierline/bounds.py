@@ -7,9 +7,10 @@ write, with a :class:`BoundsError` naming the field, the value and what is valid
 
 * Text: at most the column's size, valid Unicode for every dialect: no NUL (PostgreSQL refuses
   it in text) and no lone surrogate (``json.loads('"\\ud800"')`` makes one; no UTF-8 encoder
-  accepts it). Identifiers (ids, types, account refs) are also non-empty, without control
-  characters and without leading or trailing whitespace (MariaDB's PAD SPACE collations would
-  match ``"evt_1 "`` to ``"evt_1"``).
+  accepts it). Identifiers (account refs) are also non-empty, without control characters and
+  without leading or trailing whitespace (MariaDB's PAD SPACE collations would match
+  ``"evt_1 "`` to ``"evt_1"``); provider-issued tokens (event, subscription and customer ids,
+  event types) are visible ASCII only.
 * Integers: within the column's range (:data:`INT32` for ``Integer`` columns).
 * Timestamps: within :data:`EARLIEST` .. :data:`LATEST`, so date arithmetic on a stored value
   (a grace period, a credit extension) never overflows ``datetime``.
@@ -47,6 +48,8 @@ MAX_JSON_DEPTH = 64
 _UTF8_BOM = b"\xef\xbb\xbf"
 #: What text must not hold: NUL or a lone surrogate.
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+#: A provider-issued id or type: visible ASCII, no spaces.
+TOKEN = re.compile("[!-~]+")
 #: What an identifier must not hold: control characters or a lone surrogate.
 BAD_IDENTIFIER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 # A JSON string (unrolled: no per-character alternation), to blank out before counting brackets.
@@ -97,6 +100,22 @@ def check_identifier(value: str, *, field: str, max_length: int = MAX_ID) -> str
         raise BoundsError(field, f"{field} {shown(value)} holds a control character")
     if value != value.strip():
         raise BoundsError(field, f"{field} {shown(value)} has leading or trailing whitespace")
+    return value
+
+
+def check_token(value: str, *, field: str, max_length: int = MAX_ID) -> str:
+    """``value`` if it is a provider-issued token (an event, subscription or customer id, an
+    event type): 1 to ``max_length`` visible ASCII characters; else :class:`BoundsError`.
+
+    Stripe, Paddle and the fake provider issue such ids only. Holding them to ASCII also keeps
+    MariaDB's ``utf8mb4_general_ci`` unique keys (which equate many non-ASCII characters) from
+    merging ids that SQLite and PostgreSQL keep apart.
+    """
+    check_text(value, field=field, max_length=max_length, allow_empty=False)
+    if TOKEN.fullmatch(value) is None:
+        raise BoundsError(
+            field, f"{field} {shown(value)} is not an id: expected visible ASCII characters only"
+        )
     return value
 
 

@@ -92,6 +92,8 @@ CASES: list[tuple[str, str, Mutation, str]] = [
     ("stripe", STRIPE, _set("type", "customer.subscription.updated\x00"), "malformed_payload"),
     ("stripe", STRIPE, _set("id", "evt_\x00"), "malformed_payload"),
     ("stripe", STRIPE, _set("data.object.customer", "cus_\ud800"), "malformed_payload"),
+    ("stripe", STRIPE, _set("data.object.id", "sub_é"), "malformed_payload"),
+    ("stripe", STRIPE, _set("data.object.id", "sub 1"), "malformed_payload"),
     (
         "stripe",
         STRIPE,

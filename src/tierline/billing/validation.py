@@ -5,8 +5,9 @@ walks the :class:`~tierline.billing.providers.base.ProviderEvent` (its snapshot,
 facts, whatever fields they grow) and holds each value to :mod:`tierline.bounds`:
 
 * strings: valid Unicode without NUL, at most 255 characters (the id columns); the event id,
-  subscription id, customer id and account ref are identifiers (non-empty, no control
-  characters, no surrounding whitespace); the type at most 128, the provider at most 32;
+  type, subscription id and customer id are the provider's tokens (visible ASCII), the
+  account ref an identifier (non-empty, no control characters, no surrounding whitespace);
+  the type at most 128 characters, the provider at most 32;
 * integers: quantities within the ``Integer`` column (0 .. 2**31-1), any other within 64 bits;
 * datetimes: within 1970-01-01 .. 2200-01-01.
 
@@ -25,11 +26,11 @@ from typing import Any
 from tierline import bounds
 from tierline.billing.providers.base import ProviderEvent, WebhookRejected
 
-#: Fields held to stricter bounds than the default, by name wherever they appear: these are
-#: identifiers (see :func:`tierline.bounds.check_identifier`).
-_IDENTIFIER_NAMES = frozenset(
-    {"event_id", "type", "external_id", "customer_id", "account_ref", "subscription_id"}
-)
+#: Fields held to stricter bounds than the default, by name wherever they appear: the
+#: provider's ids and types are tokens (:func:`tierline.bounds.check_token`), the host's
+#: account ref an identifier (:func:`tierline.bounds.check_identifier`).
+_TOKEN_NAMES = frozenset({"event_id", "type", "external_id", "customer_id", "subscription_id"})
+_IDENTIFIER_NAMES = frozenset({"account_ref"})
 _TEXT_LIMITS = {"type": bounds.MAX_EVENT_TYPE, "provider": bounds.MAX_PROVIDER}
 _INT_LIMITS = {"quantity": (0, bounds.INT32[1])}
 # Normalized events are shallow; anything deeper is a provider module's bug, refused early.
@@ -57,7 +58,13 @@ def _fine(event: ProviderEvent) -> bool:
             continue
         kind = type(value)
         if kind is str or (isinstance(value, str) and not isinstance(value, Enum)):
-            if name in _IDENTIFIER_NAMES:
+            if name in _TOKEN_NAMES:
+                if (
+                    len(value) > _TEXT_LIMITS.get(name, bounds.MAX_ID)
+                    or bounds.TOKEN.fullmatch(value) is None
+                ):
+                    return False
+            elif name in _IDENTIFIER_NAMES:
                 if not (
                     0 < len(value) <= _TEXT_LIMITS.get(name, bounds.MAX_ID)
                     and value == value.strip()
@@ -113,7 +120,10 @@ def _walk(value: Any, path: str, depth: int) -> None:
     if value is None or isinstance(value, bool | float | Enum):
         return
     if isinstance(value, str):
-        if name in _IDENTIFIER_NAMES:
+        if name in _TOKEN_NAMES:
+            limit = _TEXT_LIMITS.get(name, bounds.MAX_ID)
+            bounds.check_token(value, field=path, max_length=limit)
+        elif name in _IDENTIFIER_NAMES:
             limit = _TEXT_LIMITS.get(name, bounds.MAX_ID)
             bounds.check_identifier(value, field=path, max_length=limit)
         else:
