@@ -2,8 +2,8 @@
 
 One delivery goes through four steps:
 
-1. **Verify** the raw body's signature and parse it (bad input is rejected with 400 and stores
-   nothing).
+1. **Verify** the raw body's signature, parse it, and hold every value to its bounds
+   (:mod:`tierline.billing.validation`); bad input is rejected with 400 and stores nothing.
 2. **A new event** is inserted, already marked handled, and applied in ONE transaction (one
    commit per webhook): the row and the effect commit together or not at all. A concurrent
    duplicate waits on the unique key and then finds the row; a crash or kill before the commit
@@ -175,10 +175,15 @@ class Inbox:
                 "body_too_large", f"webhook body is {len(body)} bytes; the limit is {limit}"
             )
         impl = self._provider(provider)
-        # Verification decodes the body as strict UTF-8 JSON (no BOM, bounded depth), so the
-        # text stored for replay always decodes the same way again.
+        # Verification decodes the body as strict UTF-8 JSON (no BOM, bounded depth:
+        # signing.decode_json_object). Checked again here, whatever a provider module does,
+        # so the text stored for replay always decodes the same way as on arrival.
         payload = impl.verify(headers, body)
-        text = body.decode("utf-8")
+        try:
+            bounds.check_no_bom(body, field=f"{provider} webhook body")
+            text = body.decode("utf-8")
+        except (bounds.BoundsError, UnicodeDecodeError) as exc:
+            raise WebhookRejected("malformed_json", str(exc)) from exc
         event = validate_event(impl.parse(payload))
         if event.provider != provider:
             raise WebhookRejected(
