@@ -56,7 +56,9 @@ def build_app(database_url: str) -> object:
 
     from tierline.web.fastapi import TierlineFastAPI
 
-    settings = TierlineSettings(database_url=database_url, fake_webhook_secret=[SECRET])
+    settings = TierlineSettings(
+        database_url=database_url, enable_fake_provider=True, fake_webhook_secret=[SECRET]
+    )
     tl = Tierline(settings=settings, catalog=CATALOG)
     app = FastAPI()
     TierlineFastAPI(tl, current_account=lambda request: None).install(app)
@@ -272,7 +274,9 @@ def main() -> None:
 def in_process_rate(database_url: str, count: int) -> float:
     """Events/s of ``Tierline.ingest`` called directly: what HTTP is measured against."""
     events = signed_events(count, "direct")
-    settings = TierlineSettings(database_url=database_url, fake_webhook_secret=[SECRET])
+    settings = TierlineSettings(
+        database_url=database_url, enable_fake_provider=True, fake_webhook_secret=[SECRET]
+    )
     with Tierline(settings=settings, catalog=CATALOG) as tl:
         started = time.perf_counter()
         for body, headers in events:

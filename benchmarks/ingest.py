@@ -186,7 +186,9 @@ def bulk_fill(url: str, rows: int) -> float:
 def bench(dialect: str, url: str, args: argparse.Namespace) -> None:
     print(f"\n{dialect}: migrating a new database through the chain...")
     db.upgrade(url)
-    settings = TierlineSettings(database_url=url, fake_webhook_secret=[SECRET])
+    settings = TierlineSettings(
+        database_url=url, enable_fake_provider=True, fake_webhook_secret=[SECRET]
+    )
     clock: Callable[[], datetime] = lambda: START  # noqa: E731 - signatures stay in tolerance
     with Tierline(settings=settings, catalog=Catalog(), clock=clock) as tl:
         with tl.ctx.sessions.begin() as session:

@@ -25,6 +25,9 @@ from tierline.db.models import Base
 from .clock import FrozenClock
 
 DIALECTS = ("sqlite", "postgresql", "mariadb")
+#: The test helpers turn the fake provider on with this secret (it is off by default).
+FAKE_SECRET = "fake-webhook-secret"
+FAKE_SETTINGS: dict[str, Any] = {"enable_fake_provider": True, "fake_webhook_secret": [FAKE_SECRET]}
 SERVER_URL_ENV = {
     "postgresql": "TIERLINE_TEST_POSTGRES_URL",
     "mariadb": "TIERLINE_TEST_MARIADB_URL",
@@ -171,13 +174,16 @@ def clock() -> FrozenClock:
 def make_tierline(db_url: URL, clock: FrozenClock) -> Iterator[Callable[..., Tierline]]:
     """Build :class:`Tierline` objects on ``db_url`` (every dialect) with the test clock.
 
-    Keyword arguments go to :class:`TierlineSettings` (``catalog=`` goes to Tierline itself).
-    Every object built is closed after the test.
+    Keyword arguments go to :class:`TierlineSettings` (``catalog=`` goes to Tierline itself);
+    the fake provider is on (:data:`FAKE_SETTINGS`) unless they say otherwise. Every object
+    built is closed after the test.
     """
     built: list[Tierline] = []
 
     def build(catalog: Catalog | str | Path | None = None, **settings: Any) -> Tierline:
-        base = TierlineSettings(database_url=db_url.render_as_string(hide_password=False))
+        base = TierlineSettings(
+            database_url=db_url.render_as_string(hide_password=False), **FAKE_SETTINGS
+        )
         tl = Tierline(
             settings=base.model_copy(update=settings),
             catalog=catalog if catalog is not None else Catalog(),

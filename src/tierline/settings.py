@@ -33,7 +33,13 @@ class TierlineSettings(BaseSettings):
     # -- webhooks -----------------------------------------------------------------------
     stripe_webhook_secret: SecretList = Field(default_factory=list)
     paddle_webhook_secret: SecretList = Field(default_factory=list)
-    fake_webhook_secret: SecretList = Field(default_factory=lambda: ["fake-webhook-secret"])
+    #: Turns on the offline ``fake`` provider: ``POST /webhooks/fake``, the fake checkout
+    #: page and ``ingest("fake", ...)``. Whoever holds its secret can make any account paid, so
+    #: it is off unless asked for: ``tierline demo`` and the test helpers turn it on; anything
+    #: else needs ``TIERLINE_ENABLE_FAKE_PROVIDER=1`` *and* ``TIERLINE_FAKE_WEBHOOK_SECRET``
+    #: (there is no default secret; enabled without one is a start-up error).
+    enable_fake_provider: bool = False
+    fake_webhook_secret: SecretList = Field(default_factory=list)
     #: Largest webhook body accepted, in bytes.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     #: Stripe's tolerance for the signed timestamp (its SDK's default is 300 s).

@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SECRETS = {"fake": "fake-webhook-secret", "stripe": "whsec_test_inbox", "paddle": "pdl_ntfset_test"}
 #: Settings giving every provider the secrets in :data:`SECRETS`.
 SECRET_SETTINGS: dict[str, Any] = {
+    "enable_fake_provider": True,
     "fake_webhook_secret": [SECRETS["fake"]],
     "stripe_webhook_secret": [SECRETS["stripe"]],
     "paddle_webhook_secret": [SECRETS["paddle"]],

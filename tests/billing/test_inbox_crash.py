@@ -161,7 +161,9 @@ def hang(self, session, event, at):
     time.sleep(120)
 EffectApplier.apply = hang
 moment = datetime.fromisoformat(now)
-settings = TierlineSettings(database_url=url, fake_webhook_secret=[secret])
+settings = TierlineSettings(
+    database_url=url, enable_fake_provider=True, fake_webhook_secret=[secret]
+)
 tl = Tierline(settings=settings, catalog=Catalog(), clock=lambda: moment)
 tl.ingest("fake", json.loads(headers), open(body_path, "rb").read())
 print("finished", flush=True)

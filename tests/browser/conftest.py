@@ -49,7 +49,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     sock = bound_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     database = tmp_path_factory.mktemp("browser") / "app.db"
-    settings = TierlineSettings(secret_key="browser-tests", public_url=base_url)
+    settings = TierlineSettings(
+        secret_key="browser-tests",
+        public_url=base_url,
+        enable_fake_provider=True,
+        fake_webhook_secret="browser-tests-fake-secret",
+    )
     app = load_example("fastapi_app").create_app(f"sqlite:///{database}", settings=settings)
     with serve(app, sock):
         yield LiveApp(base_url=base_url, tl=app.state.tierline)

@@ -56,6 +56,25 @@ def test_validate_accepts_the_example(runner: CliRunner) -> None:
     assert result.stdout == "catalog OK: 4 tiers\n"
 
 
+def test_validate_flags_tiers_linked_to_the_fake_provider_unless_it_is_on(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERLINE_ENABLE_FAKE_PROVIDER", raising=False)
+    path = write(tmp_path, CATALOG.replace('paddle = "pro"', 'fake = "pro"'))
+    result = runner.invoke(app, ["catalog", "validate", "--catalog", path])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1].startswith(
+        "  tiers.pro.providers.fake: links to the fake provider, which is for demos and tests"
+    )
+    assert "TIERLINE_ENABLE_FAKE_PROVIDER=1" in result.stdout
+
+    turned_on = runner.invoke(
+        app, ["catalog", "validate", "--catalog", path], env={"TIERLINE_ENABLE_FAKE_PROVIDER": "1"}
+    )
+    assert turned_on.exit_code == 0, turned_on.output
+    assert turned_on.stdout == "catalog OK: 2 tiers\n"
+
+
 def test_validate_reads_the_default_file_and_tierline_catalog(
     runner: CliRunner, tmp_path: Path
 ) -> None:

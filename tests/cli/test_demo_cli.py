@@ -88,6 +88,13 @@ def test_demo_prints_where_to_go_and_a_working_invite(
     tl: Tierline = served["app"].state.tierline
     try:
         assert tl.settings.public_url == "http://127.0.0.1:8123"
+        # The demo, and only the demo, turns the fake provider on, with a secret of its own.
+        assert result.output.startswith("Tierline DEMO on http://127.0.0.1:8123")
+        assert "This is a demo, not a production setup" in result.output
+        assert tl.settings.enable_fake_provider is True
+        [secret] = tl.settings.fake_webhook_secret
+        assert secret.startswith("demo-") and len(secret) > 20
+        assert f"TIERLINE_FAKE_WEBHOOK_SECRET={secret}" in result.output
         code = tl.referral_code("demo-referrer")
         assert f"http://127.0.0.1:8123/login?ref={code}" in result.output
         assert {tier.key for tier in tl.catalog.tiers()} == {"free", "pro"}

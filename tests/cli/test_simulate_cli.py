@@ -119,7 +119,10 @@ def test_payload_is_shaped_like_the_providers_fixture_and_parses(provider: str, 
     assert shape_differences(payload, reference) == []
 
     body, headers = signed_request(provider, payload, SECRETS[provider])
-    settings = TierlineSettings(**{f"{provider}_webhook_secret": [SECRETS[provider]]})
+    settings = TierlineSettings(
+        enable_fake_provider=provider == "fake",
+        **{f"{provider}_webhook_secret": [SECRETS[provider]]},
+    )
     checker = get_provider(provider, settings)
     parsed = checker.parse(checker.verify(headers, body))
     assert parsed.type == provider_event_type(provider, event) == name
@@ -168,6 +171,7 @@ def live_app(sqlite_url: URL, catalog_file: Path) -> Iterator[tuple[Tierline, st
         database_url=sqlite_url.render_as_string(hide_password=False),
         stripe_webhook_secret=[SECRETS["stripe"]],
         paddle_webhook_secret=[SECRETS["paddle"]],
+        enable_fake_provider=True,
         fake_webhook_secret=[SECRETS["fake"]],
         secret_key="simulate-tests",
     )

@@ -24,7 +24,13 @@ example = load_example("fastapi_app")
 example_db = import_module(f"{example.__name__}.db")
 example_auth = import_module(f"{example.__name__}.auth")
 
-SETTINGS = TierlineSettings(secret_key="fastapi-example-tests", public_url="http://testserver")
+# The demo's app pays through the fake provider, which the test helpers turn on (as the demo).
+SETTINGS = TierlineSettings(
+    secret_key="fastapi-example-tests",
+    public_url="http://testserver",
+    enable_fake_provider=True,
+    fake_webhook_secret="fastapi-example-fake-secret",
+)
 
 
 def page_value(html: str, element_id: str) -> str:

@@ -22,7 +22,23 @@ from .chains import assert_chains_are_independent
 example = load_example("flask_app")
 example_db = import_module(f"{example.__name__}.db")
 
-SETTINGS = TierlineSettings(secret_key="flask-example-tests", public_url="http://localhost")
+# The tests pay through the fake checkout: the test helpers turn the fake provider on and link
+# the example's tiers to it (the example itself links them to Stripe).
+SETTINGS = TierlineSettings(
+    secret_key="flask-example-tests",
+    public_url="http://localhost",
+    enable_fake_provider=True,
+    fake_webhook_secret="flask-example-fake-secret",
+)
+
+
+def fake_linked_catalog(directory: Path) -> Path:
+    """The example's catalog with every Stripe link turned into a fake-provider link."""
+    text = Path(example.CATALOG_PATH).read_text()
+    assert "stripe = " in text and "fake" not in text
+    path = directory / "tierline.toml"
+    path.write_text(text.replace("stripe = ", "fake = "))
+    return path
 
 
 def tierline_of(app: Flask) -> Tierline:
@@ -47,14 +63,18 @@ def upgrade(client: FlaskClient, tier: str) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    flask_app = example.create_app(f"sqlite:///{tmp_path / 'app.db'}", settings=SETTINGS)
+    flask_app = example.create_app(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        settings=SETTINGS,
+        catalog_path=fake_linked_catalog(tmp_path),
+    )
     yield flask_app
     tierline_of(flask_app).engine.dispose()
 
 
-def test_seats_features_and_upgrade_on_every_dialect(empty_db_url: URL) -> None:
+def test_seats_features_and_upgrade_on_every_dialect(empty_db_url: URL, tmp_path: Path) -> None:
     url = empty_db_url.render_as_string(hide_password=False)
-    app = example.create_app(url, settings=SETTINGS)
+    app = example.create_app(url, settings=SETTINGS, catalog_path=fake_linked_catalog(tmp_path))
     client = app.test_client()
     tl = tierline_of(app)
     try:

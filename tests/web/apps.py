@@ -81,6 +81,7 @@ def web_settings(database_url: str, **overrides: Any) -> TierlineSettings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "admin_token": ADMIN_TOKEN,
+        "enable_fake_provider": True,
         "fake_webhook_secret": [WEBHOOK_SECRET],
         "secret_key": SECRET_KEY,
         "public_url": "https://app.example.com",

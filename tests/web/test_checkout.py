@@ -119,3 +119,20 @@ def test_checkout_provider_setting_chooses_the_default_provider(
         )
     finally:
         tl.close()
+
+
+@pytest.mark.parametrize("tier_key", ["pro%00", "p" * 65])
+def test_a_tier_key_no_column_would_keep_is_a_400_page_on_every_dialect(
+    make_client: Callable[[Tierline], WebClient], dialect_tl: Tierline, tier_key: str
+) -> None:
+    client = make_client(dialect_tl)
+    token = form_token(client.get("/billing/settings", account="nina").text)
+
+    posted = client.post(
+        f"/billing/checkout/{tier_key}", account="nina", data={"csrf_token": token}
+    )
+    shown = client.get(f"/billing/fake-checkout?tier={tier_key}", account="nina")
+
+    for reply in (posted, shown):
+        assert reply.status == 400, reply.text
+        assert "tier key" in reply.text

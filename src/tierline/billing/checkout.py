@@ -15,18 +15,21 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tierline import bounds
 from tierline.accounts.service import clean_ref, find_account
 from tierline.catalog.models import Tier, TierProviderLink
 from tierline.catalog.queries import find_tier
 from tierline.catalog.spec import KNOWN_PROVIDERS
 from tierline.context import Context
-from tierline.errors import NotFoundError, ValidationError
+from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 
 #: The fake provider's checkout page, served by both web adapters.
 FAKE_CHECKOUT_PATH = "/billing/fake-checkout"
 #: Where a finished (or abandoned) checkout returns to by default, under ``public_url``.
 RETURN_PATH = "/billing/settings"
 
+#: Tier keys are at most this long (see ``tierline.catalog.config.KEY_PATTERN``).
+MAX_TIER_KEY = 64
 #: Providers whose checkout Tierline can start from the server.
 SERVER_CHECKOUT = ("stripe", "fake")
 
@@ -54,6 +57,8 @@ def _purchasable(session: Session) -> list[str]:
 
 def resolve_target(session: Session, tier_key: str, provider: str | None) -> CheckoutTarget:
     """The tier and provider a checkout would use; raises a clear error when there is none."""
+    # From a URL or a form: refused before it reaches a query (PostgreSQL rejects a NUL).
+    bounds.check_text(tier_key, field="tier key", max_length=MAX_TIER_KEY, allow_empty=False)
     if provider is not None and provider not in KNOWN_PROVIDERS:
         raise ValidationError(
             f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
@@ -120,6 +125,12 @@ def checkout_url(
         account = find_account(session, account_ref)
         email = account.email if account is not None else None
     if target.provider == "fake":
+        if not ctx.settings.enable_fake_provider:
+            raise ConfigurationError(
+                f"tier {target.tier_key!r} can only be bought through the fake provider, which "
+                "is disabled; link it to a real provider in the catalog (the fake provider is "
+                "for demos and tests: TIERLINE_ENABLE_FAKE_PROVIDER=1)"
+            )
         return f"{FAKE_CHECKOUT_PATH}?{urlencode({'tier': target.tier_key})}"
     # Imported here: the Stripe SDK is an optional extra, needed only for Stripe checkouts.
     from tierline.billing import stripe_api

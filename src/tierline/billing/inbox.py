@@ -2,8 +2,8 @@
 
 One delivery goes through four steps:
 
-1. **Verify** the raw body's signature and parse it (bad input is rejected with 400 and stores
-   nothing).
+1. **Verify** the raw body's signature, parse it, and hold every value to its bounds
+   (:mod:`tierline.billing.validation`); bad input is rejected with 400 and stores nothing.
 2. **A new event** is inserted, already marked handled, and applied in ONE transaction (one
    commit per webhook): the row and the effect commit together or not at all. A concurrent
    duplicate waits on the unique key and then finds the row; a crash or kill before the commit
@@ -18,7 +18,6 @@ One delivery goes through four steps:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -28,6 +27,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tierline import bounds
 from tierline.access.tiers import TierCache
 from tierline.billing import claims
 from tierline.billing.apply import ApplyTx, Effect, EffectApplier, customer_of, subscription_of
@@ -35,17 +35,16 @@ from tierline.billing.claims import Claim, Refused
 from tierline.billing.events import EventInfo, get_event, list_events, parse_status
 from tierline.billing.models import Event, EventStatus
 from tierline.billing.providers import Provider, ProviderEvent, WebhookRejected, get_provider
+from tierline.billing.providers.signing import decode_json_object
 from tierline.billing.result import IngestOutcome, IngestResult
+from tierline.billing.validation import validate_event
 from tierline.context import Context
 from tierline.db.engine import first_line
-from tierline.errors import NotFoundError, ValidationError
+from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.referrals.service import ReferralService
 
 logger = logging.getLogger("tierline.webhooks")
 
-# The inbox columns' sizes: longer ids or types are malformed input, not a database error.
-_MAX_EXTERNAL_ID = 255
-_MAX_TYPE = 128
 # Racing inserts (two first events of one subscription) and deadlocks are retried this often
 # before the event is recorded as failed.
 _APPLY_TRIES = 5
@@ -81,6 +80,12 @@ class Inbox:
             threading.Lock() if ctx.engine.dialect.name == "sqlite" else nullcontext()
         )
         self._providers: dict[str, Provider] = {}
+        settings = ctx.settings
+        if settings.enable_fake_provider and not settings.fake_webhook_secret:
+            raise ConfigurationError(
+                "the fake provider is enabled (TIERLINE_ENABLE_FAKE_PROVIDER) without a secret: "
+                "set TIERLINE_FAKE_WEBHOOK_SECRET (there is no default), or turn it off"
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -90,24 +95,45 @@ class Inbox:
 
     # -- receiving ---------------------------------------------------------------------
     def ingest(self, provider: str, headers: Mapping[str, str], body: bytes) -> IngestResult:
-        """Verify, store and apply one delivery exactly once; never raises on bad input.
+        """Verify, store and apply one delivery exactly once; never raises, whatever the input.
 
         Answer the provider with ``result.status_code``: 200 for processed, duplicate, ignored
         and unmapped; 409 while another delivery holds the event; 400 for rejected input
-        (nothing stored); 500 when applying failed (recorded; the provider retries).
+        (nothing stored; ``result.reason`` says why); 500 when applying failed (recorded; the
+        provider retries) or Tierline itself broke (logged with its traceback).
         """
+        try:
+            return self._ingest(provider, headers, body)
+        except Exception as exc:
+            # Our own bug (bad input is answered above): never let it reach the web server,
+            # which would drop the connection; 500 makes the provider retry after the fix.
+            logger.exception("cannot ingest %s webhook", bounds.shown(provider))
+            return IngestResult(
+                IngestOutcome.FAILED,
+                f"cannot ingest the webhook: {type(exc).__name__}: {first_line(exc)}",
+                reason="internal_error",
+            )
+
+    def _ingest(self, provider: str, headers: Mapping[str, str], body: bytes) -> IngestResult:
         try:
             event, text = self._verify(provider, headers, body)
         except WebhookRejected as exc:
             logger.warning(
-                "rejected %s webhook: %s: %s", provider, exc.reason, claims.one_line(str(exc))
+                "rejected %s webhook: %s: %s",
+                bounds.shown(provider),
+                exc.reason,
+                claims.one_line(str(exc)),
             )
-            return IngestResult(IngestOutcome.REJECTED, f"{exc.reason}: {exc}")
+            return IngestResult(IngestOutcome.REJECTED, f"{exc.reason}: {exc}", reason=exc.reason)
         except Exception as exc:
             # A provider module's bug, not bad input: answer 500 so the provider retries
             # after the fix, instead of 400, which would drop the event for good.
-            logger.exception("cannot read %s webhook", provider)
-            return IngestResult(IngestOutcome.FAILED, f"cannot read the webhook: {first_line(exc)}")
+            logger.exception("cannot read %s webhook", bounds.shown(provider))
+            return IngestResult(
+                IngestOutcome.FAILED,
+                f"cannot read the webhook: {first_line(exc)}",
+                reason="internal_error",
+            )
         try:
             return self._insert_and_apply(event, text)
         except _Exists:
@@ -128,23 +154,40 @@ class Inbox:
     def _verify(
         self, provider: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[ProviderEvent, str]:
+        """Check, in order: the call's shape, the size, the signature, the JSON's bounds, the
+        provider's event shape, and then every normalized value's bounds
+        (:func:`~tierline.billing.validation.validate_event`). Nothing is stored before."""
+        if not isinstance(provider, str):
+            raise WebhookRejected("unknown_provider", f"provider {bounds.shown(provider)}")
+        if isinstance(body, bytearray | memoryview):
+            body = bytes(body)
+        if not isinstance(body, bytes):
+            raise WebhookRejected(
+                "malformed_json", f"the body is {type(body).__name__}; pass the raw bytes"
+            )
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
+        ):
+            raise WebhookRejected("missing_signature", "headers must map str names to str values")
         limit = self.ctx.settings.max_body_bytes
         if len(body) > limit:
             raise WebhookRejected(
                 "body_too_large", f"webhook body is {len(body)} bytes; the limit is {limit}"
             )
         impl = self._provider(provider)
+        # Verification decodes the body as strict UTF-8 JSON (no BOM, bounded depth:
+        # signing.decode_json_object). Checked again here, whatever a provider module does,
+        # so the text stored for replay always decodes the same way as on arrival.
         payload = impl.verify(headers, body)
         try:
+            bounds.check_no_bom(body, field=f"{provider} webhook body")
             text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise WebhookRejected("malformed_json", f"webhook body is not UTF-8: {exc}") from exc
-        event = impl.parse(payload)
-        if len(event.event_id) > _MAX_EXTERNAL_ID or len(event.type) > _MAX_TYPE:
+        except (bounds.BoundsError, UnicodeDecodeError) as exc:
+            raise WebhookRejected("malformed_json", str(exc)) from exc
+        event = validate_event(impl.parse(payload))
+        if event.provider != provider:
             raise WebhookRejected(
-                "malformed_payload",
-                f"event id {event.event_id[:40]!r} or type {event.type[:40]!r} is too long "
-                f"(at most {_MAX_EXTERNAL_ID} and {_MAX_TYPE} characters)",
+                "malformed_payload", f"the {provider} provider parsed a {event.provider} event"
             )
         return event, text
 
@@ -316,10 +359,14 @@ class Inbox:
         if not isinstance(taken, Claim):
             return _refused(taken, row.external_id)
         try:
-            event = self._provider(row.provider).parse(json.loads(row.payload))
+            event = self._parse_stored(row.provider, row.payload)
         except Exception as exc:
             return self._fail(taken, None, exc)
         return self._run(taken, event, follow_links=follow_links)
+
+    def _parse_stored(self, provider: str, payload: str) -> ProviderEvent:
+        """A stored body parsed again, through the same decoding and bounds as on arrival."""
+        return validate_event(self._provider(provider).parse(decode_json_object(payload, provider)))
 
     def _replay_linked(
         self, provider: str, customer_id: str | None, subscription_id: str | None
@@ -331,11 +378,10 @@ class Inbox:
                 .where(Event.status == EventStatus.UNMAPPED.value, Event.provider == provider)
                 .order_by(Event.id)
             ).all()
-        impl = self._provider(provider)
         replayed = 0
         for row in rows:
             try:
-                event = impl.parse(json.loads(row.payload))
+                event = self._parse_stored(provider, row.payload)
             except Exception:  # noqa: S112 - a stored event that no longer parses stays unmapped
                 continue
             customer, subscription = customer_of(event), subscription_of(event)

@@ -33,15 +33,27 @@ HTTP_STATUS: dict[IngestOutcome, int] = {
 }
 
 
+#: Reasons told to an anonymous caller as another: which secrets are configured is not theirs
+#: to learn, so "no secret configured" looks like any failed signature from outside.
+_PUBLIC_REASON = {"no_secret_configured": "bad_signature"}
+
+
 @dataclass(frozen=True)
 class IngestResult:
-    """The outcome of one delivery, with the status code to answer the provider."""
+    """The outcome of one delivery, with the status code to answer the provider.
+
+    ``detail`` is for the host and its logs (it may name settings and values); the HTTP answer
+    is :meth:`response_body`, which carries a refusal's ``reason`` code only.
+    """
 
     outcome: IngestOutcome
     detail: str = ""
     event_id: str | None = None
     #: The inbox row's id, when one was stored.
     row_id: int | None = None
+    #: A rejected or failed delivery's machine-readable code (``bad_signature``,
+    #: ``malformed_payload``, ``internal_error``...; see :class:`WebhookRejected`).
+    reason: str | None = None
 
     @property
     def status_code(self) -> int:
@@ -53,4 +65,23 @@ class IngestResult:
             "detail": self.detail,
             "event_id": self.event_id,
             "row_id": self.row_id,
+            "reason": self.reason,
+        }
+
+    def response_body(self) -> dict[str, object]:
+        """The JSON body to answer the provider's HTTP request with.
+
+        A refusal (400) or failure (500) names its reason code only, in ``reason`` and
+        ``detail`` (the details are logged); anything else is :meth:`to_dict`.
+        """
+        if self.outcome not in (IngestOutcome.REJECTED, IngestOutcome.FAILED):
+            return self.to_dict()
+        reason = self.reason or ("internal_error" if self.status_code >= 500 else "rejected")
+        reason = _PUBLIC_REASON.get(reason, reason)
+        return {
+            "outcome": self.outcome.value,
+            "detail": reason,
+            "event_id": None,
+            "row_id": None,
+            "reason": reason,
         }

@@ -281,6 +281,25 @@ def _check_tier(
         )
 
 
+def fake_link_problems(catalog: Catalog) -> list[CatalogProblem]:
+    """A problem for every tier linked to the ``fake`` provider, for when it is turned off.
+
+    The fake provider grants paid access to whoever holds its secret, so it is off unless
+    ``TIERLINE_ENABLE_FAKE_PROVIDER`` says otherwise, and a tier bought only through it cannot
+    be bought at all.
+    """
+    return [
+        CatalogProblem(
+            f"tiers.{key}.providers.fake",
+            "links to the fake provider, which is for demos and tests and is turned off: link "
+            'the tier to your real provider (e.g. stripe = "pro_monthly"), or set '
+            "TIERLINE_ENABLE_FAKE_PROVIDER=1 and TIERLINE_FAKE_WEBHOOK_SECRET where it is meant",
+        )
+        for key, tier in catalog.tiers.items()
+        if "fake" in tier.providers
+    ]
+
+
 def _check_special_tiers(catalog: Catalog, add: Callable[[str, str], None]) -> None:
     valid = ", ".join(catalog.tiers) or "none declared"
     if catalog.free_tier is not None:

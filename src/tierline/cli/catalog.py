@@ -10,7 +10,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tierline.catalog.config import CatalogError, load_catalog
+from tierline.catalog.config import CatalogError, CatalogProblem, fake_link_problems, load_catalog
 from tierline.catalog.models import LimitPeriod
 from tierline.catalog.service import TierInfo
 from tierline.catalog.spec import Catalog
@@ -60,13 +60,22 @@ def validate(catalog: CatalogOption = None) -> None:
     except CatalogError as exc:
         if not exc.problems:
             raise
-        count = len(exc.problems)
-        typer.echo(f"catalog {path}: {count} problem{'' if count == 1 else 's'}")
-        for problem in exc.problems:
-            typer.echo(f"  {problem}")
+        _print_problems(path, exc.problems)
         raise typer.Exit(1) from exc
+    if not TierlineSettings().enable_fake_provider:
+        fake_links = fake_link_problems(spec)
+        if fake_links:
+            _print_problems(path, fake_links)
+            raise typer.Exit(1)
     count = len(spec.tiers)
     typer.echo(f"catalog OK: {count} tier{'' if count == 1 else 's'}")
+
+
+def _print_problems(path: Path, problems: list[CatalogProblem]) -> None:
+    count = len(problems)
+    typer.echo(f"catalog {path}: {count} problem{'' if count == 1 else 's'}")
+    for problem in problems:
+        typer.echo(f"  {problem}")
 
 
 @app.command()

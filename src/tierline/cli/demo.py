@@ -85,19 +85,43 @@ def demo(
         ) from exc
     example = load_example("fastapi_app")
     public_url = f"http://{_display_host(host)}:{port}"
-    settings = TierlineSettings()
-    # One process, so a key made here is shared by everything that signs or checks a form.
-    secret_key = settings.secret_key or secrets.token_urlsafe(32)
-    settings = settings.model_copy(
-        update={"database_url": database_url, "public_url": public_url, "secret_key": secret_key}
-    )
+    settings = demo_settings(TierlineSettings(), database_url, public_url)
     app = example.create_app(database_url, settings=settings)
     tl = app.state.tierline
     # A referrer so the printed ?ref= link works on a fresh database.
     tl.ensure_account("demo-referrer", "referrer@example.com")
     code = tl.referral_code("demo-referrer")
-    typer.echo(_instructions(public_url, code, database_url, Path(example.CATALOG_PATH)))
+    typer.echo(
+        _instructions(
+            public_url,
+            code,
+            database_url,
+            Path(example.CATALOG_PATH),
+            settings.fake_webhook_secret[0],
+        )
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def demo_settings(base: TierlineSettings, database_url: str, public_url: str) -> TierlineSettings:
+    """The demo's settings: ``base`` with the fake provider on, for this process only.
+
+    The fake provider lets anyone holding its secret make an account paid, so only the demo
+    turns it on, with a secret made for this run (or the one ``TIERLINE_FAKE_WEBHOOK_SECRET``
+    gives), printed for ``tierline simulate``.
+    """
+    secret = base.fake_webhook_secret or [f"demo-{secrets.token_urlsafe(16)}"]
+    return base.model_copy(
+        update={
+            "database_url": database_url,
+            "public_url": public_url,
+            "enable_fake_provider": True,
+            "fake_webhook_secret": secret,
+            # One process, so a key made here is shared by everything that signs or checks a
+            # form.
+            "secret_key": base.secret_key or secrets.token_urlsafe(32),
+        }
+    )
 
 
 def _display_host(host: str) -> str:
@@ -105,12 +129,18 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
 
 
-def _instructions(public_url: str, code: str, database_url: str, catalog: Path) -> str:
+def _instructions(
+    public_url: str, code: str, database_url: str, catalog: Path, fake_secret: str
+) -> str:
     # Relative when run from the checkout, as the README does: shorter and copy-pasteable.
     shown = catalog.relative_to(Path.cwd()) if catalog.is_relative_to(Path.cwd()) else catalog
     return "\n".join(
         [
-            f"Tierline demo on {public_url}  (data: {database_url}; Ctrl+C stops it)",
+            f"Tierline DEMO on {public_url}  (data: {database_url}; Ctrl+C stops it)",
+            "",
+            "  This is a demo, not a production setup: payments go through the offline fake",
+            "  provider, which makes any account paid for whoever holds its secret. Tierline",
+            "  keeps it off everywhere else (see 'Security defaults' in the README).",
             "",
             f"  Sign in:          {public_url}/login",
             f"  Invited sign-in:  {public_url}/login?ref={code}   (referrer: demo-referrer)",
@@ -123,6 +153,7 @@ def _instructions(public_url: str, code: str, database_url: str, catalog: Path) 
             "    5. the settings page shows your referral code, invite link and stats",
             "",
             "  From another terminal, send a signed webhook (account 1 = the first user):",
+            f"    TIERLINE_FAKE_WEBHOOK_SECRET={fake_secret} \\",
             "    uv run tierline simulate subscription.past_due --account 1 --tier pro "
             f"--url {public_url}/webhooks/fake --catalog {shown}",
         ]

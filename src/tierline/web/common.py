@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from tierline.access.status import DenialReason
 from tierline.accounts.service import AccountRef, clean_ref
 from tierline.billing.checkout import RETURN_PATH
+from tierline.billing.providers import is_enabled
 from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.facade import Tierline
@@ -182,7 +183,28 @@ def body_too_large(settings: TierlineSettings, size: int | None = None) -> Inges
         IngestOutcome.REJECTED,
         detail=f"body_too_large: the webhook body is {seen}; the limit is "
         f"{settings.max_body_bytes} bytes (TIERLINE_MAX_BODY_BYTES)",
+        reason="body_too_large",
     )
+
+
+def webhook_mounted(settings: TierlineSettings, provider: str) -> bool:
+    """Whether ``POST /webhooks/<provider>`` exists: a known provider that is turned on.
+
+    The others answer 404 like any route the app does not have (the fake provider's, unless
+    ``enable_fake_provider``), before the body is read.
+    """
+    return is_enabled(provider, settings)
+
+
+def fake_checkout_mounted(settings: TierlineSettings) -> bool:
+    """Whether the fake provider's checkout page is served (only when it is turned on)."""
+    return settings.enable_fake_provider
+
+
+def webhook_answer(result: IngestResult) -> tuple[int, dict[str, object]]:
+    """The HTTP status and JSON body answering a delivery: a refusal names its reason code
+    only (:meth:`IngestResult.response_body`); the details are in the log."""
+    return result.status_code, result.response_body()
 
 
 def declared_length(value: str | None) -> int | None:

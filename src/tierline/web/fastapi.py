@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -48,8 +48,11 @@ from tierline.web.common import (
     csrf_valid,
     current_ref,
     declared_length,
+    fake_checkout_mounted,
     invalid_account,
     signing_key,
+    webhook_answer,
+    webhook_mounted,
 )
 
 #: The host's "who is signed in": a ref (str, int or UUID) or ``None``, maybe awaitable.
@@ -219,16 +222,21 @@ class TierlineFastAPI:
         pages_routes: list[tuple[str, Callable[..., Awaitable[Response]], str]] = [
             (SETTINGS_PATH, self._settings_page, "GET"),
             (CHECKOUT_PATH + "/{tier_key}", self._checkout, "POST"),
-            (FAKE_CHECKOUT_PATH, self._fake_checkout_page, "GET"),
-            (FAKE_CHECKOUT_PATH, self._fake_checkout_pay, "POST"),
             (STATIC_PATH + "/{name}", self._static, "GET"),
         ]
+        if fake_checkout_mounted(self.tl.settings):
+            pages_routes += [
+                (FAKE_CHECKOUT_PATH, self._fake_checkout_page, "GET"),
+                (FAKE_CHECKOUT_PATH, self._fake_checkout_pay, "POST"),
+            ]
         for path, endpoint, method in pages_routes:
             router.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
         return router
 
     async def _webhook(self, request: Request) -> Response:
         provider: str = request.path_params["provider"]
+        if not webhook_mounted(self.tl.settings, provider):
+            raise HTTPException(status_code=404)
         limit = self.tl.settings.max_body_bytes
         size = declared_length(request.headers.get("content-length"))
         result: IngestResult
@@ -246,7 +254,8 @@ class TierlineFastAPI:
                 result = await run_in_threadpool(
                     self.tl.ingest, provider, dict(request.headers), bytes(body)
                 )
-        return JSONResponse(result.to_dict(), status_code=result.status_code)
+        status_code, answer = webhook_answer(result)
+        return JSONResponse(answer, status_code=status_code)
 
     async def _settings_page(self, request: Request) -> Response:
         account = await self._page_account(request)

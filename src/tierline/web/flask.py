@@ -27,7 +27,17 @@ from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 import click
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+)
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
@@ -49,8 +59,11 @@ from tierline.web.common import (
     check_access,
     csrf_valid,
     current_ref,
+    fake_checkout_mounted,
     invalid_account,
     signing_key,
+    webhook_answer,
+    webhook_mounted,
 )
 
 P = ParamSpec("P")
@@ -151,13 +164,16 @@ class TierlineFlask:
         bp.add_url_rule(WEBHOOK_PATH + "/<provider>", "webhook", self._webhook, methods=["POST"])
         bp.add_url_rule(SETTINGS_PATH, "settings", self._settings_page, methods=["GET"])
         bp.add_url_rule(CHECKOUT_PATH + "/<tier_key>", "checkout", self._checkout, methods=["POST"])
-        bp.add_url_rule(
-            FAKE_CHECKOUT_PATH, "fake_checkout", self._fake_checkout, methods=["GET", "POST"]
-        )
+        if self._tl is not None and fake_checkout_mounted(self._tl.settings):
+            bp.add_url_rule(
+                FAKE_CHECKOUT_PATH, "fake_checkout", self._fake_checkout, methods=["GET", "POST"]
+            )
         bp.add_url_rule(STATIC_PATH + "/<name>", "static_asset", self._static, methods=["GET"])
         return bp
 
     def _webhook(self, provider: str) -> ResponseReturnValue:
+        if not webhook_mounted(self.tl.settings, provider):
+            abort(404)
         limit = self.tl.settings.max_body_bytes
         result: IngestResult
         if request.content_length is not None and request.content_length > limit:
@@ -168,7 +184,8 @@ class TierlineFlask:
                 result = body_too_large(self.tl.settings)
             else:
                 result = self.tl.ingest(provider, dict(request.headers), body)
-        return jsonify(result.to_dict()), result.status_code
+        status_code, answer = webhook_answer(result)
+        return jsonify(answer), status_code
 
     def _settings_page(self) -> ResponseReturnValue:
         account = self._page_account()

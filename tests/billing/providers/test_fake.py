@@ -241,7 +241,9 @@ def test_unknown_event_types_parse_without_a_snapshot() -> None:
 def test_registry_uses_the_fake_secret_setting() -> None:
     body = json.dumps(load_fixture("fake", "subscription.updated")).encode()
     ts = int(datetime.now(UTC).timestamp())
-    p = get_provider("fake", TierlineSettings(fake_webhook_secret="demo-1,demo-2"))
+    p = get_provider(
+        "fake", TierlineSettings(enable_fake_provider=True, fake_webhook_secret="demo-1,demo-2")
+    )
     assert p.verify(sign(body, "demo-2", ts), body)["id"] == "evt_fake_0b1c2d3e4f5a6b7c8d9e0f1a"
     with pytest.raises(WebhookRejected) as info:
         p.verify(sign(body, "fake-webhook-secret", ts), body)

@@ -11,6 +11,7 @@ from tierline.billing.providers import (
     PROVIDER_NAMES,
     Provider,
     WebhookRejected,
+    enabled_providers,
     fake,
     get_provider,
     paddle,
@@ -29,7 +30,13 @@ BODY = json.dumps(
 
 def test_every_registered_name_builds_a_provider_of_that_name() -> None:
     assert set(PROVIDER_NAMES) == {"stripe", "paddle", "fake"}
-    settings = TierlineSettings(stripe_webhook_secret="whsec_1", paddle_webhook_secret="pdl_1")
+    settings = TierlineSettings(
+        stripe_webhook_secret="whsec_1",
+        paddle_webhook_secret="pdl_1",
+        enable_fake_provider=True,
+        fake_webhook_secret="f1",
+    )
+    assert enabled_providers(settings) == PROVIDER_NAMES
     for name in PROVIDER_NAMES:
         provider = get_provider(name, settings)
         assert isinstance(provider, Provider)
@@ -46,10 +53,22 @@ def test_unknown_provider_is_rejected_with_the_valid_names() -> None:
         assert info.value.reason == "unknown_provider"
 
 
+def test_the_fake_provider_is_off_by_default_and_has_no_default_secret() -> None:
+    settings = TierlineSettings()
+    assert settings.enable_fake_provider is False
+    assert settings.fake_webhook_secret == []
+    assert "fake" not in enabled_providers(settings)
+    assert enabled_providers(settings) == ("stripe", "paddle")
+    with pytest.raises(WebhookRejected, match="TIERLINE_ENABLE_FAKE_PROVIDER") as info:
+        get_provider("fake", TierlineSettings(fake_webhook_secret="s"))
+    assert info.value.reason == "unknown_provider"
+
+
 def test_settings_supply_secrets_tolerances_and_the_clock_may_be_a_datetime_clock() -> None:
     settings = TierlineSettings(
         stripe_webhook_secret="whsec_old, whsec_new",
         paddle_webhook_secret="pdl_a",
+        enable_fake_provider=True,
         fake_webhook_secret="f1",
         stripe_tolerance_seconds=10,
         paddle_tolerance_seconds=2,
@@ -72,7 +91,7 @@ def test_settings_supply_secrets_tolerances_and_the_clock_may_be_a_datetime_cloc
 
 
 def test_a_provider_without_secret_rejects_everything_naming_the_setting() -> None:
-    settings = TierlineSettings(fake_webhook_secret="")
+    settings = TierlineSettings(enable_fake_provider=True, fake_webhook_secret="")
     for name, env in (
         ("stripe", "TIERLINE_STRIPE_WEBHOOK_SECRET"),
         ("paddle", "TIERLINE_PADDLE_WEBHOOK_SECRET"),
@@ -93,7 +112,10 @@ def test_sign_for_dispatches_to_each_module() -> None:
 
 
 def test_default_clock_is_the_real_time() -> None:
-    provider = get_provider("fake", TierlineSettings())
+    settings = TierlineSettings(
+        enable_fake_provider=True, fake_webhook_secret="fake-webhook-secret"
+    )
+    provider = get_provider("fake", settings)
     assert provider.verify(sign_for("fake", BODY, "fake-webhook-secret"), BODY)
     old = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
     with pytest.raises(WebhookRejected) as info:

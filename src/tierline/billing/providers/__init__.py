@@ -28,7 +28,9 @@ __all__ = [
     "ProviderEvent",
     "SubscriptionSnapshot",
     "WebhookRejected",
+    "enabled_providers",
     "get_provider",
+    "is_enabled",
     "sign_for",
 ]
 
@@ -55,8 +57,31 @@ PROVIDER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 def _unknown(name: str) -> WebhookRejected:
     return WebhookRejected(
         "unknown_provider",
-        f"unknown billing provider {name!r}; valid providers: {', '.join(PROVIDER_NAMES)}",
+        f"unknown billing provider {name[:40]!r}; valid providers: {', '.join(PROVIDER_NAMES)}",
     )
+
+
+#: Why the fake provider is refused when it is off.
+FAKE_DISABLED = (
+    "the fake provider is disabled: it grants paid access to whoever holds its secret, so it "
+    "is for demos and tests only; set TIERLINE_ENABLE_FAKE_PROVIDER=1 and "
+    "TIERLINE_FAKE_WEBHOOK_SECRET to turn it on"
+)
+
+
+def is_enabled(name: str, settings: TierlineSettings) -> bool:
+    """Whether webhooks of provider ``name`` are accepted with ``settings``.
+
+    Every known provider is, except ``fake``, which needs ``enable_fake_provider``.
+    """
+    if name == fake.NAME:
+        return settings.enable_fake_provider
+    return name in _FACTORIES
+
+
+def enabled_providers(settings: TierlineSettings) -> tuple[str, ...]:
+    """The names of the providers :func:`get_provider` builds with ``settings``."""
+    return tuple(name for name in PROVIDER_NAMES if is_enabled(name, settings))
 
 
 def get_provider(name: str, settings: TierlineSettings, *, clock: Clock = time.time) -> Provider:
@@ -64,12 +89,15 @@ def get_provider(name: str, settings: TierlineSettings, *, clock: Clock = time.t
 
     ``clock`` gives "now" for the signed-timestamp check, as unix seconds or an aware datetime
     (a Tierline context's clock fits). An unknown name raises :class:`WebhookRejected` with
-    reason ``unknown_provider``. A provider whose secret setting is empty is still returned; it
-    rejects every webhook with ``no_secret_configured``.
+    reason ``unknown_provider``; so does ``fake`` unless ``settings.enable_fake_provider``. A
+    provider whose secret setting is empty is still returned; it rejects every webhook with
+    ``no_secret_configured``.
     """
     factory = _FACTORIES.get(name)
     if factory is None:
         raise _unknown(name)
+    if not is_enabled(name, settings):
+        raise WebhookRejected("unknown_provider", FAKE_DISABLED)
     return factory(settings, clock)
 
 

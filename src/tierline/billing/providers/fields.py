@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from tierline import bounds
 from tierline.billing.providers.base import WebhookRejected
 
 
@@ -94,25 +95,36 @@ class PayloadReader:
         return list(value)
 
     def unix(self, data: Mapping[str, Any], key: str, path: str) -> datetime | None:
-        """An optional unix-seconds timestamp, as an aware UTC datetime."""
+        """An optional unix-seconds timestamp, as an aware UTC datetime.
+
+        Outside :data:`tierline.bounds.EARLIEST` .. :data:`~tierline.bounds.LATEST` it is
+        malformed (never an ``OverflowError`` from ``datetime``).
+        """
         value = data.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(path, value, "unix seconds (an integer) or null")
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return bounds.datetime_from_unix(value, field=path)
+        except bounds.BoundsError as exc:
+            raise self.fail(path, value, f"unix seconds within {_WINDOW}") from exc
 
     def iso(self, data: Mapping[str, Any], key: str, path: str) -> datetime | None:
-        """An optional RFC 3339 timestamp (Paddle's format), as an aware UTC datetime."""
+        """An optional RFC 3339 timestamp (Paddle's format), as an aware UTC datetime.
+
+        It needs a time zone and must fall within :data:`tierline.bounds.EARLIEST` ..
+        :data:`~tierline.bounds.LATEST` (year 1 or 9999 is malformed, not an overflow).
+        """
         value = data.get(key)
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise self.fail(path, value, "an RFC 3339 timestamp or null")
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise self.fail(path, value, "an RFC 3339 timestamp or null") from exc
-        if parsed.tzinfo is None:
-            raise self.fail(path, value, "a timestamp with a time zone")
-        return parsed.astimezone(UTC)
+            return bounds.datetime_from_iso(value, field=path)
+        except bounds.BoundsError as exc:
+            raise self.fail(
+                path, value, f"an RFC 3339 timestamp with a time zone within {_WINDOW}"
+            ) from exc
+
+
+_WINDOW = f"{bounds.EARLIEST:%Y-%m-%d}..{bounds.LATEST:%Y-%m-%d}"

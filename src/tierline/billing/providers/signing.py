@@ -28,7 +28,12 @@ from datetime import datetime
 from hashlib import sha256
 from typing import Any, ClassVar
 
+from tierline import bounds
 from tierline.billing.providers.base import WebhookRejected
+
+# Unix seconds have 10 digits until 2286; a longer value is not a timestamp (and int() of a
+# few thousand digits raises ValueError instead of answering).
+_MAX_TIMESTAMP_DIGITS = 12
 
 #: "Now" for timestamp checks: unix seconds, or an aware datetime (so a Tierline clock fits).
 Clock = Callable[[], float | datetime]
@@ -54,13 +59,24 @@ def hmac_sha256_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), message, sha256).hexdigest()
 
 
-def decode_json_object(body: bytes, provider: str) -> dict[str, Any]:
-    """Decode a verified body; it must be a JSON object."""
+def decode_json_object(body: bytes | str, provider: str) -> dict[str, Any]:
+    """Decode a verified body (or a stored one, on replay); it must be a JSON object.
+
+    The body must be UTF-8 without a byte order mark and nest at most
+    :data:`tierline.bounds.MAX_JSON_DEPTH` levels (checked before decoding, so a deep body is
+    refused without recursion). Raises :class:`WebhookRejected` ``malformed_json`` otherwise.
+    """
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        bounds.check_no_bom(raw, field=f"{provider} webhook body")
+        bounds.check_json_depth(raw, field=f"{provider} webhook body")
+        text = raw.decode("utf-8")
+        payload = json.loads(text)
+    except bounds.BoundsError as exc:
+        raise WebhookRejected("malformed_json", str(exc)) from exc
+    except (ValueError, RecursionError) as exc:
         raise WebhookRejected(
-            "malformed_json", f"{provider} webhook body is not valid JSON: {exc}"
+            "malformed_json", f"{provider} webhook body is not valid UTF-8 JSON: {exc}"
         ) from exc
     if not isinstance(payload, dict):
         raise WebhookRejected(
@@ -117,7 +133,11 @@ class SignatureScheme:
             raise self._malformed(
                 value, f"expected exactly one {self.timestamp_key}=<unix seconds>"
             )
-        if not timestamps[0].isascii() or not timestamps[0].isdigit():
+        if (
+            not timestamps[0].isascii()
+            or not timestamps[0].isdigit()
+            or len(timestamps[0]) > _MAX_TIMESTAMP_DIGITS
+        ):
             raise self._malformed(
                 value, f"{self.timestamp_key}={timestamps[0]!r} is not unix seconds"
             )
