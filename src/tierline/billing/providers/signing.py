@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from tierline.billing.providers.base import WebhookRejected
 
@@ -68,6 +68,63 @@ def decode_json_object(body: bytes, provider: str) -> dict[str, Any]:
             f"{provider} webhook body is JSON {type(payload).__name__}, expected an object",
         )
     return payload
+
+
+def require_secrets(secrets: Sequence[str], provider: str, setting: str) -> None:
+    """Raise ``no_secret_configured`` when ``secrets`` is empty: nothing verifies then."""
+    if not secrets:
+        raise WebhookRejected(
+            "no_secret_configured",
+            f"no {provider} webhook secret is configured; set {setting} "
+            "(several comma-separated secrets are accepted during a rotation)",
+        )
+
+
+def required_header(headers: Mapping[str, str], name: str) -> str:
+    """The non-blank value of header ``name``; ``missing_signature`` when it is absent."""
+    value = header_value(headers, name)
+    if value is None or not value.strip():
+        raise WebhookRejected("missing_signature", f"the {name} header is missing or empty")
+    return value
+
+
+def any_matches(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
+    """Whether any received signature equals any expected one, in constant time per pair.
+
+    Every pair is compared (no early exit) so timing says nothing about which matched.
+    """
+    matched = False
+    for candidate in candidates:
+        for digest in expected:
+            matched |= hmac.compare_digest(digest, candidate)
+    return matched
+
+
+def check_age(age: float, tolerance: float, what: str) -> None:
+    """Raise ``stale_timestamp`` when ``age`` seconds is beyond ``tolerance`` either way."""
+    if abs(age) > tolerance:
+        when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s in the future"
+        raise WebhookRejected("stale_timestamp", f"{what} is {when} (tolerance {int(tolerance)} s)")
+
+
+class WebhookScheme(Protocol):
+    """A signature scheme a :class:`SignedProvider` verifies with and signs for tests."""
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secrets: Sequence[str],
+        tolerance: int,
+        now: float,
+    ) -> dict[str, Any]:
+        """Check the signature over ``body``; return the decoded JSON object."""
+        ...
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The headers carrying a valid signature of ``body``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -139,45 +196,62 @@ class SignatureScheme:
         The signature is checked before the timestamp, so ``stale_timestamp`` is only ever said
         of an authentic delivery (a replay, or a clock that is off), never of a forgery.
         """
-        if not secrets:
-            raise WebhookRejected(
-                "no_secret_configured",
-                f"no {self.provider} webhook secret is configured; set {self.setting} "
-                "(several comma-separated secrets are accepted during a rotation)",
-            )
-        value = header_value(headers, self.header)
-        if value is None or not value.strip():
-            raise WebhookRejected(
-                "missing_signature", f"the {self.header} header is missing or empty"
-            )
+        require_secrets(secrets, self.provider, self.setting)
+        value = required_header(headers, self.header)
         timestamp, signatures = self.parse_header(value)
         content = self.signed_content(timestamp, body)
         expected = [hmac_sha256_hex(secret, content).encode() for secret in secrets]
-        # Every pair is compared (no early exit) so timing says nothing about which matched.
-        matched = False
-        for candidate in signatures:
-            raw = candidate.encode("utf-8", "replace")
-            for digest in expected:
-                matched |= hmac.compare_digest(digest, raw)
-        if not matched:
+        if not any_matches([s.encode("utf-8", "replace") for s in signatures], expected):
             raise WebhookRejected(
                 "bad_signature",
                 f"no {self.hash_key} signature in {self.header} matches the body for any "
                 f"configured secret ({len(secrets)} tried)",
             )
-        age = now - timestamp
-        if abs(age) > tolerance:
-            when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s in the future"
-            raise WebhookRejected(
-                "stale_timestamp",
-                f"{self.header} timestamp {timestamp} is {when} (tolerance {tolerance} s)",
-            )
+        check_age(now - timestamp, tolerance, f"{self.header} timestamp {timestamp}")
         return decode_json_object(body, self.provider)
 
     def _malformed(self, value: str, why: str) -> WebhookRejected:
         return WebhookRejected(
             "malformed_signature", f"cannot read the {self.header} header {value!r}: {why}"
         )
+
+
+@dataclass(frozen=True)
+class BodyHmacScheme:
+    """A hex HMAC-SHA256 of the raw body in one header, with no timestamp (Lemon Squeezy).
+
+    Without a signed timestamp a captured delivery verifies forever: the provider using it
+    must bound replays itself (see :mod:`tierline.billing.providers.lemonsqueezy`).
+    """
+
+    provider: str
+    header: str
+    setting: str
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The header carrying the signature of ``body`` (``timestamp`` is unused)."""
+        return {self.header: hmac_sha256_hex(secret, body)}
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secrets: Sequence[str],
+        tolerance: int,
+        now: float,
+    ) -> dict[str, Any]:
+        """Check the signature (``tolerance`` and ``now`` are unused); decode the body."""
+        require_secrets(secrets, self.provider, self.setting)
+        received = required_header(headers, self.header).strip().lower()
+        expected = [hmac_sha256_hex(secret, body).encode() for secret in secrets]
+        if not any_matches([received.encode("utf-8", "replace")], expected):
+            raise WebhookRejected(
+                "bad_signature",
+                f"{self.header} does not match the body for any configured secret "
+                f"({len(secrets)} tried)",
+            )
+        return decode_json_object(body, self.provider)
 
 
 class SignedProvider:
@@ -188,7 +262,7 @@ class SignedProvider:
     """
 
     name: str
-    scheme: ClassVar[SignatureScheme]
+    scheme: ClassVar[WebhookScheme]
     default_tolerance: ClassVar[int]
 
     def __init__(

@@ -1,0 +1,198 @@
+"""Lemon Squeezy webhooks: the ``X-Signature`` body HMAC, and the subscription events.
+
+Signature (https://docs.lemonsqueezy.com/help/webhooks/signing-requests)
+    ``X-Signature: <hex HMAC-SHA256 of the raw body>`` keyed by the webhook's signing secret
+    (``TIERLINE_LEMONSQUEEZY_WEBHOOK_SECRET``, several comma-separated during a rotation).
+    The request also names the event in ``X-Event-Name``; the body repeats it as
+    ``meta.event_name``, which is what Tierline reads (so a stored body re-parses alike).
+
+No event id, no signed timestamp: the replay risk, and its bounds
+    Lemon Squeezy sends no event id and signs no timestamp, so a captured delivery verifies
+    forever. The dedup key is derived: ``{event_name}:{data.type}:{data.id}:{updated_at}``
+    (``data.attributes.updated_at``), so a retry of one delivery is a duplicate. A replayed
+    *older* delivery of a known subscription is answered 200 and changes nothing: the
+    ordering rule refuses a snapshot older than the stored one ("stale snapshot ignored").
+    What remains -- an old delivery replayed for a subscription Tierline has not stored, or
+    an old payment -- is bounded by a maximum age: a delivery whose ``updated_at`` is more
+    than ``TIERLINE_LEMONSQUEEZY_MAX_EVENT_AGE_SECONDS`` (default 3 days) from now, either
+    way, is rejected as ``stale_timestamp`` (400, nothing stored). Lemon Squeezy retries a
+    failed delivery three more times with exponential backoff (5 s, 25 s, 125 s;
+    https://docs.lemonsqueezy.com/help/webhooks/webhook-requests), so a genuine delivery is
+    minutes old; three days also leaves room to resend a failed one from the dashboard after
+    a weekend outage.
+
+Body (JSON:API): ``{"meta": {"event_name": ..., "test_mode": ..., "custom_data": {...}},
+"data": {"type": "subscriptions", "id": "1", "attributes": {...}, ...}}``. The checkout's
+``custom`` data arrives as ``meta.custom_data`` on order and subscription events.
+
+Events parsed (https://docs.lemonsqueezy.com/help/webhooks/event-types; every other type is
+stored as ``ignored`` with 200)
+    ``subscription_created|updated|cancelled|resumed|expired|paused|unpaused`` give a snapshot
+    of the subscription object: account ref ``meta.custom_data.tierline_account``; customer
+    ``attributes.customer_id``; tier keys ``attributes.variant_id`` then
+    ``attributes.product_id`` (numbers, read as strings); quantity
+    ``attributes.first_subscription_item.quantity``; period end ``attributes.renews_at``;
+    ``trial_end`` ``attributes.trial_ends_at``. Status ``cancelled`` is the grace period
+    before expiry: it is ``active`` with ``cancel_at`` = ``attributes.ends_at`` and
+    ``cancel_at_period_end`` (``attributes.cancelled``); ``expired`` ends access for good.
+    ``on_trial`` is trialing; ``past_due``, ``unpaid``, ``paused`` as named.
+    ``subscription_payment_success|recovered`` (subscription invoice) and ``order_created``
+    (order) give payment facts: ``invoice_id``/``order_id``, ``subscription_id``,
+    ``customer_id``, ``account_ref``, ``amount_paid`` (``attributes.total``, cents) when
+    ``attributes.status`` is ``paid``, ``currency``, ``billing_reason``.
+    ``subscription_payment_failed`` is recorded (the subscription events carry the status).
+
+Ordering (:data:`LIFECYCLE`)
+    ``data.attributes.updated_at`` (microseconds), then rank: the terminal ``expired`` above
+    everything; event: ``created`` (0) < ``updated``, ``cancelled``, ``resumed``, ``paused``,
+    ``unpaused`` (1) < ``expired`` (2); status: ``trialing`` (1) < ``active``, ``past_due``,
+    ``unpaid``, ``paused`` (2) < ``expired`` (3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tierline.billing.models import SubscriptionStatus
+from tierline.billing.providers.declared import (
+    DeclaredProvider,
+    DeclaredReader,
+    FactSpec,
+    Field,
+    SnapshotSpec,
+)
+from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.signing import BodyHmacScheme, Clock, check_age, unix_now
+
+NAME = "lemonsqueezy"
+ACCOUNT_CUSTOM_DATA_KEY = "tierline_account"
+#: Three days: far beyond the retries (minutes), room for a dashboard resend.
+DEFAULT_MAX_EVENT_AGE_SECONDS = 3 * 24 * 3600
+
+SUBSCRIPTION_EVENT_RANKS: Mapping[str, int] = {
+    "subscription_created": 0,
+    "subscription_updated": 1,
+    "subscription_cancelled": 1,
+    "subscription_resumed": 1,
+    "subscription_paused": 1,
+    "subscription_unpaused": 1,
+    "subscription_expired": 2,
+}
+INVOICE_EVENTS = frozenset(
+    {
+        "subscription_payment_success",
+        "subscription_payment_recovered",
+        "subscription_payment_failed",
+    }
+)
+ORDER_EVENTS = frozenset({"order_created"})
+
+LIFECYCLE = LifecycleOrder(
+    events=SUBSCRIPTION_EVENT_RANKS,
+    statuses={
+        SubscriptionStatus.TRIALING: 1,
+        SubscriptionStatus.ACTIVE: 2,
+        SubscriptionStatus.PAST_DUE: 2,
+        SubscriptionStatus.UNPAID: 2,
+        SubscriptionStatus.PAUSED: 2,
+        SubscriptionStatus.EXPIRED: 3,
+    },
+    terminal=frozenset({SubscriptionStatus.EXPIRED}),
+)
+#: Lemon Squeezy's subscription statuses, normalized (``cancelled`` is still active).
+STATUS_MAP: Mapping[str, SubscriptionStatus] = {
+    "on_trial": SubscriptionStatus.TRIALING,
+    "active": SubscriptionStatus.ACTIVE,
+    "cancelled": SubscriptionStatus.ACTIVE,
+    "past_due": SubscriptionStatus.PAST_DUE,
+    "unpaid": SubscriptionStatus.UNPAID,
+    "paused": SubscriptionStatus.PAUSED,
+    "expired": SubscriptionStatus.EXPIRED,
+}
+SCHEME = BodyHmacScheme(NAME, "X-Signature", "TIERLINE_LEMONSQUEEZY_WEBHOOK_SECRET")
+
+_ACCOUNT = Field.of(f"meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}", kind="text")
+UPDATED_AT = Field.of("data.attributes.updated_at", kind="iso")
+SUBSCRIPTION = SnapshotSpec(
+    external_id=Field.of("data.id"),
+    status=Field.of("data.attributes.status"),
+    tier_keys=Field.of("data.attributes.variant_id", "data.attributes.product_id"),
+    updated_at=UPDATED_AT,
+    account_ref=_ACCOUNT,
+    customer_id=Field.of("data.attributes.customer_id"),
+    quantity=Field.of("data.attributes.first_subscription_item.quantity", kind="int"),
+    current_period_end=Field.of("data.attributes.renews_at", kind="iso"),
+    cancel_at_period_end=Field.of("data.attributes.cancelled", kind="flag"),
+    cancel_at=Field.of("data.attributes.ends_at", kind="iso"),
+    trial_end=Field.of("data.attributes.trial_ends_at", kind="iso"),
+)
+
+
+def _payment(id_name: str, subscription: Field) -> FactSpec:
+    return {
+        id_name: Field.of("data.id"),
+        "subscription_id": subscription,
+        "customer_id": Field.of("data.attributes.customer_id"),
+        "account_ref": _ACCOUNT,
+        "amount_paid": Field.of("data.attributes.total", kind="minor"),
+        "currency": Field.of("data.attributes.currency", kind="text"),
+        "billing_reason": Field.of("data.attributes.billing_reason", kind="text"),
+        "paid": Field.of("data.attributes.status", kind="paid"),
+    }
+
+
+INVOICE = _payment("invoice_id", Field.of("data.attributes.subscription_id"))
+ORDER = _payment("order_id", Field(()))
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The ``X-Signature`` header Lemon Squeezy would send with ``body``."""
+    return SCHEME.sign(body, secret, timestamp)
+
+
+class LemonSqueezyProvider(DeclaredProvider):
+    """Verifies and parses Lemon Squeezy webhooks (see the module docstring).
+
+    ``max_event_age_seconds`` bounds how far ``data.attributes.updated_at`` may be from now.
+    """
+
+    name = NAME
+    scheme = SCHEME
+    default_tolerance = DEFAULT_MAX_EVENT_AGE_SECONDS
+    event_id_field = Field(())
+    event_type_field = Field.of("meta.event_name", kind="text")
+    occurred_at_field = UPDATED_AT
+    snapshots = dict.fromkeys(SUBSCRIPTION_EVENT_RANKS, SUBSCRIPTION)
+    fact_events = {**dict.fromkeys(INVOICE_EVENTS, INVOICE), **dict.fromkeys(ORDER_EVENTS, ORDER)}
+    statuses = STATUS_MAP
+    lifecycle = LIFECYCLE
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        max_event_age_seconds: int | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(secrets, tolerance_seconds=max_event_age_seconds, clock=clock)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
+        """Check ``X-Signature``, then the age of ``updated_at`` (``stale_timestamp``)."""
+        payload = super().verify(headers, body)
+        updated_at: datetime | None = DeclaredReader(self.reader, payload).value(UPDATED_AT)
+        if updated_at is not None:
+            age = unix_now(self.clock) - updated_at.timestamp()
+            what = f"data.attributes.updated_at {updated_at.isoformat()}"
+            check_age(age, self.tolerance_seconds, what)
+        return payload
+
+    def event_id(self, fields: DeclaredReader, event_type: str) -> str:
+        """``{event_name}:{data.type}:{data.id}:{updated_at}`` (Lemon Squeezy sends no id)."""
+        parts = [
+            fields.value(Field.of(path, kind="text")) or "-"
+            for path in ("data.type", "data.attributes.updated_at")
+        ]
+        return f"{event_type}:{parts[0]}:{fields.value(Field.of('data.id')) or '-'}:{parts[1]}"

@@ -1,0 +1,140 @@
+"""Whop webhooks (API v1): Standard Webhooks keyed by the raw secret, and membership events.
+
+Signature (https://docs.whop.com/developer/guides/webhooks, Standard Webhooks)
+    ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (several
+    space-separated during a rotation) over ``{id}.{timestamp}.{body}``, five-minute
+    tolerance (``whop_tolerance_seconds``). The HMAC key is the secret's raw UTF-8 bytes,
+    ``ws_`` prefix included (:attr:`KeyDerivation.RAW_UTF8`): the official SDK's
+    ``whop_sdk.lib.verify_webhook.unwrap`` base64-encodes the secret before the
+    ``standardwebhooks`` verifier decodes it, because Whop's backend HMACs with the literal
+    secret. Secrets: ``TIERLINE_WHOP_WEBHOOK_SECRET`` (comma-separated during a rotation).
+
+Envelope: ``{"id": "msg_...", "api_version": "v1", "timestamp": <RFC 3339>, "type":
+"membership.activated", "company_id": "biz_...", "data": {<object>}}``. Dedup key: the
+``webhook-id`` header, which is the envelope's ``id`` (so a re-parsed stored event keeps it).
+
+Events parsed (every other type is stored as ``ignored`` with 200)
+    ``membership.activated|updated|cancel_at_period_end_changed|trial_ending_soon|deactivated``
+    (https://docs.whop.com/api-reference/memberships) give a snapshot of the membership in
+    ``data``: account ref ``data.metadata.tierline_account`` (the checkout configuration's
+    metadata); customer ``data.user.id``, else ``data.member.id``; tier keys ``data.plan.id``
+    then ``data.product.id``; period end ``data.renewal_period_end``;
+    ``cancel_at_period_end``. Statuses: ``trialing``; ``active``, ``canceling`` (active until
+    the period ends) and ``completed`` (a one-time purchase that keeps access) are active;
+    ``past_due``; ``unresolved`` (a disputed payment) is unpaid; ``drafted`` is incomplete;
+    ``canceled`` and ``expired`` end access.
+    ``payment.succeeded``: payment facts (``payment_id``, ``subscription_id`` =
+    ``data.membership.id``, ``customer_id``, ``account_ref``, ``amount_paid`` = ``data.total``
+    converted to minor units, ``currency``, ``billing_reason``). ``payment.failed`` is recorded
+    (the membership events carry the resulting status).
+
+Ordering (:data:`LIFECYCLE`)
+    ``data.updated_at`` (milliseconds), then rank: terminal ``canceled`` / ``expired`` above
+    everything; event: ``activated`` (0) < ``updated``, ``cancel_at_period_end_changed``,
+    ``trial_ending_soon`` (1) < ``deactivated`` (2); status: ``incomplete`` (0) <
+    ``trialing`` (1) < ``active``, ``past_due``, ``unpaid`` (2) < ``canceled``, ``expired`` (3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from tierline.billing.models import SubscriptionStatus
+from tierline.billing.providers.declared import DeclaredProvider, FactSpec, Field, SnapshotSpec
+from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.standard_webhooks import (
+    DEFAULT_TOLERANCE_SECONDS,
+    WEBHOOK_ID_KEY,
+    KeyDerivation,
+    StandardWebhooksScheme,
+)
+
+NAME = "whop"
+ACCOUNT_METADATA_KEY = "tierline_account"
+
+MEMBERSHIP_EVENT_RANKS: Mapping[str, int] = {
+    "membership.activated": 0,
+    "membership.updated": 1,
+    "membership.cancel_at_period_end_changed": 1,
+    "membership.trial_ending_soon": 1,
+    "membership.deactivated": 2,
+}
+PAYMENT_EVENTS = frozenset({"payment.succeeded"})
+
+LIFECYCLE = LifecycleOrder(
+    events=MEMBERSHIP_EVENT_RANKS,
+    statuses={
+        SubscriptionStatus.INCOMPLETE: 0,
+        SubscriptionStatus.TRIALING: 1,
+        SubscriptionStatus.ACTIVE: 2,
+        SubscriptionStatus.PAST_DUE: 2,
+        SubscriptionStatus.UNPAID: 2,
+        SubscriptionStatus.CANCELED: 3,
+        SubscriptionStatus.EXPIRED: 3,
+    },
+    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
+)
+#: Whop's membership statuses, normalized.
+STATUS_MAP: Mapping[str, SubscriptionStatus] = {
+    "drafted": SubscriptionStatus.INCOMPLETE,
+    "trialing": SubscriptionStatus.TRIALING,
+    "active": SubscriptionStatus.ACTIVE,
+    "canceling": SubscriptionStatus.ACTIVE,
+    "completed": SubscriptionStatus.ACTIVE,
+    "past_due": SubscriptionStatus.PAST_DUE,
+    "unresolved": SubscriptionStatus.UNPAID,
+    "canceled": SubscriptionStatus.CANCELED,
+    "expired": SubscriptionStatus.EXPIRED,
+}
+SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_WHOP_WEBHOOK_SECRET", KeyDerivation.RAW_UTF8)
+
+MEMBERSHIP = SnapshotSpec(
+    external_id=Field.of("data.id"),
+    status=Field.of("data.status"),
+    tier_keys=Field.of("data.plan.id", "data.product.id"),
+    updated_at=Field.of("data.updated_at", kind="iso"),
+    account_ref=Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}"),
+    customer_id=Field.of("data.user.id", "data.member.id"),
+    current_period_end=Field.of("data.renewal_period_end", kind="iso"),
+    cancel_at_period_end=Field.of("data.cancel_at_period_end", kind="flag"),
+)
+PAYMENT: FactSpec = {
+    "payment_id": Field.of("data.id"),
+    "subscription_id": Field.of("data.membership.id"),
+    "customer_id": Field.of("data.user.id"),
+    "account_ref": Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}"),
+    "amount_paid": Field.of("data.total", kind="major"),
+    "currency": Field.of("data.currency", kind="text"),
+    "billing_reason": Field.of("data.billing_reason", kind="text"),
+}
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers Whop would send with ``body`` (timestamp: now).
+
+    The ``webhook-id`` is the envelope's ``id`` when the body has one, as Whop sends it.
+    """
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    envelope_id = payload.get("id") if isinstance(payload, dict) else None
+    return SCHEME.sign(
+        body, secret, timestamp, envelope_id if isinstance(envelope_id, str) else None
+    )
+
+
+class WhopProvider(DeclaredProvider):
+    """Verifies and parses Whop webhooks (see the module docstring)."""
+
+    name = NAME
+    scheme = SCHEME
+    default_tolerance = DEFAULT_TOLERANCE_SECONDS
+    event_id_field = Field.of(WEBHOOK_ID_KEY, "id")
+    event_type_field = Field.of("type", kind="text")
+    occurred_at_field = Field.of("timestamp", kind="iso")
+    snapshots = dict.fromkeys(MEMBERSHIP_EVENT_RANKS, MEMBERSHIP)
+    fact_events = dict.fromkeys(PAYMENT_EVENTS, PAYMENT)
+    statuses = STATUS_MAP
+    lifecycle = LIFECYCLE
