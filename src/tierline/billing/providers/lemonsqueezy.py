@@ -91,16 +91,7 @@ INVOICE_EVENTS = frozenset(
 ORDER_EVENTS = frozenset({"order_created"})
 
 LIFECYCLE = LifecycleOrder(
-    events=SUBSCRIPTION_EVENT_RANKS,
-    statuses={
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.UNPAID: 2,
-        SubscriptionStatus.PAUSED: 2,
-        SubscriptionStatus.EXPIRED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.EXPIRED}),
+    events=SUBSCRIPTION_EVENT_RANKS, terminal=frozenset({SubscriptionStatus.EXPIRED})
 )
 #: Lemon Squeezy's subscription statuses, normalized (``cancelled`` is still active).
 STATUS_MAP: Mapping[str, SubscriptionStatus] = {

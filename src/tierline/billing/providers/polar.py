@@ -89,17 +89,6 @@ CHECKOUT_EVENTS = frozenset({"checkout.created", "checkout.updated", "checkout.e
 
 LIFECYCLE = LifecycleOrder(
     events=SUBSCRIPTION_EVENT_RANKS,
-    statuses={
-        SubscriptionStatus.INCOMPLETE: 0,
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.UNPAID: 2,
-        SubscriptionStatus.PAUSED: 2,
-        SubscriptionStatus.CANCELED: 3,
-        SubscriptionStatus.EXPIRED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
 )
 #: Polar's subscription statuses, normalized.
 STATUS_MAP: Mapping[str, SubscriptionStatus] = {

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from tierline.billing.providers.base import WebhookRejected
 
@@ -107,8 +107,56 @@ def check_age(age: float, tolerance: float, what: str) -> None:
         raise WebhookRejected("stale_timestamp", f"{what} is {when} (tolerance {int(tolerance)} s)")
 
 
-class WebhookScheme(Protocol):
-    """A signature scheme a :class:`SignedProvider` verifies with and signs for tests."""
+@dataclass(frozen=True)
+class Delivery:
+    """What a scheme read from one delivery's headers, before any secret is tried."""
+
+    #: The signatures received (each as sent, encoded), any of which may match.
+    received: list[bytes]
+    #: The exact bytes signed.
+    content: bytes
+    #: The signed unix timestamp, None for a scheme without one.
+    timestamp: int | None = None
+    #: How a stale timestamp is named in the error (``Stripe-Signature timestamp 17``).
+    stamp: str = ""
+    #: The message id a scheme's headers carry (Standard Webhooks ``webhook-id``).
+    message_id: str | None = None
+
+
+class HmacScheme:
+    """An HMAC-SHA256 webhook scheme: :meth:`verify` once, each scheme's spelling in subclasses.
+
+    A subclass sets ``provider`` and ``setting`` (the secrets' setting, named when none is
+    configured) and implements :meth:`read` (the signatures and the signed content, raising
+    ``missing_signature`` / ``malformed_signature``) and :meth:`sign`; :meth:`expected` (the
+    signature a secret gives) defaults to the hex HMAC-SHA256 of the signed content. The order
+    of checks is fixed here: secrets configured, signature, then timestamp, so
+    ``stale_timestamp`` is only ever said of an authentic delivery (a replay, or a clock that
+    is off), never of a forgery.
+    """
+
+    provider: str
+    setting: str
+
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The delivery's signatures and signed content."""
+        raise NotImplementedError
+
+    def expected(self, secret: str, delivery: Delivery) -> bytes:
+        """The signature ``secret`` gives for ``delivery``, as sent (default: hex HMAC)."""
+        return hmac_sha256_hex(secret, delivery.content).encode()
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The headers carrying a valid signature of ``body`` (timestamp defaults to now)."""
+        raise NotImplementedError
+
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message."""
+        return f"no signature matches the body for any configured secret ({tried} tried)"
+
+    def accept(self, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+        """The verified payload as returned (a scheme may add what its headers carry)."""
+        return payload
 
     def verify(
         self,
@@ -119,16 +167,24 @@ class WebhookScheme(Protocol):
         tolerance: int,
         now: float,
     ) -> dict[str, Any]:
-        """Check the signature over ``body``; return the decoded JSON object."""
-        ...
+        """Check the signature, then the timestamp; return the decoded JSON object.
 
-    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-        """The headers carrying a valid signature of ``body``."""
-        ...
+        Raises :class:`WebhookRejected` (``no_secret_configured``, ``missing_signature``,
+        ``malformed_signature``, ``bad_signature``, ``stale_timestamp``, ``malformed_json``,
+        ``malformed_payload``).
+        """
+        require_secrets(secrets, self.provider, self.setting)
+        delivery = self.read(headers, body)
+        expected = [self.expected(secret, delivery) for secret in secrets]
+        if not any_matches(delivery.received, expected):
+            raise WebhookRejected("bad_signature", self.mismatch(len(secrets)))
+        if delivery.timestamp is not None:
+            check_age(now - delivery.timestamp, tolerance, delivery.stamp)
+        return self.accept(decode_json_object(body, self.provider), delivery)
 
 
 @dataclass(frozen=True)
-class SignatureScheme:
+class SignatureScheme(HmacScheme):
     """One provider's spelling of the timestamped HMAC-SHA256 header."""
 
     provider: str
@@ -182,33 +238,22 @@ class SignatureScheme:
             raise self._malformed(value, f"no {self.hash_key}=<hex signature>")
         return int(timestamps[0]), signatures
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        secrets: Sequence[str],
-        tolerance: int,
-        now: float,
-    ) -> dict[str, Any]:
-        """Check the signature and timestamp, then decode the body as a JSON object.
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The header's signatures for :attr:`hash_key` over ``{timestamp}{joiner}{body}``."""
+        timestamp, signatures = self.parse_header(required_header(headers, self.header))
+        return Delivery(
+            received=[sig.encode("utf-8", "replace") for sig in signatures],
+            content=self.signed_content(timestamp, body),
+            timestamp=timestamp,
+            stamp=f"{self.header} timestamp {timestamp}",
+        )
 
-        The signature is checked before the timestamp, so ``stale_timestamp`` is only ever said
-        of an authentic delivery (a replay, or a clock that is off), never of a forgery.
-        """
-        require_secrets(secrets, self.provider, self.setting)
-        value = required_header(headers, self.header)
-        timestamp, signatures = self.parse_header(value)
-        content = self.signed_content(timestamp, body)
-        expected = [hmac_sha256_hex(secret, content).encode() for secret in secrets]
-        if not any_matches([s.encode("utf-8", "replace") for s in signatures], expected):
-            raise WebhookRejected(
-                "bad_signature",
-                f"no {self.hash_key} signature in {self.header} matches the body for any "
-                f"configured secret ({len(secrets)} tried)",
-            )
-        check_age(now - timestamp, tolerance, f"{self.header} timestamp {timestamp}")
-        return decode_json_object(body, self.provider)
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message, naming the header."""
+        return (
+            f"no {self.hash_key} signature in {self.header} matches the body for any "
+            f"configured secret ({tried} tried)"
+        )
 
     def _malformed(self, value: str, why: str) -> WebhookRejected:
         return WebhookRejected(
@@ -217,7 +262,7 @@ class SignatureScheme:
 
 
 @dataclass(frozen=True)
-class BodyHmacScheme:
+class BodyHmacScheme(HmacScheme):
     """A hex HMAC-SHA256 of the raw body in one header, with no timestamp (Lemon Squeezy).
 
     Without a signed timestamp a captured delivery verifies forever: the provider using it
@@ -232,26 +277,14 @@ class BodyHmacScheme:
         """The header carrying the signature of ``body`` (``timestamp`` is unused)."""
         return {self.header: hmac_sha256_hex(secret, body)}
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        secrets: Sequence[str],
-        tolerance: int,
-        now: float,
-    ) -> dict[str, Any]:
-        """Check the signature (``tolerance`` and ``now`` are unused); decode the body."""
-        require_secrets(secrets, self.provider, self.setting)
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The header's one hex signature (any case) over the raw body."""
         received = required_header(headers, self.header).strip().lower()
-        expected = [hmac_sha256_hex(secret, body).encode() for secret in secrets]
-        if not any_matches([received.encode("utf-8", "replace")], expected):
-            raise WebhookRejected(
-                "bad_signature",
-                f"{self.header} does not match the body for any configured secret "
-                f"({len(secrets)} tried)",
-            )
-        return decode_json_object(body, self.provider)
+        return Delivery(received=[received.encode("utf-8", "replace")], content=body)
+
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message, naming the header."""
+        return f"{self.header} does not match the body for any configured secret ({tried} tried)"
 
 
 class SignedProvider:
@@ -262,7 +295,7 @@ class SignedProvider:
     """
 
     name: str
-    scheme: ClassVar[WebhookScheme]
+    scheme: ClassVar[HmacScheme]
     default_tolerance: ClassVar[int]
 
     def __init__(

@@ -28,20 +28,14 @@ import binascii
 import hmac
 import secrets as _secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from hashlib import sha256
 from typing import Any
 
 from tierline.billing.providers.base import WebhookRejected
-from tierline.billing.providers.signing import (
-    any_matches,
-    check_age,
-    decode_json_object,
-    require_secrets,
-    required_header,
-)
+from tierline.billing.providers.signing import Delivery, HmacScheme, required_header
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -90,8 +84,14 @@ def signed_content(message_id: str, timestamp: int, body: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class StandardWebhooksScheme:
-    """One provider's use of Standard Webhooks: its name, secret setting and key derivation."""
+class StandardWebhooksScheme(HmacScheme):
+    """One provider's use of Standard Webhooks: its name, secret setting and key derivation.
+
+    :meth:`verify` (shared by every scheme) raises ``missing_signature`` when a header is
+    absent, ``malformed_signature`` for a timestamp that is not unix seconds, then
+    ``bad_signature``, ``stale_timestamp``; the payload it returns carries the message id
+    under :data:`WEBHOOK_ID_KEY`.
+    """
 
     provider: str
     setting: str
@@ -99,9 +99,11 @@ class StandardWebhooksScheme:
 
     def signature(self, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
         """The base64 signature (without ``v1,``) of one message."""
-        mac = hmac.new(
-            self.derivation.key(secret), signed_content(message_id, timestamp, body), sha256
-        )
+        content = signed_content(message_id, timestamp, body)
+        return self._base64(secret, content)
+
+    def _base64(self, secret: str, content: bytes) -> str:
+        mac = hmac.new(self.derivation.key(secret), content, sha256)
         return base64.b64encode(mac.digest()).decode("ascii")
 
     def sign(
@@ -120,22 +122,8 @@ class StandardWebhooksScheme:
             SIGNATURE_HEADER: f"{VERSION},{self.signature(secret, msg_id, ts, body)}",
         }
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        secrets: Sequence[str],
-        tolerance: int,
-        now: float,
-    ) -> dict[str, Any]:
-        """Check the signature, then the timestamp; return the payload with its message id.
-
-        Raises :class:`WebhookRejected`: ``no_secret_configured``, ``missing_signature`` (a
-        header is absent), ``malformed_signature`` (a timestamp that is not unix seconds),
-        ``bad_signature``, ``stale_timestamp``, ``malformed_json``/``malformed_payload``.
-        """
-        require_secrets(secrets, self.provider, self.setting)
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The ``v1`` signatures over ``{webhook-id}.{webhook-timestamp}.{body}``."""
         message_id = required_header(headers, ID_HEADER).strip()
         raw_ts = required_header(headers, TIMESTAMP_HEADER).strip()
         value = required_header(headers, SIGNATURE_HEADER)
@@ -144,22 +132,31 @@ class StandardWebhooksScheme:
                 "malformed_signature", f"{TIMESTAMP_HEADER} {raw_ts!r} is not unix seconds"
             )
         timestamp = int(raw_ts)
-        received = [
-            part.encode("utf-8", "replace")
-            for version, sep, part in (item.partition(",") for item in value.split())
-            if sep and version == VERSION
-        ]
-        expected = [
-            self.signature(secret, message_id, timestamp, body).encode() for secret in secrets
-        ]
-        if not any_matches(received, expected):
-            raise WebhookRejected(
-                "bad_signature",
-                f"no {VERSION} signature in {SIGNATURE_HEADER} matches the body for any "
-                f"configured secret ({len(secrets)} tried; {self.provider} keys the HMAC with "
-                f"the secret's {self.derivation.value.replace('_', ' ')})",
-            )
-        check_age(now - timestamp, tolerance, f"{TIMESTAMP_HEADER} {timestamp}")
-        payload = decode_json_object(body, self.provider)
-        payload[WEBHOOK_ID_KEY] = message_id
+        return Delivery(
+            received=[
+                part.encode("utf-8", "replace")
+                for version, sep, part in (item.partition(",") for item in value.split())
+                if sep and version == VERSION
+            ],
+            content=signed_content(message_id, timestamp, body),
+            timestamp=timestamp,
+            stamp=f"{TIMESTAMP_HEADER} {timestamp}",
+            message_id=message_id,
+        )
+
+    def expected(self, secret: str, delivery: Delivery) -> bytes:
+        """The base64 signature of the delivery's content under the declared derivation."""
+        return self._base64(secret, delivery.content).encode()
+
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message, naming the key derivation."""
+        return (
+            f"no {VERSION} signature in {SIGNATURE_HEADER} matches the body for any "
+            f"configured secret ({tried} tried; {self.provider} keys the HMAC with the "
+            f"secret's {self.derivation.value.replace('_', ' ')})"
+        )
+
+    def accept(self, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+        """The payload with the ``webhook-id`` under :data:`WEBHOOK_ID_KEY`."""
+        payload[WEBHOOK_ID_KEY] = delivery.message_id
         return payload

@@ -62,19 +62,7 @@ MEMBERSHIP_EVENT_RANKS: Mapping[str, int] = {
 }
 PAYMENT_EVENTS = frozenset({"payment.succeeded"})
 
-LIFECYCLE = LifecycleOrder(
-    events=MEMBERSHIP_EVENT_RANKS,
-    statuses={
-        SubscriptionStatus.INCOMPLETE: 0,
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.UNPAID: 2,
-        SubscriptionStatus.CANCELED: 3,
-        SubscriptionStatus.EXPIRED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
-)
+LIFECYCLE = LifecycleOrder(events=MEMBERSHIP_EVENT_RANKS)
 #: Whop's membership statuses, normalized.
 STATUS_MAP: Mapping[str, SubscriptionStatus] = {
     "drafted": SubscriptionStatus.INCOMPLETE,
