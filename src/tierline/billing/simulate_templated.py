@@ -36,33 +36,34 @@ from typing import Any
 TEMPLATES = "webhook_templates"
 PERIOD = timedelta(days=30)
 
+#: The simulated events, in the order of the rows of :data:`_TYPES`.
+_EVENTS = (
+    "checkout.completed",
+    "subscription.created",
+    "subscription.updated",
+    "subscription.canceled",
+    "subscription.past_due",
+)
+#: Per provider: its event-type prefix, the type's rest for each of :data:`_EVENTS`, and the
+#: status its subscriptions end in.
+_TYPES: dict[str, tuple[str, str, str]] = {
+    "polar": ("subscription.", "created created updated revoked past_due", "canceled"),
+    "whop": ("membership.", "activated activated updated deactivated updated", "canceled"),
+    "lemonsqueezy": ("subscription_", "created created updated expired updated", "expired"),
+}
 #: (provider, simulated event) -> the provider's event type.
 EVENT_TYPES: dict[tuple[str, str], str] = {
-    ("polar", "checkout.completed"): "subscription.created",
-    ("polar", "subscription.created"): "subscription.created",
-    ("polar", "subscription.updated"): "subscription.updated",
-    ("polar", "subscription.canceled"): "subscription.revoked",
-    ("polar", "subscription.past_due"): "subscription.past_due",
-    ("whop", "checkout.completed"): "membership.activated",
-    ("whop", "subscription.created"): "membership.activated",
-    ("whop", "subscription.updated"): "membership.updated",
-    ("whop", "subscription.canceled"): "membership.deactivated",
-    ("whop", "subscription.past_due"): "membership.updated",
-    ("lemonsqueezy", "checkout.completed"): "subscription_created",
-    ("lemonsqueezy", "subscription.created"): "subscription_created",
-    ("lemonsqueezy", "subscription.updated"): "subscription_updated",
-    ("lemonsqueezy", "subscription.canceled"): "subscription_expired",
-    ("lemonsqueezy", "subscription.past_due"): "subscription_updated",
+    (provider, event): prefix + kind
+    for provider, (prefix, kinds, _) in _TYPES.items()
+    for event, kind in zip(_EVENTS, kinds.split(), strict=True)
 }
-#: The provider's status for a simulated event (default: its active status).
-_STATUS: dict[tuple[str, str], str] = {
-    ("polar", "subscription.canceled"): "canceled",
-    ("whop", "subscription.canceled"): "canceled",
-    ("lemonsqueezy", "subscription.canceled"): "expired",
-    ("polar", "subscription.past_due"): "past_due",
-    ("whop", "subscription.past_due"): "past_due",
-    ("lemonsqueezy", "subscription.past_due"): "past_due",
-}
+
+
+def _status(provider: str, event: str) -> str:
+    """The provider's status for a simulated event: ended, past due, else active."""
+    if event == "subscription.canceled":
+        return _TYPES[provider][2]
+    return "past_due" if event == "subscription.past_due" else "active"
 
 
 def _template(provider: str) -> dict[str, Any]:
@@ -183,5 +184,4 @@ PROVIDERS: tuple[str, ...] = tuple(_BUILDERS)
 
 def build(provider: str, event: str, account_ref: str, key: str, now: float) -> dict[str, Any]:
     """The payload ``provider`` sends for the simulated ``event`` (both already validated)."""
-    status = _STATUS.get((provider, event), "active")
-    return _BUILDERS[provider](event, account_ref, key, now, status)
+    return _BUILDERS[provider](event, account_ref, key, now, _status(provider, event))

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers import WebhookRejected
+from tierline.billing.providers import WebhookRejected, sign_for
 from tierline.billing.providers.lemonsqueezy import (
     DEFAULT_MAX_EVENT_AGE_SECONDS,
     LIFECYCLE,
     LemonSqueezyProvider,
-    sign,
 )
 
 from ...fakes import fixture_names, load_fixture
@@ -54,13 +53,13 @@ def test_the_fixtures_cover_every_documented_subscription_and_order_event() -> N
 def test_the_signature_is_the_hex_hmac_of_the_raw_body() -> None:
     body = body_of("subscription_created")
     expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert sign(body, SECRET) == {"X-Signature": expected}
+    assert sign_for("lemonsqueezy", body, SECRET) == {"X-Signature": expected}
     assert PROVIDER.verify({"x-signature": expected.upper()}, body)["meta"]
     rotated = LemonSqueezyProvider(["old_secret", SECRET], clock=lambda: NOW)
     assert rotated.verify({"X-Signature": expected}, body)
     for headers, sent in (
         ({"X-Signature": expected}, body + b"\n"),
-        (sign(body, "another"), body),
+        (sign_for("lemonsqueezy", body, "another"), body),
         ({"X-Signature": "zz"}, body),
     ):
         with pytest.raises(WebhookRejected) as info:
@@ -70,7 +69,7 @@ def test_the_signature_is_the_hex_hmac_of_the_raw_body() -> None:
         PROVIDER.verify({}, body)
     assert missing.value.reason == "missing_signature"
     with pytest.raises(WebhookRejected, match="TIERLINE_LEMONSQUEEZY_WEBHOOK_SECRET"):
-        LemonSqueezyProvider([]).verify(sign(body, ""), body)
+        LemonSqueezyProvider([]).verify(sign_for("lemonsqueezy", body, ""), body)
 
 
 def test_a_delivery_older_than_the_maximum_age_is_refused_as_stale() -> None:
@@ -78,20 +77,20 @@ def test_a_delivery_older_than_the_maximum_age_is_refused_as_stale() -> None:
     updated = datetime(2026, 6, 1, 10, 4, tzinfo=UTC)
     limit = timedelta(seconds=DEFAULT_MAX_EVENT_AGE_SECONDS)
     assert LemonSqueezyProvider([SECRET], clock=lambda: updated + limit).verify(
-        sign(body, SECRET), body
+        sign_for("lemonsqueezy", body, SECRET), body
     )
     for now in (updated + limit + timedelta(seconds=1), updated - limit - timedelta(seconds=1)):
         late = LemonSqueezyProvider([SECRET], clock=lambda now=now: now)
         with pytest.raises(WebhookRejected, match="updated_at") as info:
-            late.verify(sign(body, SECRET), body)
+            late.verify(sign_for("lemonsqueezy", body, SECRET), body)
         assert info.value.reason == "stale_timestamp"
     # The bound is a setting.
     strict = LemonSqueezyProvider([SECRET], max_event_age_seconds=60, clock=lambda: NOW)
     with pytest.raises(WebhookRejected, match="tolerance 60 s"):
-        strict.verify(sign(body, SECRET), body)
+        strict.verify(sign_for("lemonsqueezy", body, SECRET), body)
     # A forged old body is a bad signature, never "stale".
     with pytest.raises(WebhookRejected) as forged:
-        strict.verify(sign(body, "another"), body)
+        strict.verify(sign_for("lemonsqueezy", body, "another"), body)
     assert forged.value.reason == "bad_signature"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers import WebhookRejected
-from tierline.billing.providers.polar import LIFECYCLE, PolarProvider
+from tierline.billing.providers.polar import LIFECYCLE, STATUS_MAP, PolarProvider
 from tierline.billing.providers.standard_webhooks import WEBHOOK_ID_KEY
 
 from ...fakes import fixture_names, load_fixture
@@ -136,3 +136,11 @@ def test_a_malformed_subscription_names_the_field(change: dict[str, Any], path: 
 def test_an_event_without_a_type_is_malformed() -> None:
     with pytest.raises(WebhookRejected, match="'type'"):
         PROVIDER.parse({"data": {}})
+
+
+def test_every_status_the_polar_sdk_names_is_mapped() -> None:
+    from typing import get_args
+
+    from polar.v2026_10.literals import SubscriptionStatus as PolarStatus
+
+    assert set(get_args(PolarStatus)) == set(STATUS_MAP)

@@ -104,7 +104,7 @@ def test_sign_for_dispatches_to_each_module() -> None:
     assert sign_for("fake", BODY, "s", 7) == fake.sign(BODY, "s", 7)
     assert list(sign_for("paddle", BODY, "s", 7)) == ["Paddle-Signature"]
     assert sign_for("fake", BODY, "s", 7)["Tierline-Signature"].startswith("t=7,v1=")
-    assert sign_for("lemonsqueezy", BODY, "s") == lemonsqueezy.sign(BODY, "s")
+    assert sign_for("lemonsqueezy", BODY, "s") == lemonsqueezy.SCHEME.sign(BODY, "s")
     for module in (polar, whop):
         headers = sign_for(module.NAME, BODY, "s", 7)
         assert headers["webhook-timestamp"] == "7"

@@ -56,9 +56,9 @@ _FACTORIES: dict[str, _Factory] = {
 _SIGNERS: dict[str, Callable[[bytes, str, int | None], dict[str, str]]] = {
     stripe.NAME: stripe.sign,
     paddle.NAME: paddle.sign,
-    polar.NAME: polar.sign,
+    polar.NAME: polar.SCHEME.sign,
     whop.NAME: whop.sign,
-    lemonsqueezy.NAME: lemonsqueezy.sign,
+    lemonsqueezy.NAME: lemonsqueezy.SCHEME.sign,
     fake.NAME: fake.sign,
 }
 

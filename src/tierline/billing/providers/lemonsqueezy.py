@@ -64,7 +64,7 @@ from tierline.billing.providers.declared import (
     Field,
     SnapshotSpec,
 )
-from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.signing import BodyHmacScheme, Clock, check_age, unix_now
 
 NAME = "lemonsqueezy"
@@ -72,15 +72,13 @@ ACCOUNT_CUSTOM_DATA_KEY = "tierline_account"
 #: Three days: far beyond the retries (minutes), room for a dashboard resend.
 DEFAULT_MAX_EVENT_AGE_SECONDS = 3 * 24 * 3600
 
-SUBSCRIPTION_EVENT_RANKS: Mapping[str, int] = {
-    "subscription_created": 0,
-    "subscription_updated": 1,
-    "subscription_cancelled": 1,
-    "subscription_resumed": 1,
-    "subscription_paused": 1,
-    "subscription_unpaused": 1,
-    "subscription_expired": 2,
-}
+#: Every event between creation and the end (one rank; the status decides their ties).
+_LIVE_EVENTS = "updated cancelled resumed paused unpaused"
+SUBSCRIPTION_EVENT_RANKS = event_ranks(
+    ("subscription_created",),
+    tuple(f"subscription_{kind}" for kind in _LIVE_EVENTS.split()),
+    ("subscription_expired",),
+)
 INVOICE_EVENTS = frozenset(
     {
         "subscription_payment_success",
@@ -139,11 +137,6 @@ INVOICE = _payment("invoice_id", Field.of("data.attributes.subscription_id"))
 ORDER = _payment("order_id", Field(()))
 
 
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    """The ``X-Signature`` header Lemon Squeezy would send with ``body``."""
-    return SCHEME.sign(body, secret, timestamp)
-
-
 class LemonSqueezyProvider(DeclaredProvider):
     """Verifies and parses Lemon Squeezy webhooks (see the module docstring).
 
@@ -170,15 +163,13 @@ class LemonSqueezyProvider(DeclaredProvider):
     ) -> None:
         super().__init__(secrets, tolerance_seconds=max_event_age_seconds, clock=clock)
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
-        """Check ``X-Signature``, then the age of ``updated_at`` (``stale_timestamp``)."""
-        payload = super().verify(headers, body)
+    def check(self, payload: Mapping[str, Any]) -> None:
+        """Refuse a delivery whose ``updated_at`` is too far from now (``stale_timestamp``)."""
         updated_at: datetime | None = DeclaredReader(self.reader, payload).value(UPDATED_AT)
         if updated_at is not None:
             age = unix_now(self.clock) - updated_at.timestamp()
             what = f"data.attributes.updated_at {updated_at.isoformat()}"
             check_age(age, self.tolerance_seconds, what)
-        return payload
 
     def event_id(self, fields: DeclaredReader, event_type: str) -> str:
         """``{event_name}:{data.type}:{data.id}:{updated_at}`` (Lemon Squeezy sends no id)."""

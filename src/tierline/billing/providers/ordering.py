@@ -59,6 +59,11 @@ ENDED: frozenset[SubscriptionStatus] = frozenset(
 )
 
 
+def event_ranks(*groups: tuple[str, ...]) -> dict[str, int]:
+    """Event-type ranks from groups listed earliest first: each group's index is its rank."""
+    return {event: rank for rank, group in enumerate(groups) for event in group}
+
+
 @dataclass(frozen=True)
 class LifecycleOrder:
     """One provider's ordering table: event-type ranks, status ranks, terminal statuses.

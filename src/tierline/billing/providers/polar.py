@@ -40,9 +40,7 @@ Ordering (:data:`LIFECYCLE`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from tierline.billing.models import SubscriptionStatus
+from tierline.billing.providers import stripe
 from tierline.billing.providers.declared import (
     DeclaredProvider,
     DeclaredReader,
@@ -50,7 +48,7 @@ from tierline.billing.providers.declared import (
     Field,
     SnapshotSpec,
 )
-from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
     WEBHOOK_ID_KEY,
@@ -63,44 +61,22 @@ ACCOUNT_METADATA_KEY = "tierline_account"
 TIER_METADATA_KEY = "tierline_tier"
 
 #: Subscription events whose ``data`` is the subscription, with their lifecycle rank.
-SUBSCRIPTION_EVENT_RANKS: Mapping[str, int] = {
-    "subscription.created": 0,
-    **dict.fromkeys(
-        (
-            f"subscription.{kind}"
-            for kind in [
-                "updated",
-                "active",
-                "canceled",
-                "uncanceled",
-                "past_due",
-                "paused",
-                "resumed",
-                "cycled",
-                "migrated",
-            ]
-        ),
-        1,
-    ),
-    "subscription.revoked": 2,
-}
+#: Every event between creation and the end (one rank; the status decides their ties).
+_LIVE_EVENTS = "updated active canceled uncanceled past_due paused resumed cycled migrated"
+SUBSCRIPTION_EVENT_RANKS = event_ranks(
+    ("subscription.created",),
+    tuple(f"subscription.{kind}" for kind in _LIVE_EVENTS.split()),
+    ("subscription.revoked",),
+)
 PAYMENT_EVENTS = frozenset({"order.paid", "order.created"})
 CHECKOUT_EVENTS = frozenset({"checkout.created", "checkout.updated", "checkout.expired"})
 
 LIFECYCLE = LifecycleOrder(
     events=SUBSCRIPTION_EVENT_RANKS,
 )
-#: Polar's subscription statuses, normalized.
-STATUS_MAP: Mapping[str, SubscriptionStatus] = {
-    "incomplete": SubscriptionStatus.INCOMPLETE,
-    "incomplete_expired": SubscriptionStatus.EXPIRED,
-    "trialing": SubscriptionStatus.TRIALING,
-    "active": SubscriptionStatus.ACTIVE,
-    "past_due": SubscriptionStatus.PAST_DUE,
-    "unpaid": SubscriptionStatus.UNPAID,
-    "paused": SubscriptionStatus.PAUSED,
-    "canceled": SubscriptionStatus.CANCELED,
-}
+#: Polar's subscription statuses are Stripe's eight, normalized the same way (polar-sdk's
+#: ``SubscriptionStatus`` literal; Polar bills through Stripe).
+STATUS_MAP = stripe.STATUS_MAP
 SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_POLAR_WEBHOOK_SECRET", KeyDerivation.RAW_UTF8)
 
 _ACCOUNT = Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}", "data.customer.external_id")
@@ -136,11 +112,6 @@ CHECKOUT: FactSpec = {
     "customer_id": Field.of("data.customer_id"),
     "status": Field.of("data.status", kind="text"),
 }
-
-
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    """The Standard Webhooks headers Polar would send with ``body`` (timestamp: now)."""
-    return SCHEME.sign(body, secret, timestamp)
 
 
 class PolarProvider(DeclaredProvider):

@@ -313,10 +313,16 @@ class SignedProvider:
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
         """Check the provider's signature header over the raw body; return the decoded JSON."""
-        return self.scheme.verify(
+        payload = self.scheme.verify(
             headers,
             body,
             secrets=self.secrets,
             tolerance=self.tolerance_seconds,
             now=unix_now(self.clock),
         )
+        self.check(payload)
+        return payload
+
+    def check(self, payload: Mapping[str, Any]) -> None:
+        """A provider's own check of an authentic payload (default: none); raises
+        :class:`WebhookRejected`."""

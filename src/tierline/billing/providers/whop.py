@@ -42,7 +42,7 @@ from collections.abc import Mapping
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.declared import DeclaredProvider, FactSpec, Field, SnapshotSpec
-from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
     WEBHOOK_ID_KEY,
@@ -53,13 +53,15 @@ from tierline.billing.providers.standard_webhooks import (
 NAME = "whop"
 ACCOUNT_METADATA_KEY = "tierline_account"
 
-MEMBERSHIP_EVENT_RANKS: Mapping[str, int] = {
-    "membership.activated": 0,
-    "membership.updated": 1,
-    "membership.cancel_at_period_end_changed": 1,
-    "membership.trial_ending_soon": 1,
-    "membership.deactivated": 2,
-}
+MEMBERSHIP_EVENT_RANKS = event_ranks(
+    ("membership.activated",),
+    (
+        "membership.updated",
+        "membership.cancel_at_period_end_changed",
+        "membership.trial_ending_soon",
+    ),
+    ("membership.deactivated",),
+)
 PAYMENT_EVENTS = frozenset({"payment.succeeded"})
 
 LIFECYCLE = LifecycleOrder(events=MEMBERSHIP_EVENT_RANKS)
