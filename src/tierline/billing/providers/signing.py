@@ -15,6 +15,12 @@ fake       ``Tierline-Signature``  ``,``      ``t``      ``v1``    ``.``
 :class:`SignatureScheme` verifies and signs any of them with the standard library only. Several
 signatures in one header (a provider rolling its secret) and several configured secrets (you
 rolling yours) are both accepted: any signature matching any secret passes.
+
+Every scheme is an :class:`HmacScheme`, whose one ``verify`` fixes the order of the checks
+(secrets configured, signature, timestamp, JSON) and differs only in how a scheme reads its
+headers: :class:`SignatureScheme` above, :class:`BodyHmacScheme` (Lemon Squeezy's hex HMAC of
+the body, no timestamp) and
+:class:`~tierline.billing.providers.standard_webhooks.StandardWebhooksScheme` (Polar, Whop).
 """
 
 from __future__ import annotations
