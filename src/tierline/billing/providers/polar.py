@@ -1,6 +1,6 @@
 """Polar webhooks: Standard Webhooks keyed by the raw secret, and the subscription events.
 
-Signature (https://docs.polar.sh/integrate/webhooks/endpoints, Standard Webhooks)
+Signature (https://polar.sh/docs/integrate/webhooks/endpoints, Standard Webhooks)
     ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (several
     space-separated during a rotation) over ``{id}.{timestamp}.{body}``, five-minute
     tolerance (``polar_tolerance_seconds``). The HMAC key is the secret's raw UTF-8 bytes
@@ -16,14 +16,17 @@ in messages (replay works on the stored row).
 
 Events parsed (every other type is stored as ``ignored`` with 200)
     ``subscription.created|updated|active|canceled|uncanceled|revoked|past_due|paused|
-    resumed|cycled|migrated`` (https://docs.polar.sh/api-reference/webhooks) give a snapshot
+    resumed|cycled|migrated`` (the event types of polar-sdk's ``validate_event``) give a snapshot
     of the Subscription in ``data``: account ref from ``data.metadata.tierline_account``, else
     ``data.customer.external_id``; customer ``data.customer_id``; tier keys: the product's
     ``metadata.tierline_tier``, then ``data.product_id``; quantity ``data.seats``; period end
     ``data.current_period_end``; ``cancel_at_period_end``; ``cancel_at`` = ``data.ends_at``
     (set when a cancellation is scheduled); ``trial_end``. ``subscription.canceled`` with
     ``cancel_at_period_end`` keeps the status ``active`` until ``ends_at``; ``revoked`` ends
-    access (status ``canceled``).
+    access at once (status ``canceled``, or ``unpaid`` once payment retries are exhausted).
+    Polar delivers one endpoint's events in the order they were created
+    (https://polar.sh/docs/integrate/webhooks/delivery); the ordering rule still guards
+    against redeliveries.
     ``order.paid`` / ``order.created``: payment facts (``order_id``, ``subscription_id``,
     ``customer_id``, ``account_ref``, ``amount_paid`` = ``total_amount`` in cents when
     ``paid`` is true, ``currency``, ``billing_reason``).

@@ -1,6 +1,6 @@
 """Whop webhooks (API v1): Standard Webhooks keyed by the raw secret, and membership events.
 
-Signature (https://docs.whop.com/developer/guides/webhooks, Standard Webhooks)
+Signature (Standard Webhooks; the headers of every event page of Whop's API reference)
     ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (several
     space-separated during a rotation) over ``{id}.{timestamp}.{body}``, five-minute
     tolerance (``whop_tolerance_seconds``). The HMAC key is the secret's raw UTF-8 bytes,
@@ -15,7 +15,8 @@ Envelope: ``{"id": "msg_...", "api_version": "v1", "timestamp": <RFC 3339>, "typ
 
 Events parsed (every other type is stored as ``ignored`` with 200)
     ``membership.activated|updated|cancel_at_period_end_changed|trial_ending_soon|deactivated``
-    (https://docs.whop.com/api-reference/memberships) give a snapshot of the membership in
+    (https://docs.whop.com/api-reference/memberships/membership-deactivated and its sibling
+    pages; the names are whop-sdk's ``WebhookEvent``) give a snapshot of the membership in
     ``data``: account ref ``data.metadata.tierline_account`` (the checkout configuration's
     metadata); customer ``data.user.id``, else ``data.member.id``; tier keys ``data.plan.id``
     then ``data.product.id``; period end ``data.renewal_period_end``;
@@ -23,7 +24,8 @@ Events parsed (every other type is stored as ``ignored`` with 200)
     the period ends) and ``completed`` (a one-time purchase that keeps access) are active;
     ``past_due``; ``unresolved`` (a disputed payment) is unpaid; ``drafted`` is incomplete;
     ``canceled`` and ``expired`` end access.
-    ``payment.succeeded``: payment facts (``payment_id``, ``subscription_id`` =
+    ``payment.succeeded`` (https://docs.whop.com/api-reference/payments/payment-succeeded):
+    payment facts (``payment_id``, ``subscription_id`` =
     ``data.membership.id``, ``customer_id``, ``account_ref``, ``amount_paid`` = ``data.total``
     converted to minor units, ``currency``, ``billing_reason``). ``payment.failed`` is recorded
     (the membership events carry the resulting status).
