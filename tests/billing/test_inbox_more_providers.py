@@ -21,6 +21,7 @@ from .inbox_helpers import (
     deliver,
     events,
     fixture,
+    link_tier,
     refer,
     referral_catalog,
     signed,
@@ -161,3 +162,18 @@ def test_an_old_lemonsqueezy_delivery_beyond_the_maximum_age_is_refused(
     assert (result.outcome, result.status_code) == (IngestOutcome.REJECTED, 400)
     assert "stale" in result.detail or "updated_at" in result.detail
     assert events(tl) == []
+
+
+def test_an_unmapped_polar_event_replays_from_its_stored_body(tl: Tierline) -> None:
+    payload = fixture("polar", "subscription.active")
+    payload["data"]["product"]["metadata"] = {}  # links to no tier: the product id only
+    first = deliver(tl, "polar", payload)
+    assert first.outcome is IngestOutcome.UNMAPPED
+
+    link_tier(tl, "pro", "polar", payload["data"]["product_id"])
+    [replayed] = tl.inbox.replay_all("unmapped")
+
+    # The stored body has no webhook-id header: the replay still applies it once.
+    assert replayed.outcome is IngestOutcome.PROCESSED
+    assert status_of(tl) == "active" and tl.status(ACCOUNT).active
+    assert [row.external_id for row in events(tl)] == [first.event_id]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from tierline.billing.models import SubscriptionStatus
@@ -94,7 +95,8 @@ class DeclaredReader:
     reader: PayloadReader
     payload: Mapping[str, Any]
 
-    def _parent(self, dotted: str) -> tuple[Mapping[str, Any], str] | None:
+    def parent(self, dotted: str) -> tuple[Mapping[str, Any], str] | None:
+        """The object holding ``dotted``'s last key, and that key (None: an object is absent)."""
         *parents, key = dotted.split(".")
         data: Mapping[str, Any] = self.payload
         for index, name in enumerate(parents):
@@ -107,7 +109,7 @@ class DeclaredReader:
     def value(self, spec: Field, currency: str | None = None) -> Any:
         """The first present value among ``spec.paths``, read as ``spec.kind`` (or None)."""
         for dotted in spec.paths:
-            found = self._parent(dotted)
+            found = self.parent(dotted)
             if found is None or found[0].get(found[1]) is None:
                 continue
             data, key = found
@@ -161,8 +163,9 @@ class DeclaredProvider(SignedProvider):
     statuses: ClassVar[Mapping[str, SubscriptionStatus]]
     lifecycle: ClassVar[LifecycleOrder]
 
-    @property
+    @cached_property
     def reader(self) -> PayloadReader:
+        """Reads this provider's payloads; errors name it."""
         return PayloadReader(self.name)
 
     def event_id(self, fields: DeclaredReader, event_type: str) -> str:
@@ -200,7 +203,7 @@ class DeclaredProvider(SignedProvider):
         self, fields: DeclaredReader, spec: SnapshotSpec, event_type: str
     ) -> SubscriptionSnapshot:
         status_path = spec.status.paths[0]
-        found = fields._parent(status_path)
+        found = fields.parent(status_path)
         if found is None:
             raise self.reader.fail(status_path, None, f"one of {', '.join(self.statuses)}")
         status: SubscriptionStatus = self.reader.choice(*found, status_path, self.statuses)
