@@ -53,26 +53,56 @@ class Field:
 
 #: Facts of a non-snapshot event: fact name (``customer_id``, ``amount_paid``...) -> field.
 FactSpec = Mapping[str, Field]
-_NONE = Field(())
+
+
+#: One path or several (tried in order).
+Paths = str | tuple[str, ...]
+#: How each snapshot part is read (an id otherwise).
+_SNAPSHOT_KINDS: Mapping[str, Kind] = {
+    "updated_at": "iso",
+    "current_period_end": "iso",
+    "cancel_at": "iso",
+    "trial_end": "iso",
+    "cancel_at_period_end": "flag",
+    "quantity": "int",
+}
 
 
 @dataclass(frozen=True)
 class SnapshotSpec:
-    """Where a provider's subscription object keeps each part of a snapshot."""
+    """Where a provider's subscription object keeps each part of a snapshot.
 
-    external_id: Field
-    status: Field
-    tier_keys: Field
-    updated_at: Field
-    account_ref: Field = _NONE
-    customer_id: Field = _NONE
-    quantity: Field = _NONE
-    current_period_end: Field = _NONE
-    cancel_at_period_end: Field = _NONE
-    cancel_at: Field = _NONE
-    trial_end: Field = _NONE
+    Paths are relative to ``root`` (the subscription object, e.g. ``data``), or absolute from
+    the payload's root when they start with ``/``. The defaults are the names most providers
+    use; a provider declares only what it names otherwise. The kind of each part is fixed
+    (times are RFC 3339, ``cancel_at_period_end`` a boolean, ``quantity`` an integer, the rest
+    ids); ``()`` means the provider does not send it.
+    """
+
+    root: str
+    tier_keys: Paths
+    external_id: Paths = "id"
+    status: Paths = "status"
+    updated_at: Paths = "updated_at"
+    account_ref: Paths = ()
+    customer_id: Paths = "customer_id"
+    quantity: Paths = ()
+    current_period_end: Paths = "current_period_end"
+    cancel_at_period_end: Paths = "cancel_at_period_end"
+    cancel_at: Paths = ()
+    trial_end: Paths = "trial_end"
     #: Facts read beside the snapshot (e.g. a Polar subscription's ``checkout_id``).
     facts: FactSpec = field(default_factory=dict)
+
+    def paths(self, part: str) -> tuple[str, ...]:
+        """The absolute dotted paths of snapshot part ``part``."""
+        declared: Paths = getattr(self, part)
+        found = (declared,) if isinstance(declared, str) else declared
+        return tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in found)
+
+    def field(self, part: str) -> Field:
+        """Snapshot part ``part`` as a :class:`Field` of its fixed kind."""
+        return Field(self.paths(part), _SNAPSHOT_KINDS.get(part, "id"))
 
 
 def _minor(reader: PayloadReader, value: Any, path: str, currency: str | None) -> int:
@@ -202,26 +232,32 @@ class DeclaredProvider(SignedProvider):
     def _snapshot(
         self, fields: DeclaredReader, spec: SnapshotSpec, event_type: str
     ) -> SubscriptionSnapshot:
-        status_path = spec.status.paths[0]
+        [status_path, *_] = spec.paths("status")
         found = fields.parent(status_path)
         if found is None:
             raise self.reader.fail(status_path, None, f"one of {', '.join(self.statuses)}")
         status: SubscriptionStatus = self.reader.choice(*found, status_path, self.statuses)
-        external_id = fields.value(spec.external_id)
+        external_id = fields.value(spec.field("external_id"))
         if external_id is None:
-            raise self.reader.fail(spec.external_id.paths[0], None, "the subscription's id")
-        keys = item_keys(*(fields.value(Field.of(path)) for path in spec.tier_keys.paths))
-        item = SubscriptionItem(keys=keys, quantity=fields.value(spec.quantity))
+            raise self.reader.fail(spec.paths("external_id")[0], None, "the subscription's id")
+        keys = item_keys(*(fields.value(Field.of(path)) for path in spec.paths("tier_keys")))
+        parts = {
+            part: fields.value(spec.field(part))
+            for part in (
+                "account_ref",
+                "customer_id",
+                "current_period_end",
+                "cancel_at_period_end",
+                "cancel_at",
+                "trial_end",
+                "updated_at",
+            )
+        }
+        item = SubscriptionItem(keys=keys, quantity=fields.value(spec.field("quantity")))
         return SubscriptionSnapshot(
             external_id=external_id,
             status=status,
-            account_ref=fields.value(spec.account_ref),
-            customer_id=fields.value(spec.customer_id),
             items=(item,),
-            current_period_end=fields.value(spec.current_period_end),
-            cancel_at_period_end=fields.value(spec.cancel_at_period_end),
-            cancel_at=fields.value(spec.cancel_at),
-            trial_end=fields.value(spec.trial_end),
-            updated_at=fields.value(spec.updated_at),
             rank=self.lifecycle.rank(event_type, status),
+            **parts,
         )

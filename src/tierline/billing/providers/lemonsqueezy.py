@@ -106,17 +106,15 @@ SCHEME = BodyHmacScheme(NAME, "X-Signature", "TIERLINE_LEMONSQUEEZY_WEBHOOK_SECR
 _ACCOUNT = Field.of(f"meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}", kind="text")
 UPDATED_AT = Field.of("data.attributes.updated_at", kind="iso")
 SUBSCRIPTION = SnapshotSpec(
-    external_id=Field.of("data.id"),
-    status=Field.of("data.attributes.status"),
-    tier_keys=Field.of("data.attributes.variant_id", "data.attributes.product_id"),
-    updated_at=UPDATED_AT,
-    account_ref=_ACCOUNT,
-    customer_id=Field.of("data.attributes.customer_id"),
-    quantity=Field.of("data.attributes.first_subscription_item.quantity", kind="int"),
-    current_period_end=Field.of("data.attributes.renews_at", kind="iso"),
-    cancel_at_period_end=Field.of("data.attributes.cancelled", kind="flag"),
-    cancel_at=Field.of("data.attributes.ends_at", kind="iso"),
-    trial_end=Field.of("data.attributes.trial_ends_at", kind="iso"),
+    root="data.attributes",
+    external_id="/data.id",
+    account_ref=f"/meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
+    tier_keys=("variant_id", "product_id"),
+    quantity="first_subscription_item.quantity",
+    current_period_end="renews_at",
+    cancel_at_period_end="cancelled",
+    cancel_at="ends_at",
+    trial_end="trial_ends_at",
 )
 
 

@@ -84,17 +84,12 @@ SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_POLAR_WEBHOOK_SECRET", KeyDeriva
 
 _ACCOUNT = Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}", "data.customer.external_id")
 SUBSCRIPTION = SnapshotSpec(
-    external_id=Field.of("data.id"),
-    status=Field.of("data.status"),
-    tier_keys=Field.of(f"data.product.metadata.{TIER_METADATA_KEY}", "data.product_id"),
-    updated_at=Field.of("data.modified_at", "data.created_at", kind="iso"),
-    account_ref=_ACCOUNT,
-    customer_id=Field.of("data.customer_id"),
-    quantity=Field.of("data.seats", kind="int"),
-    current_period_end=Field.of("data.current_period_end", kind="iso"),
-    cancel_at_period_end=Field.of("data.cancel_at_period_end", kind="flag"),
-    cancel_at=Field.of("data.ends_at", kind="iso"),
-    trial_end=Field.of("data.trial_end", kind="iso"),
+    root="data",
+    tier_keys=(f"product.metadata.{TIER_METADATA_KEY}", "product_id"),
+    updated_at=("modified_at", "created_at"),
+    account_ref=(f"metadata.{ACCOUNT_METADATA_KEY}", "customer.external_id"),
+    quantity="seats",
+    cancel_at="ends_at",
     facts={"checkout_id": Field.of("data.checkout_id")},
 )
 ORDER: FactSpec = {

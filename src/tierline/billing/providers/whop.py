@@ -82,14 +82,11 @@ STATUS_MAP: Mapping[str, SubscriptionStatus] = {
 SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_WHOP_WEBHOOK_SECRET", KeyDerivation.RAW_UTF8)
 
 MEMBERSHIP = SnapshotSpec(
-    external_id=Field.of("data.id"),
-    status=Field.of("data.status"),
-    tier_keys=Field.of("data.plan.id", "data.product.id"),
-    updated_at=Field.of("data.updated_at", kind="iso"),
-    account_ref=Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}"),
-    customer_id=Field.of("data.user.id", "data.member.id"),
-    current_period_end=Field.of("data.renewal_period_end", kind="iso"),
-    cancel_at_period_end=Field.of("data.cancel_at_period_end", kind="flag"),
+    root="data",
+    tier_keys=("plan.id", "product.id"),
+    account_ref=f"metadata.{ACCOUNT_METADATA_KEY}",
+    customer_id=("user.id", "member.id"),
+    current_period_end="renewal_period_end",
 )
 PAYMENT: FactSpec = {
     "payment_id": Field.of("data.id"),
