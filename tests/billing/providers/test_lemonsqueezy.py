@@ -143,6 +143,8 @@ def test_payments_and_orders_give_payment_facts(name: str) -> None:
     assert (facts["customer_id"], facts["account_ref"]) == ("3547810", "org_42")
     expected_sub = None if name == "order_created" else "413921"
     assert facts["subscription_id"] == expected_sub
+    assert facts["payment_id"] == load_fixture("lemonsqueezy", name)["data"]["id"]
+    assert facts["currency"] == "USD"
 
 
 @pytest.mark.parametrize(

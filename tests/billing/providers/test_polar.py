@@ -69,6 +69,8 @@ def test_subscription_events_give_a_snapshot(name: str) -> None:
 def test_order_paid_is_a_payment_and_order_created_unpaid_is_not() -> None:
     paid = parse("order.paid").data
     assert paid["amount_paid"] == 1000
+    assert paid["payment_id"] == "57d4e2a7-3e0a-4c8b-8a2a-7b6f0e6c4d21"
+    assert (paid["currency"], paid["billing_reason"]) == ("usd", "subscription_create")
     assert (paid["subscription_id"], paid["customer_id"], paid["account_ref"]) == (
         SUB,
         CUSTOMER,

@@ -73,6 +73,7 @@ def test_every_documented_status_maps() -> None:
 def test_payment_succeeded_gives_minor_units() -> None:
     facts = PROVIDER.parse(load_fixture("whop", "payment.succeeded")).data
     assert facts["amount_paid"] == 1000
+    assert (facts["payment_id"], facts["currency"]) == ("pay_3NbVc6XzLk8jHg", "usd")
     assert (facts["subscription_id"], facts["customer_id"], facts["account_ref"]) == (
         "mem_7KkTm2bXqP9sWz",
         "user_4fLp8QwZrT2nVb",

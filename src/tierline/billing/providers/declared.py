@@ -68,8 +68,20 @@ _SNAPSHOT_KINDS: Mapping[str, Kind] = {
 }
 
 
+class _Rooted:
+    """Paths relative to ``root`` (the event's object), or absolute when they start with ``/``."""
+
+    root: str
+
+    def paths(self, part: str) -> tuple[str, ...]:
+        """The absolute dotted paths of part ``part``."""
+        declared: Paths = getattr(self, part)
+        found = (declared,) if isinstance(declared, str) else declared
+        return tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in found)
+
+
 @dataclass(frozen=True)
-class SnapshotSpec:
+class SnapshotSpec(_Rooted):
     """Where a provider's subscription object keeps each part of a snapshot.
 
     Paths are relative to ``root`` (the subscription object, e.g. ``data``), or absolute from
@@ -94,15 +106,44 @@ class SnapshotSpec:
     #: Facts read beside the snapshot (e.g. a Polar subscription's ``checkout_id``).
     facts: FactSpec = field(default_factory=dict)
 
-    def paths(self, part: str) -> tuple[str, ...]:
-        """The absolute dotted paths of snapshot part ``part``."""
-        declared: Paths = getattr(self, part)
-        found = (declared,) if isinstance(declared, str) else declared
-        return tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in found)
-
     def field(self, part: str) -> Field:
         """Snapshot part ``part`` as a :class:`Field` of its fixed kind."""
         return Field(self.paths(part), _SNAPSHOT_KINDS.get(part, "id"))
+
+
+@dataclass(frozen=True)
+class PaymentSpec(_Rooted):
+    """Where a provider's payment object (order, invoice, payment) keeps each payment fact.
+
+    Paths as in :class:`SnapshotSpec`. The facts are the ones a Stripe ``invoice.paid`` gives:
+    ``payment_id``, ``subscription_id``, ``customer_id``, ``account_ref``, ``amount_paid``
+    (minor units: ``amount`` read as ``amount_kind``, None unless ``paid`` says it was paid,
+    when the provider has such a field), ``currency``, ``billing_reason``.
+    """
+
+    root: str
+    amount: Paths
+    amount_kind: Kind = "minor"
+    paid: Paths = ()
+    payment_id: Paths = "id"
+    subscription_id: Paths = "subscription_id"
+    customer_id: Paths = "customer_id"
+    account_ref: Paths = ()
+    currency: Paths = "currency"
+    billing_reason: Paths = "billing_reason"
+
+    def facts(self) -> FactSpec:
+        """The payment facts as fields."""
+        facts = {part: Field(self.paths(part), "id") for part in _ID_FACTS}
+        facts.update({part: Field(self.paths(part), "text") for part in _TEXT_FACTS})
+        facts["amount_paid"] = Field(self.paths("amount"), self.amount_kind)
+        if self.paid:
+            facts["paid"] = Field(self.paths("paid"), "paid")
+        return facts
+
+
+_ID_FACTS = ("payment_id", "subscription_id", "customer_id", "account_ref")
+_TEXT_FACTS = ("currency", "billing_reason")
 
 
 def _minor(reader: PayloadReader, value: Any, path: str, currency: str | None) -> int:

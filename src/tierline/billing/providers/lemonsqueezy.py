@@ -37,7 +37,7 @@ stored as ``ignored`` with 200)
     ``cancel_at_period_end`` (``attributes.cancelled``); ``expired`` ends access for good.
     ``on_trial`` is trialing; ``past_due``, ``unpaid``, ``paused`` as named.
     ``subscription_payment_success|recovered`` (subscription invoice) and ``order_created``
-    (order) give payment facts: ``invoice_id``/``order_id``, ``subscription_id``,
+    (order) give payment facts: ``payment_id`` (the invoice's or order's), ``subscription_id``,
     ``customer_id``, ``account_ref``, ``amount_paid`` (``attributes.total``, cents) when
     ``attributes.status`` is ``paid``, ``currency``, ``billing_reason``.
     ``subscription_payment_failed`` is recorded (the subscription events carry the status).
@@ -51,6 +51,7 @@ Ordering (:data:`LIFECYCLE`)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -60,8 +61,8 @@ from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.declared import (
     DeclaredProvider,
     DeclaredReader,
-    FactSpec,
     Field,
+    PaymentSpec,
     SnapshotSpec,
 )
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
@@ -103,7 +104,6 @@ STATUS_MAP: Mapping[str, SubscriptionStatus] = {
 }
 SCHEME = BodyHmacScheme(NAME, "X-Signature", "TIERLINE_LEMONSQUEEZY_WEBHOOK_SECRET")
 
-_ACCOUNT = Field.of(f"meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}", kind="text")
 UPDATED_AT = Field.of("data.attributes.updated_at", kind="iso")
 SUBSCRIPTION = SnapshotSpec(
     root="data.attributes",
@@ -118,21 +118,16 @@ SUBSCRIPTION = SnapshotSpec(
 )
 
 
-def _payment(id_name: str, subscription: Field) -> FactSpec:
-    return {
-        id_name: Field.of("data.id"),
-        "subscription_id": subscription,
-        "customer_id": Field.of("data.attributes.customer_id"),
-        "account_ref": _ACCOUNT,
-        "amount_paid": Field.of("data.attributes.total", kind="minor"),
-        "currency": Field.of("data.attributes.currency", kind="text"),
-        "billing_reason": Field.of("data.attributes.billing_reason", kind="text"),
-        "paid": Field.of("data.attributes.status", kind="paid"),
-    }
-
-
-INVOICE = _payment("invoice_id", Field.of("data.attributes.subscription_id"))
-ORDER = _payment("order_id", Field(()))
+INVOICE = PaymentSpec(
+    root="data.attributes",
+    amount="total",
+    paid="status",
+    payment_id="/data.id",
+    account_ref=f"/meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
+)
+#: An order names no subscription (the subscription event that follows links it).
+ORDER = dataclasses.replace(INVOICE, subscription_id=()).facts()
+INVOICE_FACTS = INVOICE.facts()
 
 
 class LemonSqueezyProvider(DeclaredProvider):
@@ -148,7 +143,10 @@ class LemonSqueezyProvider(DeclaredProvider):
     event_type_field = Field.of("meta.event_name", kind="text")
     occurred_at_field = UPDATED_AT
     snapshots = dict.fromkeys(SUBSCRIPTION_EVENT_RANKS, SUBSCRIPTION)
-    fact_events = {**dict.fromkeys(INVOICE_EVENTS, INVOICE), **dict.fromkeys(ORDER_EVENTS, ORDER)}
+    fact_events = {
+        **dict.fromkeys(INVOICE_EVENTS, INVOICE_FACTS),
+        **dict.fromkeys(ORDER_EVENTS, ORDER),
+    }
     statuses = STATUS_MAP
     lifecycle = LIFECYCLE
 

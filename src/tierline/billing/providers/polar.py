@@ -27,7 +27,7 @@ Events parsed (every other type is stored as ``ignored`` with 200)
     Polar delivers one endpoint's events in the order they were created
     (https://polar.sh/docs/integrate/webhooks/delivery); the ordering rule still guards
     against redeliveries.
-    ``order.paid`` / ``order.created``: payment facts (``order_id``, ``subscription_id``,
+    ``order.paid`` / ``order.created``: payment facts (``payment_id``, ``subscription_id``,
     ``customer_id``, ``account_ref``, ``amount_paid`` = ``total_amount`` in cents when
     ``paid`` is true, ``currency``, ``billing_reason``).
     ``checkout.created|updated|expired``: ``session_id``, ``account_ref`` (metadata, else
@@ -49,6 +49,7 @@ from tierline.billing.providers.declared import (
     DeclaredReader,
     FactSpec,
     Field,
+    PaymentSpec,
     SnapshotSpec,
 )
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
@@ -92,16 +93,12 @@ SUBSCRIPTION = SnapshotSpec(
     cancel_at="ends_at",
     facts={"checkout_id": Field.of("data.checkout_id")},
 )
-ORDER: FactSpec = {
-    "order_id": Field.of("data.id"),
-    "subscription_id": Field.of("data.subscription_id"),
-    "customer_id": Field.of("data.customer_id"),
-    "account_ref": _ACCOUNT,
-    "amount_paid": Field.of("data.total_amount", kind="minor"),
-    "currency": Field.of("data.currency", kind="text"),
-    "billing_reason": Field.of("data.billing_reason", kind="text"),
-    "paid": Field.of("data.paid", kind="paid"),
-}
+ORDER = PaymentSpec(
+    root="data",
+    amount="total_amount",
+    paid="paid",
+    account_ref=(f"metadata.{ACCOUNT_METADATA_KEY}", "customer.external_id"),
+).facts()
 CHECKOUT: FactSpec = {
     "session_id": Field.of("data.id"),
     "account_ref": Field.of(

@@ -43,7 +43,7 @@ import json
 from collections.abc import Mapping
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.declared import DeclaredProvider, FactSpec, Field, SnapshotSpec
+from tierline.billing.providers.declared import DeclaredProvider, Field, PaymentSpec, SnapshotSpec
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -88,15 +88,14 @@ MEMBERSHIP = SnapshotSpec(
     customer_id=("user.id", "member.id"),
     current_period_end="renewal_period_end",
 )
-PAYMENT: FactSpec = {
-    "payment_id": Field.of("data.id"),
-    "subscription_id": Field.of("data.membership.id"),
-    "customer_id": Field.of("data.user.id"),
-    "account_ref": Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}"),
-    "amount_paid": Field.of("data.total", kind="major"),
-    "currency": Field.of("data.currency", kind="text"),
-    "billing_reason": Field.of("data.billing_reason", kind="text"),
-}
+PAYMENT = PaymentSpec(
+    root="data",
+    amount="total",
+    amount_kind="major",
+    subscription_id="membership.id",
+    customer_id="user.id",
+    account_ref=f"metadata.{ACCOUNT_METADATA_KEY}",
+).facts()
 
 
 def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
