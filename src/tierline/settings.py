@@ -33,6 +33,9 @@ class TierlineSettings(BaseSettings):
     # -- webhooks -----------------------------------------------------------------------
     stripe_webhook_secret: SecretList = Field(default_factory=list)
     paddle_webhook_secret: SecretList = Field(default_factory=list)
+    polar_webhook_secret: SecretList = Field(default_factory=list)
+    whop_webhook_secret: SecretList = Field(default_factory=list)
+    lemonsqueezy_webhook_secret: SecretList = Field(default_factory=list)
     #: Turns on the offline ``fake`` provider: ``POST /webhooks/fake``, the fake checkout
     #: page and ``ingest("fake", ...)``. Whoever holds its secret can make any account paid, so
     #: it is off unless asked for: ``tierline demo`` and the test helpers turn it on; anything
@@ -46,6 +49,13 @@ class TierlineSettings(BaseSettings):
     stripe_tolerance_seconds: int = Field(default=300, ge=0)
     #: Paddle's tolerance for the signed timestamp (its SDK's default is 5 s).
     paddle_tolerance_seconds: int = Field(default=5, ge=0)
+    #: Polar's and Whop's tolerance for ``webhook-timestamp`` (Standard Webhooks: 300 s).
+    polar_tolerance_seconds: int = Field(default=300, ge=0)
+    whop_tolerance_seconds: int = Field(default=300, ge=0)
+    #: Lemon Squeezy signs no timestamp: a delivery whose ``data.attributes.updated_at`` is
+    #: further than this from now is refused as ``stale_timestamp`` (bounds replays; its
+    #: retries span minutes). Default: 3 days.
+    lemonsqueezy_max_event_age_seconds: int = Field(default=3 * 24 * 3600, gt=0)
 
     # -- outbound provider APIs ---------------------------------------------------------
     stripe_api_key: str | None = None
@@ -75,7 +85,13 @@ class TierlineSettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
-        "stripe_webhook_secret", "paddle_webhook_secret", "fake_webhook_secret", mode="before"
+        "stripe_webhook_secret",
+        "paddle_webhook_secret",
+        "polar_webhook_secret",
+        "whop_webhook_secret",
+        "lemonsqueezy_webhook_secret",
+        "fake_webhook_secret",
+        mode="before",
     )
     @classmethod
     def _split_secrets(cls, value: object) -> object:

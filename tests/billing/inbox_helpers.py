@@ -19,13 +19,23 @@ from tierline.credits.models import CreditGrant
 from tierline.referrals.models import Referral
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-SECRETS = {"fake": "fake-webhook-secret", "stripe": "whsec_test_inbox", "paddle": "pdl_ntfset_test"}
+SECRETS = {
+    "fake": "fake-webhook-secret",
+    "stripe": "whsec_test_inbox",
+    "paddle": "pdl_ntfset_test",
+    "polar": "polar_whs_test_inbox",
+    "whop": "ws_test_inbox",
+    "lemonsqueezy": "ls_test_inbox",
+}
 #: Settings giving every provider the secrets in :data:`SECRETS`.
 SECRET_SETTINGS: dict[str, Any] = {
     "enable_fake_provider": True,
     "fake_webhook_secret": [SECRETS["fake"]],
     "stripe_webhook_secret": [SECRETS["stripe"]],
     "paddle_webhook_secret": [SECRETS["paddle"]],
+    "polar_webhook_secret": [SECRETS["polar"]],
+    "whop_webhook_secret": [SECRETS["whop"]],
+    "lemonsqueezy_webhook_secret": [SECRETS["lemonsqueezy"]],
 }
 
 

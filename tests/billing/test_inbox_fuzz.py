@@ -28,16 +28,16 @@ from sqlalchemy import func, select
 from tierline import Tierline
 from tierline.accounts.models import Account
 from tierline.billing.models import Event, Subscription
-from tierline.billing.providers import get_provider
+from tierline.billing.providers import PROVIDER_NAMES, get_provider
 from tierline.billing.providers.signing import decode_json_object
 from tierline.db.models import Base
 
 from .inbox_helpers import FIXTURES, SECRET_SETTINGS, add_tier, signed
 
 MakeTierline = Callable[..., Tierline]
-PROVIDERS = ("stripe", "paddle", "fake")
-#: Examples per provider and dialect (nine runs in all).
-EXAMPLES = 80
+PROVIDERS = PROVIDER_NAMES
+#: Examples per provider and dialect.
+EXAMPLES = 40
 #: Ids the mutations pick from, so several deliveries meet on one subscription or account.
 SHARED_IDS = ("sub_fuzz_1", "sub_fuzz_2", "org_42", "cus_fuzz_1")
 #: Field names whose values the mutations replace with shared ids.

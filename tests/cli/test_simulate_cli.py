@@ -32,6 +32,18 @@ SECRETS = {
     "stripe": "whsec_simulate_tests",
     "paddle": "pdl_ntfset_simulate_tests",
     "fake": "fake_simulate_tests",
+    "polar": "polar_whs_simulate_tests",
+    "whop": "ws_simulate_tests",
+    "lemonsqueezy": "ls_simulate_tests",
+}
+#: Each provider's link of the ``pro`` tier in :data:`CATALOG_TOML`.
+KEYS = {
+    "stripe": "pro_monthly",
+    "paddle": "pro",
+    "fake": "pro_fake",
+    "polar": "pro",
+    "whop": "plan_9XcRt5YhJk3mNa",
+    "lemonsqueezy": "482117",
 }
 CATALOG_TOML = """
 [features]
@@ -44,7 +56,8 @@ exempt = true
 [tiers.pro]
 name = "Pro"
 features = ["analyze"]
-providers = { stripe = ["pro_monthly", "pro_yearly"], paddle = "pro", fake = "pro_fake" }
+providers = { stripe = ["pro_monthly", "pro_yearly"], paddle = "pro", fake = "pro_fake", \
+  polar = "pro", whop = "plan_9XcRt5YhJk3mNa", lemonsqueezy = "482117" }
 
 [tiers.team]
 name = "Team"
@@ -73,7 +86,30 @@ REFERENCE = {
         "subscription.past_due": "subscription.updated",
         "subscription.canceled": "subscription.canceled",
     },
+    "polar": {
+        "checkout.completed": "subscription.created",
+        "subscription.created": "subscription.created",
+        "subscription.updated": "subscription.updated",
+        "subscription.past_due": "subscription.past_due",
+        "subscription.canceled": "subscription.revoked",
+    },
+    "whop": {
+        "checkout.completed": "membership.activated",
+        "subscription.created": "membership.activated",
+        "subscription.updated": "membership.updated",
+        "subscription.past_due": "membership.updated",
+        "subscription.canceled": "membership.deactivated",
+    },
+    "lemonsqueezy": {
+        "checkout.completed": "subscription_created",
+        "subscription.created": "subscription_created",
+        "subscription.updated": "subscription_updated",
+        "subscription.past_due": "subscription_updated",
+        "subscription.canceled": "subscription_expired",
+    },
 }
+#: The status access ends in, where it is not ``canceled``.
+ENDED = {"lemonsqueezy": SubscriptionStatus.EXPIRED}
 #: Fields whose keys differ between events by nature (Stripe lists what changed).
 VARIABLE_PATHS = {"data.previous_attributes"}
 
@@ -112,7 +148,7 @@ def shape_differences(built: Any, reference: Any, path: str = "") -> list[str]:
 @pytest.mark.parametrize("provider", SIMULATED_PROVIDERS)
 @pytest.mark.parametrize("event", SIMULATED_EVENTS)
 def test_payload_is_shaped_like_the_providers_fixture_and_parses(provider: str, event: str) -> None:
-    key = {"stripe": "pro_monthly", "paddle": "pro", "fake": "pro_fake"}[provider]
+    key = KEYS[provider]
     payload = build_payload(provider, event, account_ref="org_7", external_key=key)
     name = REFERENCE[provider][event]
     reference = json.loads((FIXTURES / provider / f"{name}.json").read_text())
@@ -131,7 +167,7 @@ def test_payload_is_shaped_like_the_providers_fixture_and_parses(provider: str, 
         assert parsed.data["subscription_id"]
         return
     expected_status = {
-        "subscription.canceled": SubscriptionStatus.CANCELED,
+        "subscription.canceled": ENDED.get(provider, SubscriptionStatus.CANCELED),
         "subscription.past_due": SubscriptionStatus.PAST_DUE,
     }.get(event, SubscriptionStatus.ACTIVE)
     assert parsed.subscription.status is expected_status
@@ -141,7 +177,7 @@ def test_payload_is_shaped_like_the_providers_fixture_and_parses(provider: str, 
 
 def test_successive_events_for_one_account_name_one_subscription() -> None:
     for provider in SIMULATED_PROVIDERS:
-        key = "pro"
+        key = KEYS[provider]
         first = build_payload(provider, "subscription.created", account_ref="a", external_key=key)
         later = build_payload(provider, "subscription.canceled", account_ref="a", external_key=key)
         other = build_payload(provider, "subscription.created", account_ref="b", external_key=key)
@@ -152,7 +188,7 @@ def test_successive_events_for_one_account_name_one_subscription() -> None:
 def _subscription_id(provider: str, payload: dict[str, Any]) -> str:
     if provider == "stripe":
         return str(payload["data"]["object"]["id"])
-    if provider == "paddle":
+    if provider in ("paddle", "polar", "whop", "lemonsqueezy"):
         return str(payload["data"]["id"])
     return str(payload["data"]["subscription"]["id"])
 
@@ -174,6 +210,9 @@ def live_app(sqlite_url: URL, catalog_file: Path) -> Iterator[tuple[Tierline, st
         enable_fake_provider=True,
         fake_webhook_secret=[SECRETS["fake"]],
         secret_key="simulate-tests",
+        polar_webhook_secret=[SECRETS["polar"]],
+        whop_webhook_secret=[SECRETS["whop"]],
+        lemonsqueezy_webhook_secret=[SECRETS["lemonsqueezy"]],
     )
     tl = Tierline(settings=settings, catalog=catalog_file)
     tl.sync_catalog()
@@ -258,8 +297,8 @@ def test_a_secret_the_app_does_not_know_is_answered_400_and_exits_1(
     [
         (("subscription.renewed", "--account", "a", "--tier", "pro"), "valid events: checkout"),
         (
-            ("subscription.created", "--account", "a", "--tier", "pro", "--provider", "polar"),
-            "valid providers: stripe, paddle, fake",
+            ("subscription.created", "--account", "a", "--tier", "pro", "--provider", "paypal"),
+            "valid providers: stripe, paddle, polar, whop, lemonsqueezy, fake",
         ),
         (("subscription.created", "--account", "a", "--tier", "gold"), "tiers: free, pro, team"),
         (

@@ -29,9 +29,14 @@ from tierline.referrals.service import ReferralService
 #: Payment events that can convert a referral (status itself comes from subscription events).
 PAYMENT_TYPES = frozenset(
     {"invoice.paid", "invoice.payment_succeeded", "transaction.paid", "transaction.completed"}
+    # Polar orders, Whop payments, Lemon Squeezy invoices and orders (their provider modules).
+    | {"order.paid", "order.created", "payment.succeeded"}
+    | {"subscription_payment_success", "subscription_payment_recovered", "order_created"}
 )
 #: Payment events stored for the record; the subscription events carry the resulting status.
-NO_EFFECT_TYPES = frozenset({"invoice.payment_failed"})
+NO_EFFECT_TYPES = frozenset(
+    {"invoice.payment_failed", "payment.failed", "subscription_payment_failed"}
+)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Webhook payloads for ``tierline simulate``: what Stripe, Paddle or the fake provider would send.
+"""Webhook payloads for ``tierline simulate``: what each provider (or the fake one) would send.
 
 One vocabulary of simulated events maps onto each provider's real event types:
 
@@ -17,7 +17,8 @@ subscription.past_due   customer.subscription.updated [2]_  subscription.past_du
 .. [2] Stripe has no past-due event type: the subscription is updated to ``past_due``.
 
 The fake provider has its own ``checkout.completed`` and ``subscription.*`` types; past due is
-``subscription.updated`` with status ``past_due``.
+``subscription.updated`` with status ``past_due``. Polar, Whop and Lemon Squeezy payloads are
+built by :mod:`tierline.billing.simulate_templated` (its table names their event types).
 
 Payloads have the fields, nesting and types of the providers' documented payloads (the JSON
 fixtures under ``tests/fixtures/`` are the reference, and the tests compare the two). Ids of the
@@ -34,6 +35,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierline.billing import simulate_templated
 from tierline.billing.providers import fake, sign_for
 from tierline.catalog.spec import Catalog
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
@@ -70,9 +72,10 @@ EVENT_TYPES: dict[tuple[str, str], str] = {
     ("fake", SUBSCRIPTION_UPDATED): fake.SUBSCRIPTION_UPDATED,
     ("fake", SUBSCRIPTION_CANCELED): fake.SUBSCRIPTION_CANCELED,
     ("fake", SUBSCRIPTION_PAST_DUE): fake.SUBSCRIPTION_UPDATED,
+    **simulate_templated.EVENT_TYPES,
 }
 #: The providers simulated payloads exist for.
-SIMULATED_PROVIDERS: tuple[str, ...] = ("stripe", "paddle", "fake")
+SIMULATED_PROVIDERS: tuple[str, ...] = ("stripe", "paddle", *simulate_templated.PROVIDERS, "fake")
 
 _STATUS = {
     CHECKOUT_COMPLETED: "active",
@@ -150,6 +153,8 @@ def build_payload(
         return _stripe_event(event, account_ref, external_key, moment)
     if provider == "paddle":
         return _paddle_event(event, account_ref, external_key, moment)
+    if provider in simulate_templated.PROVIDERS:
+        return simulate_templated.build(provider, event, account_ref, external_key, moment)
     return fake.build_event(
         EVENT_TYPES[(provider, event)],
         account_ref=account_ref,

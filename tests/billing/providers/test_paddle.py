@@ -278,7 +278,7 @@ def test_an_amount_that_is_not_minor_units_is_malformed(amount: str) -> None:
 
 def test_the_table_ranks_every_subscription_event_and_status() -> None:
     assert set(LIFECYCLE.events) == SUBSCRIPTION_EVENTS
-    assert set(LIFECYCLE.statuses) == set(STATUS_MAP.values())
+    assert set(STATUS_MAP.values()) <= set(LIFECYCLE.statuses)  # every status it sends
     assert LIFECYCLE.terminal == {SubscriptionStatus.CANCELED}
     # Paddle sends subscription.updated beside every specific event: the specific one of the
     # same millisecond never loses to a created snapshot, and canceled outranks them all.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tierline.billing.providers import fake, paddle, stripe
+from tierline.billing.providers import fake, lemonsqueezy, paddle, polar, stripe, whop
 from tierline.billing.providers.base import (
     Provider,
     ProviderEvent,
@@ -42,11 +42,25 @@ _FACTORIES: dict[str, _Factory] = {
     paddle.NAME: lambda s, clock: paddle.PaddleProvider(
         s.paddle_webhook_secret, tolerance_seconds=s.paddle_tolerance_seconds, clock=clock
     ),
+    polar.NAME: lambda s, clock: polar.PolarProvider(
+        s.polar_webhook_secret, tolerance_seconds=s.polar_tolerance_seconds, clock=clock
+    ),
+    whop.NAME: lambda s, clock: whop.WhopProvider(
+        s.whop_webhook_secret, tolerance_seconds=s.whop_tolerance_seconds, clock=clock
+    ),
+    lemonsqueezy.NAME: lambda s, clock: lemonsqueezy.LemonSqueezyProvider(
+        s.lemonsqueezy_webhook_secret,
+        max_event_age_seconds=s.lemonsqueezy_max_event_age_seconds,
+        clock=clock,
+    ),
     fake.NAME: lambda s, clock: fake.FakeProvider(s.fake_webhook_secret, clock=clock),
 }
 _SIGNERS: dict[str, Callable[[bytes, str, int | None], dict[str, str]]] = {
     stripe.NAME: stripe.sign,
     paddle.NAME: paddle.sign,
+    polar.NAME: polar.SCHEME.sign,
+    whop.NAME: whop.sign,
+    lemonsqueezy.NAME: lemonsqueezy.SCHEME.sign,
     fake.NAME: fake.sign,
 }
 

@@ -98,17 +98,6 @@ LIFECYCLE = LifecycleOrder(
         SUBSCRIPTION_UPDATED: 1,
         SUBSCRIPTION_CANCELED: 2,
     },
-    statuses={
-        SubscriptionStatus.INCOMPLETE: 0,
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.UNPAID: 2,
-        SubscriptionStatus.PAUSED: 2,
-        SubscriptionStatus.CANCELED: 3,
-        SubscriptionStatus.EXPIRED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
 )
 _READ = PayloadReader(NAME)
 _STATUSES = ", ".join(status.value for status in SubscriptionStatus)

@@ -126,5 +126,21 @@ class PayloadReader:
                 path, value, f"an RFC 3339 timestamp with a time zone within {_WINDOW}"
             ) from exc
 
+    def opt_id(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        """An optional id sent as a string or an integer (Lemon Squeezy's numeric ids)."""
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.opt_string(data, key, path)
+
+    def choice(
+        self, data: Mapping[str, Any], key: str, path: str, choices: Mapping[str, Any]
+    ) -> Any:
+        """A required string that must be one of ``choices``' keys; returns its value."""
+        raw = self.string(data, key, path)
+        if raw not in choices:
+            raise self.fail(path, raw, f"one of {', '.join(choices)}")
+        return choices[raw]
+
 
 _WINDOW = f"{bounds.EARLIEST:%Y-%m-%d}..{bounds.LATEST:%Y-%m-%d}"

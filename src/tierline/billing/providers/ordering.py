@@ -27,7 +27,8 @@ each table's ranks in ``0..99`` (checked when the table is built).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tierline.billing.models import SubscriptionStatus
 
@@ -37,19 +38,45 @@ RANK_BASE = 100
 TERMINAL_BAND = RANK_BASE * RANK_BASE
 
 
+#: The status ranks every provider shares (a table may give its own): ``incomplete`` (0) <
+#: ``trialing`` (1) < ``active``, ``past_due``, ``unpaid``, ``paused`` (2) < ``canceled``,
+#: ``expired`` (3). A provider that never sends a status never meets its rank.
+STATUS_RANKS: Mapping[SubscriptionStatus, int] = MappingProxyType(
+    {
+        SubscriptionStatus.INCOMPLETE: 0,
+        SubscriptionStatus.TRIALING: 1,
+        SubscriptionStatus.ACTIVE: 2,
+        SubscriptionStatus.PAST_DUE: 2,
+        SubscriptionStatus.UNPAID: 2,
+        SubscriptionStatus.PAUSED: 2,
+        SubscriptionStatus.CANCELED: 3,
+        SubscriptionStatus.EXPIRED: 3,
+    }
+)
+#: The statuses that end a subscription for good, unless a table names its own.
+ENDED: frozenset[SubscriptionStatus] = frozenset(
+    {SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}
+)
+
+
+def event_ranks(*groups: tuple[str, ...]) -> dict[str, int]:
+    """Event-type ranks from groups listed earliest first: each group's index is its rank."""
+    return {event: rank for rank, group in enumerate(groups) for event in group}
+
+
 @dataclass(frozen=True)
 class LifecycleOrder:
     """One provider's ordering table: event-type ranks, status ranks, terminal statuses.
 
     ``events`` maps the provider's event type (``customer.subscription.created``...) to its
-    rank; ``statuses`` maps a normalized status to its rank; ``terminal`` names the statuses
-    that end a subscription for good. Raises :class:`ValueError` when a rank is outside
-    ``0..99``.
+    rank; ``statuses`` maps a normalized status to its rank (default :data:`STATUS_RANKS`);
+    ``terminal`` names the statuses that end a subscription for good (default :data:`ENDED`).
+    Raises :class:`ValueError` when a rank is outside ``0..99``.
     """
 
     events: Mapping[str, int]
-    statuses: Mapping[SubscriptionStatus, int]
-    terminal: frozenset[SubscriptionStatus]
+    statuses: Mapping[SubscriptionStatus, int] = field(default_factory=lambda: STATUS_RANKS)
+    terminal: frozenset[SubscriptionStatus] = ENDED
 
     def __post_init__(self) -> None:
         for name, value in [*self.events.items(), *self.statuses.items()]:

@@ -88,15 +88,7 @@ PAYMENT_EVENTS: frozenset[str] = frozenset({"transaction.paid", "transaction.com
 
 #: The ordering table (see the module docstring's "Ordering").
 LIFECYCLE = LifecycleOrder(
-    events=SUBSCRIPTION_EVENT_RANKS,
-    statuses={
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.PAUSED: 2,
-        SubscriptionStatus.CANCELED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.CANCELED}),
+    events=SUBSCRIPTION_EVENT_RANKS, terminal=frozenset({SubscriptionStatus.CANCELED})
 )
 
 SCHEME = SignatureScheme(

@@ -15,6 +15,12 @@ fake       ``Tierline-Signature``  ``,``      ``t``      ``v1``    ``.``
 :class:`SignatureScheme` verifies and signs any of them with the standard library only. Several
 signatures in one header (a provider rolling its secret) and several configured secrets (you
 rolling yours) are both accepted: any signature matching any secret passes.
+
+Every scheme is an :class:`HmacScheme`, whose one ``verify`` fixes the order of the checks
+(secrets configured, signature, timestamp, JSON) and differs only in how a scheme reads its
+headers: :class:`SignatureScheme` above, :class:`BodyHmacScheme` (Lemon Squeezy's hex HMAC of
+the body, no timestamp) and
+:class:`~tierline.billing.providers.standard_webhooks.StandardWebhooksScheme` (Polar, Whop).
 """
 
 from __future__ import annotations
@@ -34,6 +40,18 @@ from tierline.billing.providers.base import WebhookRejected
 # Unix seconds have 10 digits until 2286; a longer value is not a timestamp (and int() of a
 # few thousand digits raises ValueError instead of answering).
 _MAX_TIMESTAMP_DIGITS = 12
+
+
+def unix_seconds(raw: str) -> int | None:
+    """A signed header's timestamp as unix seconds, or None when it is not one.
+
+    Only ASCII digits, at most ``_MAX_TIMESTAMP_DIGITS`` of them: ``int()`` of a few thousand
+    digits raises instead of answering, and no genuine timestamp is that long.
+    """
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_TIMESTAMP_DIGITS:
+        return None
+    return int(raw)
+
 
 #: "Now" for timestamp checks: unix seconds, or an aware datetime (so a Tierline clock fits).
 Clock = Callable[[], float | datetime]
@@ -86,8 +104,121 @@ def decode_json_object(body: bytes | str, provider: str) -> dict[str, Any]:
     return payload
 
 
+def require_secrets(secrets: Sequence[str], provider: str, setting: str) -> None:
+    """Raise ``no_secret_configured`` when ``secrets`` is empty: nothing verifies then."""
+    if not secrets:
+        raise WebhookRejected(
+            "no_secret_configured",
+            f"no {provider} webhook secret is configured; set {setting} "
+            "(several comma-separated secrets are accepted during a rotation)",
+        )
+
+
+def required_header(headers: Mapping[str, str], name: str) -> str:
+    """The non-blank value of header ``name``; ``missing_signature`` when it is absent."""
+    value = header_value(headers, name)
+    if value is None or not value.strip():
+        raise WebhookRejected("missing_signature", f"the {name} header is missing or empty")
+    return value
+
+
+def any_matches(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
+    """Whether any received signature equals any expected one, in constant time per pair.
+
+    Every pair is compared (no early exit) so timing says nothing about which matched.
+    """
+    matched = False
+    for candidate in candidates:
+        for digest in expected:
+            matched |= hmac.compare_digest(digest, candidate)
+    return matched
+
+
+def check_age(age: float, tolerance: float, what: str) -> None:
+    """Raise ``stale_timestamp`` when ``age`` seconds is beyond ``tolerance`` either way."""
+    if abs(age) > tolerance:
+        when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s in the future"
+        raise WebhookRejected("stale_timestamp", f"{what} is {when} (tolerance {int(tolerance)} s)")
+
+
 @dataclass(frozen=True)
-class SignatureScheme:
+class Delivery:
+    """What a scheme read from one delivery's headers, before any secret is tried."""
+
+    #: The signatures received (each as sent, encoded), any of which may match.
+    received: list[bytes]
+    #: The exact bytes signed.
+    content: bytes
+    #: The signed unix timestamp, None for a scheme without one.
+    timestamp: int | None = None
+    #: How a stale timestamp is named in the error (``Stripe-Signature timestamp 17``).
+    stamp: str = ""
+    #: The message id a scheme's headers carry (Standard Webhooks ``webhook-id``).
+    message_id: str | None = None
+
+
+class HmacScheme:
+    """An HMAC-SHA256 webhook scheme: :meth:`verify` once, each scheme's spelling in subclasses.
+
+    A subclass sets ``provider`` and ``setting`` (the secrets' setting, named when none is
+    configured) and implements :meth:`read` (the signatures and the signed content, raising
+    ``missing_signature`` / ``malformed_signature``) and :meth:`sign`; :meth:`expected` (the
+    signature a secret gives) defaults to the hex HMAC-SHA256 of the signed content. The order
+    of checks is fixed here: secrets configured, signature, then timestamp, so
+    ``stale_timestamp`` is only ever said of an authentic delivery (a replay, or a clock that
+    is off), never of a forgery.
+    """
+
+    provider: str
+    setting: str
+
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The delivery's signatures and signed content."""
+        raise NotImplementedError
+
+    def expected(self, secret: str, delivery: Delivery) -> bytes:
+        """The signature ``secret`` gives for ``delivery``, as sent (default: hex HMAC)."""
+        return hmac_sha256_hex(secret, delivery.content).encode()
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The headers carrying a valid signature of ``body`` (timestamp defaults to now)."""
+        raise NotImplementedError
+
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message."""
+        return f"no signature matches the body for any configured secret ({tried} tried)"
+
+    def accept(self, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+        """The verified payload as returned (a scheme may add what its headers carry)."""
+        return payload
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secrets: Sequence[str],
+        tolerance: int,
+        now: float,
+    ) -> dict[str, Any]:
+        """Check the signature, then the timestamp; return the decoded JSON object.
+
+        Raises :class:`WebhookRejected` (``no_secret_configured``, ``missing_signature``,
+        ``malformed_signature``, ``bad_signature``, ``stale_timestamp``, ``malformed_json``,
+        ``malformed_payload``).
+        """
+        require_secrets(secrets, self.provider, self.setting)
+        delivery = self.read(headers, body)
+        expected = [self.expected(secret, delivery) for secret in secrets]
+        if not any_matches(delivery.received, expected):
+            raise WebhookRejected("bad_signature", self.mismatch(len(secrets)))
+        if delivery.timestamp is not None:
+            check_age(now - delivery.timestamp, tolerance, delivery.stamp)
+        return self.accept(decode_json_object(body, self.provider), delivery)
+
+
+@dataclass(frozen=True)
+class SignatureScheme(HmacScheme):
     """One provider's spelling of the timestamped HMAC-SHA256 header."""
 
     provider: str
@@ -133,71 +264,62 @@ class SignatureScheme:
             raise self._malformed(
                 value, f"expected exactly one {self.timestamp_key}=<unix seconds>"
             )
-        if (
-            not timestamps[0].isascii()
-            or not timestamps[0].isdigit()
-            or len(timestamps[0]) > _MAX_TIMESTAMP_DIGITS
-        ):
+        timestamp = unix_seconds(timestamps[0])
+        if timestamp is None:
             raise self._malformed(
                 value, f"{self.timestamp_key}={timestamps[0]!r} is not unix seconds"
             )
         if not signatures:
             raise self._malformed(value, f"no {self.hash_key}=<hex signature>")
-        return int(timestamps[0]), signatures
+        return timestamp, signatures
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        secrets: Sequence[str],
-        tolerance: int,
-        now: float,
-    ) -> dict[str, Any]:
-        """Check the signature and timestamp, then decode the body as a JSON object.
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The header's signatures for :attr:`hash_key` over ``{timestamp}{joiner}{body}``."""
+        timestamp, signatures = self.parse_header(required_header(headers, self.header))
+        return Delivery(
+            received=[sig.encode("utf-8", "replace") for sig in signatures],
+            content=self.signed_content(timestamp, body),
+            timestamp=timestamp,
+            stamp=f"{self.header} timestamp {timestamp}",
+        )
 
-        The signature is checked before the timestamp, so ``stale_timestamp`` is only ever said
-        of an authentic delivery (a replay, or a clock that is off), never of a forgery.
-        """
-        if not secrets:
-            raise WebhookRejected(
-                "no_secret_configured",
-                f"no {self.provider} webhook secret is configured; set {self.setting} "
-                "(several comma-separated secrets are accepted during a rotation)",
-            )
-        value = header_value(headers, self.header)
-        if value is None or not value.strip():
-            raise WebhookRejected(
-                "missing_signature", f"the {self.header} header is missing or empty"
-            )
-        timestamp, signatures = self.parse_header(value)
-        content = self.signed_content(timestamp, body)
-        expected = [hmac_sha256_hex(secret, content).encode() for secret in secrets]
-        # Every pair is compared (no early exit) so timing says nothing about which matched.
-        matched = False
-        for candidate in signatures:
-            raw = candidate.encode("utf-8", "replace")
-            for digest in expected:
-                matched |= hmac.compare_digest(digest, raw)
-        if not matched:
-            raise WebhookRejected(
-                "bad_signature",
-                f"no {self.hash_key} signature in {self.header} matches the body for any "
-                f"configured secret ({len(secrets)} tried)",
-            )
-        age = now - timestamp
-        if abs(age) > tolerance:
-            when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s in the future"
-            raise WebhookRejected(
-                "stale_timestamp",
-                f"{self.header} timestamp {timestamp} is {when} (tolerance {tolerance} s)",
-            )
-        return decode_json_object(body, self.provider)
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message, naming the header."""
+        return (
+            f"no {self.hash_key} signature in {self.header} matches the body for any "
+            f"configured secret ({tried} tried)"
+        )
 
     def _malformed(self, value: str, why: str) -> WebhookRejected:
         return WebhookRejected(
             "malformed_signature", f"cannot read the {self.header} header {value!r}: {why}"
         )
+
+
+@dataclass(frozen=True)
+class BodyHmacScheme(HmacScheme):
+    """A hex HMAC-SHA256 of the raw body in one header, with no timestamp (Lemon Squeezy).
+
+    Without a signed timestamp a captured delivery verifies forever: the provider using it
+    must bound replays itself (see :mod:`tierline.billing.providers.lemonsqueezy`).
+    """
+
+    provider: str
+    header: str
+    setting: str
+
+    def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The header carrying the signature of ``body`` (``timestamp`` is unused)."""
+        return {self.header: hmac_sha256_hex(secret, body)}
+
+    def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The header's one hex signature (any case) over the raw body."""
+        received = required_header(headers, self.header).strip().lower()
+        return Delivery(received=[received.encode("utf-8", "replace")], content=body)
+
+    def mismatch(self, tried: int) -> str:
+        """The ``bad_signature`` message, naming the header."""
+        return f"{self.header} does not match the body for any configured secret ({tried} tried)"
 
 
 class SignedProvider:
@@ -208,7 +330,7 @@ class SignedProvider:
     """
 
     name: str
-    scheme: ClassVar[SignatureScheme]
+    scheme: ClassVar[HmacScheme]
     default_tolerance: ClassVar[int]
 
     def __init__(
@@ -226,10 +348,16 @@ class SignedProvider:
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Mapping[str, Any]:
         """Check the provider's signature header over the raw body; return the decoded JSON."""
-        return self.scheme.verify(
+        payload = self.scheme.verify(
             headers,
             body,
             secrets=self.secrets,
             tolerance=self.tolerance_seconds,
             now=unix_now(self.clock),
         )
+        self.check(payload)
+        return payload
+
+    def check(self, payload: Mapping[str, Any]) -> None:
+        """A provider's own check of an authentic payload (default: none); raises
+        :class:`WebhookRejected`."""

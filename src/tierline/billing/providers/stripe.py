@@ -98,17 +98,6 @@ INVOICE_EVENTS: frozenset[str] = frozenset(
 #: The ordering table (see the module docstring's "Ordering").
 LIFECYCLE = LifecycleOrder(
     events=SUBSCRIPTION_EVENT_RANKS,
-    statuses={
-        SubscriptionStatus.INCOMPLETE: 0,
-        SubscriptionStatus.TRIALING: 1,
-        SubscriptionStatus.ACTIVE: 2,
-        SubscriptionStatus.PAST_DUE: 2,
-        SubscriptionStatus.UNPAID: 2,
-        SubscriptionStatus.PAUSED: 2,
-        SubscriptionStatus.CANCELED: 3,
-        SubscriptionStatus.EXPIRED: 3,
-    },
-    terminal=frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED}),
 )
 
 SCHEME = SignatureScheme(
