@@ -233,6 +233,9 @@ class Inbox:
         if effect.status is not EventStatus.PROCESSED:
             error = effect.detail if effect.status is EventStatus.UNMAPPED else None
             claims.restate(conn, claim, effect.status, now=now, error=error)
+        elif effect.warning is not None:
+            # Applied, but kept visible in `tierline events list` (an unmapped price...).
+            claims.restate(conn, claim, effect.status, now=now, error=f"warning: {effect.warning}")
         return effect
 
     def _finish(
@@ -242,6 +245,13 @@ class Inbox:
         for ref in effect.accounts:
             self.ctx.cache.invalidate(ref)
         detail = effect.detail
+        if effect.warning is not None:
+            logger.warning(
+                "%s event %s applied with a warning: %s",
+                event.provider,
+                event.event_id,
+                effect.warning,
+            )
         if effect.status is EventStatus.UNMAPPED:
             logger.warning("unmapped %s event %s: %s", event.provider, event.event_id, detail)
         elif follow_links and (effect.linked_customer or effect.linked_subscription):

@@ -160,15 +160,16 @@ def test_subscription_updated_cancel_at_period_end_and_quantity() -> None:
     assert snap is not None
     assert snap.status is SubscriptionStatus.ACTIVE
     assert (snap.cancel_at_period_end, snap.items[0].quantity, snap.trial_end) == (True, 3, None)
-    # Newer dashboards cancel "at period end" by setting cancel_at instead.
+    # Newer dashboards cancel "at period end" by setting cancel_at instead: a date, kept as one.
     sub = payload["data"]["object"]
     sub["cancel_at_period_end"] = False
     sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"]
     snap = parse(payload).subscription
-    assert snap is not None and snap.cancel_at_period_end
+    assert snap is not None and not snap.cancel_at_period_end
+    assert snap.cancel_at == datetime.fromtimestamp(sub["cancel_at"], UTC)
     sub["cancel_at"] = None
     snap = parse(payload).subscription
-    assert snap is not None and not snap.cancel_at_period_end
+    assert snap is not None and not snap.cancel_at_period_end and snap.cancel_at is None
 
 
 def test_pre_basil_period_end_is_read_from_the_subscription() -> None:

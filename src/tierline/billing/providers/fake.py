@@ -101,7 +101,8 @@ class FakeProvider(SignedProvider):
         raw_sub = _READ.opt_obj(data, "subscription", "data.subscription")
         if raw_sub is None and event_type.startswith("subscription."):
             raise _READ.fail("data.subscription", None, f"an object for {event_type} events")
-        snapshot = None if raw_sub is None else _snapshot(raw_sub, occurred_at)
+        rank = EVENT_TYPES.index(event_type) if event_type in EVENT_TYPES else 0
+        snapshot = None if raw_sub is None else _snapshot(raw_sub, occurred_at, rank)
         facts: dict[str, Any] = {}
         if event_type == CHECKOUT_COMPLETED:
             account_ref = _READ.opt_string(data, "account_ref", "data.account_ref")
@@ -121,7 +122,9 @@ class FakeProvider(SignedProvider):
         )
 
 
-def _snapshot(sub: Mapping[str, Any], updated_at: datetime | None) -> SubscriptionSnapshot:
+def _snapshot(
+    sub: Mapping[str, Any], updated_at: datetime | None, rank: int
+) -> SubscriptionSnapshot:
     where = "data.subscription"
     raw_status = _READ.string(sub, "status", f"{where}.status")
     try:
@@ -144,6 +147,7 @@ def _snapshot(sub: Mapping[str, Any], updated_at: datetime | None) -> Subscripti
         ),
         trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
         updated_at=updated_at,
+        rank=rank,
     )
 
 

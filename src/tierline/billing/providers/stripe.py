@@ -98,7 +98,7 @@ class StripeProvider(SignedProvider):
         if event_type == CHECKOUT_COMPLETED:
             facts = _checkout_facts(obj)
         elif event_type in SUBSCRIPTION_EVENTS:
-            snapshot = _snapshot(obj, occurred_at)
+            snapshot = _snapshot(obj, occurred_at, _EVENT_RANK.get(event_type, 1))
         elif event_type in INVOICE_EVENTS:
             facts = _invoice_facts(obj)
         return ProviderEvent(
@@ -181,7 +181,16 @@ def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
     return tuple(found)
 
 
-def _snapshot(sub: Mapping[str, Any], occurred_at: datetime | None) -> SubscriptionSnapshot:
+#: Lifecycle rank on equal ``created`` seconds: created < updated (and paused/resumed) < deleted.
+_EVENT_RANK: Mapping[str, int] = {
+    "customer.subscription.created": 0,
+    "customer.subscription.deleted": 2,
+}
+
+
+def _snapshot(
+    sub: Mapping[str, Any], occurred_at: datetime | None, rank: int
+) -> SubscriptionSnapshot:
     where = "data.object"
     raw_status = _READ.string(sub, "status", f"{where}.status")
     status = STATUS_MAP.get(raw_status)
@@ -203,12 +212,13 @@ def _snapshot(sub: Mapping[str, Any], occurred_at: datetime | None) -> Subscript
         customer_id=_ref(sub, "customer", f"{where}.customer"),
         items=_with_quantity(_items(items), quantity),
         current_period_end=period_end,
-        cancel_at_period_end=(
-            _READ.flag(sub, "cancel_at_period_end", f"{where}.cancel_at_period_end")
-            or cancel_at is not None
+        cancel_at_period_end=_READ.flag(
+            sub, "cancel_at_period_end", f"{where}.cancel_at_period_end"
         ),
+        cancel_at=cancel_at,
         trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
         updated_at=occurred_at,
+        rank=rank,
     )
 
 
