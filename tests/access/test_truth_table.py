@@ -101,7 +101,9 @@ def test_status_truth_table(
     if status is not None:
         failed = now - timedelta(days=10 if period == "past" else 1)
         since = failed if status == "past_due" else None
-        add_subscription(tl, ref, "pro", status, period_end=end, trial_end=end, past_due_since=since)
+        add_subscription(
+            tl, ref, "pro", status, period_end=end, trial_end=end, past_due_since=since
+        )
     if credit == "expired":
         # Granted twelve days ago for ten days: ended two days ago.
         clock.set(now - timedelta(days=12))
