@@ -23,6 +23,7 @@ from tierline.billing.plan import choose_plan, period_end
 from tierline.billing.providers.base import ProviderEvent
 from tierline.billing.subscriptions import (
     PlanTerms,
+    Written,
     account_id_for,
     apply_snapshot,
     link_subscription,
@@ -144,8 +145,8 @@ class EffectApplier:
         if first.status is EventStatus.IGNORED:
             return second
         second.accounts |= first.accounts
-        second.linked_customer = first.linked_customer
-        second.linked_subscription = first.linked_subscription
+        second.linked_customer = first.linked_customer or second.linked_customer
+        second.linked_subscription = first.linked_subscription or second.linked_subscription
         second.detail = f"{first.detail}; {second.detail}"
         if first.warning is not None:
             second.warning = (
@@ -217,7 +218,7 @@ class EffectApplier:
         account = self._account_for(
             tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id
         )
-        applied = apply_snapshot(
+        written = apply_snapshot(
             tx.conn,
             event.provider,
             snap,
@@ -229,7 +230,7 @@ class EffectApplier:
             ),
             now=now,
         )
-        if applied:
+        if written is not Written.NOTHING:
             tier = repr(plan.tier.key) if plan.tier is not None else "kept"
             effect = Effect(
                 EventStatus.PROCESSED,
@@ -241,6 +242,11 @@ class EffectApplier:
                 effect.warn(f"price unmapped: {unmapped}; the stored tier is kept")
             if plan.warning is not None:
                 effect.warn(plan.warning)
+            if written is Written.INSERTED:
+                # A subscription seen for the first time: its events that came before it and
+                # could not be placed (unmapped) are replayed, so delivery order never matters.
+                effect.linked_subscription = snap.external_id
+                effect.linked_customer = snap.customer_id
         else:
             effect = Effect(
                 EventStatus.PROCESSED,

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline.access.tiers import TierCache
@@ -334,11 +334,20 @@ class Inbox:
     def _replay_linked(
         self, provider: str, customer_id: str | None, subscription_id: str | None
     ) -> int:
-        """Replay the unmapped events a checkout just made mappable (they arrived before it)."""
+        """Replay the unmapped events a checkout (or a subscription's first snapshot) just made
+        mappable: they arrived before it. Only events whose body names the customer or the
+        subscription are parsed."""
+        names = [
+            Event.payload.contains(v, autoescape=True) for v in (customer_id, subscription_id) if v
+        ]
         with self.ctx.sessions() as session:
             rows = session.execute(
                 select(Event.id, Event.payload)
-                .where(Event.status == EventStatus.UNMAPPED.value, Event.provider == provider)
+                .where(
+                    Event.status == EventStatus.UNMAPPED.value,
+                    Event.provider == provider,
+                    or_(*names),
+                )
                 .order_by(Event.id)
             ).all()
         impl = self._provider(provider)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -181,6 +182,15 @@ def stored_subscription(
     return StoredSubscription(int(row.account_id), row.tier_id, SubscriptionStatus(row.status))
 
 
+class Written(Enum):
+    """What :func:`apply_snapshot` did to the row."""
+
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    #: Nothing: the stored state is later or final (or, with no tier, there is no row).
+    NOTHING = "nothing"
+
+
 def apply_snapshot(
     conn: Connection,
     provider: str,
@@ -189,7 +199,7 @@ def apply_snapshot(
     account_id: int,
     terms: PlanTerms,
     now: datetime,
-) -> bool:
+) -> Written:
     """Upsert the subscription from ``snap`` unless it is not later than the stored state.
 
     Order: the provider timestamp (``snap.updated_at``), then ``snap.rank`` on equal
@@ -198,8 +208,7 @@ def apply_snapshot(
     stored terminal status (:attr:`SubscriptionStatus.is_terminal`) is final: only another
     terminal snapshot still updates the row. ``past_due_since`` is set to the snapshot's time
     (else ``now``) when it moves the row into ``past_due``, kept while it stays there, cleared
-    otherwise. Returns True if the row was written (inserted or updated). A new row needs
-    ``terms.tier_id``; without one nothing is inserted (False).
+    otherwise. A new row needs ``terms.tier_id``; without one nothing is inserted.
     """
     past_due = snap.status is SubscriptionStatus.PAST_DUE
     params: dict[str, Any] = {
@@ -224,11 +233,11 @@ def apply_snapshot(
     }
     statement = _APPLY[(snap.updated_at is not None, snap.status.is_terminal)]
     if statement.execute(conn, params).rowcount:
-        return True
+        return Written.UPDATED
     if terms.tier_id is None or conn.execute(_EXISTS, params).first() is not None:
-        return False  # stored state is later, or final
+        return Written.NOTHING  # stored state is later, or final
     conn.execute(_INSERT, params)
-    return True
+    return Written.INSERTED
 
 
 def link_subscription(
