@@ -231,10 +231,10 @@ class EffectApplier:
             now=now,
         )
         if written is not Written.NOTHING:
-            tier = repr(plan.tier.key) if plan.tier is not None else "kept"
+            tier = f"tier {plan.tier.key!r}" if plan.tier is not None else "its stored tier"
             effect = Effect(
                 EventStatus.PROCESSED,
-                f"subscription {snap.external_id} {snap.status.value} on tier {tier} "
+                f"subscription {snap.external_id} {snap.status.value} on {tier} "
                 f"for account {account.ref!r}",
                 accounts={account.ref},
             )
