@@ -16,7 +16,9 @@ depends on the order the rows come in):
    (when the subscription went past due; else the provider's last update, else the row's) plus
    ``past_due_grace_days``. Never from the period end: Stripe and Paddle move the period forward
    at renewal *before* charging, so a period end after a failed renewal is an unpaid period
-   (https://docs.stripe.com/billing/subscriptions/overview#how-payments-work-subscriptions).
+   (Stripe, "How subscriptions work": the subscription becomes ``past_due`` when the renewal
+   invoice's payment fails,
+   https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
 5. **credit** -- a non-revoked credit grant with ``starts_at <= now < expires_at``: active until
    the furthest expiry reached by grants that follow each other without a gap. The features are
    the credit tier's; the tier shown stays the free tier.
