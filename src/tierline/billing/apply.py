@@ -18,6 +18,7 @@ from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
 from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref, insert_account
 from tierline.accounts.service import clean_ref
+from tierline.billing.claims import any_unmapped
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.plan import choose_plan, period_end
 from tierline.billing.providers.base import ProviderEvent
@@ -242,7 +243,7 @@ class EffectApplier:
                 effect.warn(f"price unmapped: {unmapped}; the stored tier is kept")
             if plan.warning is not None:
                 effect.warn(plan.warning)
-            if written is Written.INSERTED:
+            if written is Written.INSERTED and any_unmapped(tx.conn, event.provider):
                 # A subscription seen for the first time: its events that came before it and
                 # could not be placed (unmapped) are replayed, so delivery order never matters.
                 effect.linked_subscription = snap.external_id
