@@ -125,7 +125,9 @@ class ReferralService:
     def attribute(self, referred_ref: str, code: str) -> ReferralInfo:
         """Record that ``referred_ref`` (created if new) signed up with ``code``.
 
-        All or nothing: on any error no account or referral is written.
+        An account that already paid (see ``has_paid``) converts in the same transaction: the
+        returned info then carries ``converted_at``. All or nothing: on any error no account or
+        referral is written.
 
         Raises:
             ValidationError: a malformed code, a self- or mutual referral, or an account that

@@ -17,7 +17,9 @@ Events parsed (everything else parses to an event without a snapshot, for the in
         ``tier_keys`` from each item's price (``lookup_key``, then price id, then product id);
         the period end from ``items.data[0].current_period_end`` (API ``2025-03-31.basil`` and
         later) or the subscription's own ``current_period_end`` (older versions);
-        ``cancel_at_period_end`` is also true when ``cancel_at`` is set.
+        ``cancel_at`` (a scheduled end date) is kept as a date, apart from
+        ``cancel_at_period_end``; ``rank`` orders same-second snapshots: created < updated <
+        deleted.
     ``invoice.paid`` / ``invoice.payment_failed``
         ``data``: ``invoice_id``, ``subscription_id`` (``parent.subscription_details`` from
         basil on, the top-level ``subscription`` before), ``customer_id``, ``amount_paid``,
