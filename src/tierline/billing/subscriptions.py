@@ -234,8 +234,15 @@ def apply_snapshot(
     statement = _APPLY[(snap.updated_at is not None, snap.status.is_terminal)]
     if statement.execute(conn, params).rowcount:
         return Written.UPDATED
-    if terms.tier_id is None or conn.execute(_EXISTS, params).first() is not None:
+    if conn.execute(_EXISTS, params).first() is not None:
+        # The row may have been committed by a concurrent first delivery between the UPDATE
+        # (which did not see it yet) and this read: let the UPDATE's WHERE decide again, now
+        # that the row is there (READ COMMITTED sees it; the UPDATE locks it).
+        if statement.execute(conn, params).rowcount:
+            return Written.UPDATED
         return Written.NOTHING  # stored state is later, or final
+    if terms.tier_id is None:
+        return Written.NOTHING
     conn.execute(_INSERT, params)
     return Written.INSERTED
 
