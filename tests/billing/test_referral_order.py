@@ -116,3 +116,19 @@ def test_every_delivery_order_of_a_stripe_checkout_converts_exactly_once(
     assert conversions(tl) == (len(orders), 2 * len(orders))
     with tl.ctx.sessions() as session:
         assert session.scalars(select(Referral).where(Referral.converted_at.is_(None))).all() == []
+
+
+def test_a_checkout_linking_an_already_active_subscription_converts(tl: Tierline) -> None:
+    with tl.ctx.sessions.begin() as session:
+        pro = session.scalars(select(Tier).where(Tier.key == "pro")).one()
+        session.add(TierProviderLink(tier_id=pro.id, provider="stripe", external_key="pro_monthly"))
+    active = fixture("stripe", "customer.subscription.updated")
+    active["data"]["object"]["metadata"] = {"tierline_account": "org_placeholder"}
+    deliver(tl, "stripe", active)  # stored (active) under another account
+    refer(tl, "org_src", "org_42")
+    assert conversions(tl) == (0, 0)
+
+    linked = deliver(tl, "stripe", fixture("stripe", "checkout.session.completed"))
+
+    assert "converted" in linked.detail
+    assert conversions(tl) == (1, 2)
