@@ -16,6 +16,7 @@ from tierline.accounts.service import AccountInfo, AccountRef, AccountService, c
 from tierline.billing.checkout import checkout_url
 from tierline.billing.inbox import Inbox
 from tierline.billing.result import IngestResult
+from tierline.billing.subscriptions import has_paid_subscription
 from tierline.catalog.config import load_catalog
 from tierline.catalog.service import CatalogService, SyncReport
 from tierline.catalog.spec import Catalog
@@ -71,7 +72,9 @@ class Tierline:
         self.catalog = CatalogService(self.ctx)
         self.accounts = AccountService(self.ctx)
         self.credits = CreditService(self.ctx)
-        self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
+        self.referrals = ReferralService(
+            self.ctx, self.credits, self.catalog_spec.referrals, has_paid_subscription
+        )
         self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
 

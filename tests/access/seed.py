@@ -82,6 +82,8 @@ def add_subscription(
     external_id: str | None = None,
     provider_updated_at: datetime | None = None,
     quantity: int = 1,
+    past_due_since: datetime | None = None,
+    cancel_at: datetime | None = None,
 ) -> None:
     """Create the account if needed and give it one subscription row."""
     tl.ensure_account(ref)
@@ -103,6 +105,8 @@ def add_subscription(
                 cancel_at_period_end=cancel,
                 provider_updated_at=provider_updated_at,
                 quantity=quantity,
+                past_due_since=past_due_since,
+                cancel_at=cancel_at,
                 created_at=now,
                 updated_at=now,
             )

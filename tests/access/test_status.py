@@ -48,9 +48,19 @@ def test_best_source_wins_then_highest_tier(tl: Tierline, clock: FrozenClock) ->
     assert status.features == FEATURES["staff"]
 
 
-def test_grace_runs_from_the_period_end_then_ends(tl: Tierline, clock: FrozenClock) -> None:
+def test_grace_runs_from_when_payment_failed_not_from_the_period_end(
+    tl: Tierline, clock: FrozenClock
+) -> None:
     now = clock()
-    add_subscription(tl, "late", "pro", "past_due", period_end=now - timedelta(days=2))
+    # The renewal moved the period 30 days forward before the payment failed 2 days ago.
+    add_subscription(
+        tl,
+        "late",
+        "pro",
+        "past_due",
+        period_end=now + timedelta(days=28),
+        past_due_since=now - timedelta(days=2),
+    )
     status = tl.status("late")
     assert (status.active, status.source) == (True, AccessSource.GRACE)
     assert status.expires_at == now + timedelta(days=1)
@@ -63,7 +73,7 @@ def test_grace_runs_from_the_period_end_then_ends(tl: Tierline, clock: FrozenClo
     assert describe_status(status) == "free · no paid access: payment past due"
 
 
-def test_grace_without_a_period_end_counts_from_the_provider_update(
+def test_grace_without_a_past_due_start_counts_from_the_provider_update(
     tl: Tierline, clock: FrozenClock
 ) -> None:
     now = clock()

@@ -31,7 +31,8 @@ CREDITS = ("none", "active", "expired", "revoked")
 PERIODS = ("past", "future")
 
 # What a subscription alone gives, by (status, period end): a granting source, or the reason
-# it does not grant. Period end is 10 days away; grace is 3 days; a trial ends with its period.
+# it does not grant. Period end is 10 days away; grace is 3 days; a trial ends with its period;
+# a past-due subscription went past due 10 days before ("past") or 1 day before ("future").
 SUBSCRIPTION_ALONE: dict[tuple[str | None, str], tuple[str, str] | tuple[None, str | None]] = {
     (None, "past"): (None, None),
     (None, "future"): (None, None),
@@ -41,7 +42,7 @@ SUBSCRIPTION_ALONE: dict[tuple[str | None, str], tuple[str, str] | tuple[None, s
     ("trialing", "future"): ("trial", "pro"),
     ("active", "past"): ("subscription", "pro"),  # provider says active: it renewed late
     ("active", "future"): ("subscription", "pro"),
-    ("past_due", "past"): (None, "past_due"),  # 10 days past: 3-day grace is over
+    ("past_due", "past"): (None, "past_due"),  # failed 10 days ago: 3-day grace is over
     ("past_due", "future"): ("grace", "pro"),
     ("paused", "past"): (None, "paused"),
     ("paused", "future"): (None, "paused"),
@@ -98,7 +99,11 @@ def test_status_truth_table(
     tl.ensure_account(ref)
     end = now + timedelta(days=10) if period == "future" else now - timedelta(days=10)
     if status is not None:
-        add_subscription(tl, ref, "pro", status, period_end=end, trial_end=end)
+        failed = now - timedelta(days=10 if period == "past" else 1)
+        since = failed if status == "past_due" else None
+        add_subscription(
+            tl, ref, "pro", status, period_end=end, trial_end=end, past_due_since=since
+        )
     if credit == "expired":
         # Granted twelve days ago for ten days: ended two days ago.
         clock.set(now - timedelta(days=12))

@@ -221,6 +221,47 @@ def test_subscriptions_survive_the_upgrade_from_0002_to_0003(empty_db_url: URL) 
     )
 
 
+def test_subscriptions_survive_the_upgrade_from_0003_to_0004(empty_db_url: URL) -> None:
+    created = _naive("2026-02-03 04:05:06.000007")
+    failed = _naive("2026-02-04 00:00:00.5")
+
+    def row(id_: int, status: str, **extra: object) -> dict[str, object]:
+        return {
+            "id": id_,
+            "account_id": 1,
+            "provider": "stripe",
+            "external_id": f"sub_{id_}",
+            "customer_id": "cus_1",
+            "status": status,
+            "current_period_end": created,
+            "cancel_at_period_end": True,
+            "quantity": 3,
+            "created_at": created,
+            "updated_at": created,
+            **extra,
+        }
+
+    after = assert_rows_survive(
+        empty_db_url,
+        at="0003",
+        to="0004",
+        rows={
+            "tierline_account": [{"id": 1, "ref": "org-1", "created_at": created}],
+            "tierline_subscription": [
+                row(1, "active", provider_updated_at=created),
+                row(2, "past_due", provider_updated_at=failed),
+                row(3, "past_due"),
+            ],
+        },
+    )
+    subs = after["tierline_subscription"]
+    assert [s["provider_rank"] for s in subs] == [0, 0, 0]
+    assert [s["cancel_at"] for s in subs] == [None, None, None]
+    assert [s["livemode"] for s in subs] == [None, None, None]
+    # Rows already past due count their grace from their last known change.
+    assert [s["past_due_since"] for s in subs] == [None, failed, created]
+
+
 def _naive(value: str):  # type: ignore[no-untyped-def]
     from datetime import datetime
 

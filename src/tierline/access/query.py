@@ -46,9 +46,9 @@ _grant = CreditGrant.__table__
 
 _REF: BindParameter[str] = bindparam("ref", type_=String())
 
-# Row shape: kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity
+# Row shape: kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity, t5, t6
 #   kind 0 (subscription): t1 = current_period_end, t2 = trial_end, t3 = provider_updated_at,
-#          t4 = updated_at, flag = cancel_at_period_end
+#          t4 = updated_at, flag = cancel_at_period_end, t5 = cancel_at, t6 = past_due_since
 #   kind 1 (grant):        t1 = starts_at, t2 = expires_at
 _STATEMENT = union_all(
     select(
@@ -62,6 +62,8 @@ _STATEMENT = union_all(
         _sub.c.updated_at,
         _sub.c.cancel_at_period_end,
         _sub.c.quantity,
+        _sub.c.cancel_at,
+        _sub.c.past_due_since,
     )
     .select_from(_account.outerjoin(_sub, _sub.c.account_id == _account.c.id))
     .where(_account.c.ref == _REF),
@@ -72,6 +74,8 @@ _STATEMENT = union_all(
         null(),
         _grant.c.starts_at,
         _grant.c.expires_at,
+        null(),
+        null(),
         null(),
         null(),
         null(),
@@ -186,7 +190,7 @@ class AccessQuery:
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
         subscriptions: list[SubscriptionFacts] = []
         grants: list[GrantFacts] = []
-        for kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity in rows:
+        for kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity, t5, t6 in rows:
             if int(kind) == 1:
                 # Both columns are NOT NULL.
                 grants.append(GrantFacts(_required(dt(t1)), _required(dt(t2))))
@@ -201,6 +205,8 @@ class AccessQuery:
                         trial_end=dt(t2),
                         changed_at=dt(t3) or dt(t4),
                         quantity=int(quantity),
+                        cancel_at=dt(t5),
+                        past_due_since=dt(t6),
                     )
                 )
         return AccountRows(True, subscriptions, grants)

@@ -1,7 +1,9 @@
 """The access decision as a pure function: subscriptions and credits in, one verdict out.
 
 Precedence (the first rule that matches wins; with several subscriptions the best source wins,
-a tie going to the tier with the highest ``sort_order``):
+a tie going to the tier with the highest ``sort_order``, then to the latest expiry -- no expiry
+counts as latest --, then the larger quantity, then the higher tier id, so the verdict never
+depends on the order the rows come in):
 
 1. **exempt** -- an ``active`` subscription row of provider ``exempt`` on a tier marked exempt
    (made by ``assign_exempt``): active, no expiry.
@@ -10,15 +12,24 @@ a tie going to the tier with the highest ``sort_order``):
    cancelling subscription whose period has ended no longer counts).
 3. **trial** -- status ``trialing`` and no ``trial_end`` or ``trial_end`` in the future: active
    until ``trial_end``.
-4. **grace** -- status ``past_due`` while ``now`` is before the grace end: the period end (else
-   the provider's last update, else the row's) plus ``past_due_grace_days``. Active until then.
+4. **grace** -- status ``past_due`` while ``now`` is before the grace end: ``past_due_since``
+   (when the subscription went past due; else the provider's last update, else the row's) plus
+   ``past_due_grace_days``. Never from the period end: Stripe and Paddle move the period forward
+   at renewal *before* charging, so a period end after a failed renewal is an unpaid period
+   (Stripe, "How subscriptions work": the subscription becomes ``past_due`` when the renewal
+   invoice's payment fails,
+   https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
 5. **credit** -- a non-revoked credit grant with ``starts_at <= now < expires_at``: active until
    the furthest expiry reached by grants that follow each other without a gap. The features are
    the credit tier's; the tier shown stays the free tier.
 6. **free** -- inactive, on the free tier, with the most telling reason: ``past_due`` (grace
-   over; also ``unpaid``), ``canceled`` (also ``expired``, or a cancelling subscription past its
-   period), ``paused``, ``trial_ended``, ``incomplete``, ``credit_expired`` (a grant ran out),
-   else ``no_subscription``.
+   over; also ``unpaid``), ``canceled`` (also ``expired``, a cancelling subscription past its
+   period, or one past its ``cancel_at``), ``paused``, ``trial_ended``, ``incomplete``,
+   ``credit_expired`` (a grant ran out), else ``no_subscription``.
+
+A scheduled end (``cancel_at``: Stripe's ``cancel_at``, Paddle's scheduled ``cancel``) caps
+rules 2-4: the access ends at the earlier of it and the rule's own end, and not at all once it
+is reached. Every end is exclusive: at the instant itself access is over.
 
 Retired tiers still grant their features to the subscriptions already on them. A subscription
 whose tier is unknown (``tier_id`` NULL) still gives access, with no tier features.
@@ -74,6 +85,10 @@ class SubscriptionFacts:
     #: ``provider_updated_at``, else the row's ``updated_at``: the grace fallback base.
     changed_at: datetime | None
     quantity: int = 1
+    #: A scheduled end date: access ends then at the latest.
+    cancel_at: datetime | None = None
+    #: When the subscription went past due: the grace counts from here.
+    past_due_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +128,7 @@ def decide(
 ) -> Decision:
     """Apply the precedence rules of this module to one account's rows."""
     best: Decision | None = None
-    best_key: tuple[int, int] | None = None
+    best_key: tuple[int, int, float, int, int] | None = None
     reasons: set[DenialReason] = set()
     for sub in subscriptions:
         verdict = _judge(sub, tiers, now, grace)
@@ -122,9 +137,7 @@ def decide(
             continue
         if verdict is None:
             continue
-        tier = tiers.get(sub.tier_id) if sub.tier_id is not None else None
-        # Sort key: better source first, then the higher tier.
-        key = (_RANK[verdict.source], -(tier.sort_order if tier else -(2**31)))
+        key = _preference(verdict, tiers)
         if best_key is None or key < best_key:
             best, best_key = verdict, key
     if best is not None:
@@ -141,6 +154,30 @@ def decide(
     return Decision(False, AccessSource.FREE, reason=DenialReason.NO_SUBSCRIPTION)
 
 
+def _preference(verdict: Decision, tiers: dict[int, TierFacts]) -> tuple[int, int, float, int, int]:
+    """Sort key of a granting verdict, smallest best: a total order, so row order never counts.
+
+    Better source, then the higher tier, then the later expiry (none is latest), then the
+    larger quantity, then the higher tier id.
+    """
+    tier = tiers.get(verdict.tier_id) if verdict.tier_id is not None else None
+    expiry = verdict.expires_at.timestamp() if verdict.expires_at is not None else float("inf")
+    return (
+        _RANK[verdict.source],
+        -(tier.sort_order if tier else -(2**31)),
+        -expiry,
+        -verdict.quantity,
+        -(verdict.tier_id or 0),
+    )
+
+
+def _capped(end: datetime | None, cancel_at: datetime | None) -> datetime | None:
+    """The earlier of a rule's own end and the scheduled end (None: no end)."""
+    if cancel_at is None:
+        return end
+    return cancel_at if end is None or cancel_at < end else end
+
+
 def _judge(
     sub: SubscriptionFacts, tiers: dict[int, TierFacts], now: datetime, grace: timedelta
 ) -> Decision | DenialReason | None:
@@ -154,20 +191,37 @@ def _judge(
         # An exempt row that no longer qualifies is never mistaken for a paid subscription.
         return _STATUS_REASON.get(status)
     end = sub.current_period_end
+    cancel_at = sub.cancel_at
+    if status in ("active", "trialing", "past_due") and cancel_at is not None and cancel_at <= now:
+        return DenialReason.CANCELED
     if status == "active":
         if sub.cancel_at_period_end and end is not None and end <= now:
             return DenialReason.CANCELED
-        return Decision(True, AccessSource.SUBSCRIPTION, sub.tier_id, end, quantity=quantity)
+        return Decision(
+            True, AccessSource.SUBSCRIPTION, sub.tier_id, _capped(end, cancel_at), quantity=quantity
+        )
     if status == "trialing":
         if sub.trial_end is None or sub.trial_end > now:
-            return Decision(True, AccessSource.TRIAL, sub.tier_id, sub.trial_end, quantity=quantity)
+            return Decision(
+                True,
+                AccessSource.TRIAL,
+                sub.tier_id,
+                _capped(sub.trial_end, cancel_at),
+                quantity=quantity,
+            )
         return DenialReason.TRIAL_ENDED
     if status == "past_due":
-        base = end or sub.changed_at
+        base = sub.past_due_since or sub.changed_at
         if base is not None and grace > timedelta(0):
             grace_end = _plus(base, grace)
             if now < grace_end:
-                return Decision(True, AccessSource.GRACE, sub.tier_id, grace_end, quantity=quantity)
+                return Decision(
+                    True,
+                    AccessSource.GRACE,
+                    sub.tier_id,
+                    _capped(grace_end, cancel_at),
+                    quantity=quantity,
+                )
         return DenialReason.PAST_DUE
     return _STATUS_REASON.get(status)
 

@@ -18,10 +18,19 @@ from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
 from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref, insert_account
 from tierline.accounts.service import clean_ref
+from tierline.billing.claims import any_unmapped
 from tierline.billing.livemode import mode_mismatch
 from tierline.billing.models import EventStatus, SubscriptionStatus
+from tierline.billing.plan import choose_plan, period_end
 from tierline.billing.providers.base import ProviderEvent
-from tierline.billing.subscriptions import account_id_for, apply_snapshot, link_subscription
+from tierline.billing.subscriptions import (
+    PlanTerms,
+    Written,
+    account_id_for,
+    apply_snapshot,
+    link_subscription,
+    stored_subscription,
+)
 from tierline.context import Context
 from tierline.errors import ValidationError
 from tierline.referrals.service import ReferralService
@@ -50,6 +59,14 @@ class Effect:
     #: A checkout linked this customer to an account: replay its unmapped events.
     linked_customer: str | None = None
     linked_subscription: str | None = None
+    #: Applied, but something needs a look (an unmapped price, items on several tiers): kept
+    #: in the event's ``last_error`` and logged.
+    warning: str | None = None
+
+    def warn(self, message: str) -> None:
+        """Add ``message`` to the effect's warning and detail."""
+        self.warning = message if self.warning is None else f"{self.warning}; {message}"
+        self.detail += f"; warning: {message}"
 
 
 def fact(data: Mapping[str, Any], key: str) -> str | None:
@@ -139,9 +156,13 @@ class EffectApplier:
         if first.status is EventStatus.IGNORED:
             return second
         second.accounts |= first.accounts
-        second.linked_customer = first.linked_customer
-        second.linked_subscription = first.linked_subscription
+        second.linked_customer = first.linked_customer or second.linked_customer
+        second.linked_subscription = first.linked_subscription or second.linked_subscription
         second.detail = f"{first.detail}; {second.detail}"
+        if first.warning is not None:
+            second.warning = (
+                first.warning if second.warning is None else f"{first.warning}; {second.warning}"
+            )
         return second
 
     # -- checkout: the moment an account meets its provider customer ----------------------
@@ -151,8 +172,9 @@ class EffectApplier:
         account = self._ensure_account(tx, account_ref)
         customer_id = customer_of(event)
         subscription_id = subscription_of(event)
+        status = None
         if subscription_id is not None:
-            link_subscription(
+            status = link_subscription(
                 tx.conn,
                 event.provider,
                 subscription_id,
@@ -160,7 +182,7 @@ class EffectApplier:
                 customer_id=customer_id,
                 now=now,
             )
-        return Effect(
+        effect = Effect(
             EventStatus.PROCESSED,
             f"checkout linked account {account.ref!r} to "
             f"{customer_id or '-'} / {subscription_id or '-'}",
@@ -168,46 +190,82 @@ class EffectApplier:
             linked_customer=customer_id,
             linked_subscription=subscription_id,
         )
+        if status is SubscriptionStatus.ACTIVE:
+            # The subscription's own event came first and was stored under this account
+            # already: its referral converts now whichever arrived first.
+            self._convert(tx, event.provider, account, subscription_id, effect)
+        return effect
 
     # -- subscription snapshots --------------------------------------------------------
     def _snapshot(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
+        """Apply a subscription snapshot; its status never waits on the price mapping.
+
+        The tier, quantity and period end come from the plan item (:mod:`tierline.billing.plan`).
+        When no item maps to a tier, a subscription already stored with a tier still takes the
+        snapshot's status, period and flags (a price whose lookup key was transferred, or whose
+        ``custom_data`` was edited, must not lose a cancellation): its tier and quantity are
+        kept and the event is processed with a warning. Only an unseen subscription on an
+        unmapped price is held as ``unmapped`` for replay.
+        """
         snap = event.subscription
         assert snap is not None
         # The in-memory tier snapshot holds every provider link; a key it does not know may
         # have been linked by another process since it was loaded, so read it again once.
-        tier = self.tiers.get().tier_for_link(event.provider, snap.tier_keys)
-        if tier is None:
-            tier = self.tiers.reload().tier_for_link(event.provider, snap.tier_keys)
-        if tier is None:
-            keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
-            raise _Unmapped(
-                f"no tier is linked to {event.provider} key(s) {keys} of subscription "
-                f"{snap.external_id}; add a link to the catalog, run `tierline catalog sync`, "
-                "then `tierline events replay --unmapped`"
-            )
+        plan = choose_plan(snap, event.provider, self.tiers.get())
+        if plan.tier is None:
+            plan = choose_plan(snap, event.provider, self.tiers.reload())
+        keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
+        unmapped = (
+            f"no tier is linked to {event.provider} key(s) {keys} of subscription "
+            f"{snap.external_id}"
+        )
+        if plan.tier is None:
+            stored = stored_subscription(tx.conn, event.provider, snap.external_id)
+            if stored is None or stored.tier_id is None:
+                raise _Unmapped(
+                    f"{unmapped}; add a link to the catalog, run `tierline catalog sync`, "
+                    "then `tierline events replay --unmapped`"
+                )
         account = self._account_for(
             tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id
         )
-        applied = apply_snapshot(
+        written = apply_snapshot(
             tx.conn,
             event.provider,
             snap,
             account_id=account.id,
-            tier_id=tier.id,
+            terms=PlanTerms(
+                tier_id=None if plan.tier is None else plan.tier.id,
+                quantity=plan.quantity(),
+                period_end=period_end(snap, plan.item),
+            ),
             now=now,
         )
-        if not applied:
-            return Effect(
+        if written is not Written.NOTHING:
+            tier = f"tier {plan.tier.key!r}" if plan.tier is not None else "its stored tier"
+            effect = Effect(
                 EventStatus.PROCESSED,
-                f"stale snapshot ignored: subscription {snap.external_id} has newer state",
+                f"subscription {snap.external_id} {snap.status.value} on {tier} "
+                f"for account {account.ref!r}",
+                accounts={account.ref},
             )
-        effect = Effect(
-            EventStatus.PROCESSED,
-            f"subscription {snap.external_id} {snap.status.value} on tier {tier.key!r} "
-            f"for account {account.ref!r}",
-            accounts={account.ref},
-        )
+            if plan.tier is None:
+                effect.warn(f"price unmapped: {unmapped}; the stored tier is kept")
+            if plan.warning is not None:
+                effect.warn(plan.warning)
+            if written is Written.INSERTED and any_unmapped(tx.conn, event.provider):
+                # A subscription seen for the first time: its events that came before it and
+                # could not be placed (unmapped) are replayed, so delivery order never matters.
+                effect.linked_subscription = snap.external_id
+                effect.linked_customer = snap.customer_id
+        else:
+            effect = Effect(
+                EventStatus.PROCESSED,
+                f"stale snapshot ignored: subscription {snap.external_id} has newer or final state",
+            )
         if snap.status is SubscriptionStatus.ACTIVE:
+            # Also when stale: the subscription WAS active (paid) at that moment, so the
+            # referral converts whatever order its events arrive in.
             self._convert(tx, event.provider, account, snap.external_id, effect)
         return effect
 

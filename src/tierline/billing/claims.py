@@ -125,6 +125,14 @@ _RESTATE = (
 )
 
 
+_ANY_UNMAPPED = FastStatement(
+    select(_C.id)
+    .where(_C.status == EventStatus.UNMAPPED.value, _C.provider == bindparam("p_provider"))
+    .limit(1),
+    fetch=True,
+)
+
+
 @dataclass(frozen=True)
 class Claim:
     """This delivery holds the event: ``attempt`` is its fencing token."""
@@ -260,6 +268,11 @@ def restate(
             "p_error": None if error is None else one_line(error),
         },
     )
+
+
+def any_unmapped(conn: Connection, provider: str) -> bool:
+    """Whether any event of ``provider`` waits as ``unmapped`` (one indexed probe)."""
+    return _ANY_UNMAPPED.execute(conn, {"p_provider": provider}).first() is not None
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline import bounds
@@ -276,6 +276,9 @@ class Inbox:
         if effect.status is not EventStatus.PROCESSED:
             error = effect.detail if effect.status is EventStatus.UNMAPPED else None
             claims.restate(conn, claim, effect.status, now=now, error=error)
+        elif effect.warning is not None:
+            # Applied, but kept visible in `tierline events list` (an unmapped price...).
+            claims.restate(conn, claim, effect.status, now=now, error=f"warning: {effect.warning}")
         return effect
 
     def _finish(
@@ -285,6 +288,13 @@ class Inbox:
         for ref in effect.accounts:
             self.ctx.cache.invalidate(ref)
         detail = effect.detail
+        if effect.warning is not None:
+            logger.warning(
+                "%s event %s applied with a warning: %s",
+                event.provider,
+                event.event_id,
+                effect.warning,
+            )
         if effect.status is EventStatus.UNMAPPED:
             logger.warning("unmapped %s event %s: %s", event.provider, event.event_id, detail)
         elif follow_links and (effect.linked_customer or effect.linked_subscription):
@@ -371,11 +381,20 @@ class Inbox:
     def _replay_linked(
         self, provider: str, customer_id: str | None, subscription_id: str | None
     ) -> int:
-        """Replay the unmapped events a checkout just made mappable (they arrived before it)."""
+        """Replay the unmapped events a checkout (or a subscription's first snapshot) just made
+        mappable: they arrived before it. Only events whose body names the customer or the
+        subscription are parsed."""
+        names = [
+            Event.payload.contains(v, autoescape=True) for v in (customer_id, subscription_id) if v
+        ]
         with self.ctx.sessions() as session:
             rows = session.execute(
                 select(Event.id, Event.payload)
-                .where(Event.status == EventStatus.UNMAPPED.value, Event.provider == provider)
+                .where(
+                    Event.status == EventStatus.UNMAPPED.value,
+                    Event.provider == provider,
+                    or_(*names),
+                )
                 .order_by(Event.id)
             ).all()
         replayed = 0

@@ -40,6 +40,18 @@ class SubscriptionStatus(StrEnum):
         """Whether this state alone gives paid access (past-due grace is decided by policy)."""
         return self in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING)
 
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the subscription has ended for good: no later snapshot reopens it.
+
+        Stripe: ``incomplete_expired`` (Tierline's ``expired``) "is a terminal status" and a
+        canceled subscription cannot be updated
+        (https://docs.stripe.com/api/subscriptions/object#subscription_object-status); Paddle:
+        "cannot update subscription, as subscription is canceled"
+        (https://developer.paddle.com/errors/subscriptions/subscription_update_when_canceled).
+        """
+        return self in (SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED)
+
 
 class EventStatus(StrEnum):
     """Where a received webhook is in the inbox."""
@@ -79,6 +91,14 @@ class Subscription(Base):
     trial_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quantity: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     provider_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Breaks ties of equal ``provider_updated_at`` (the snapshot's lifecycle rank).
+    provider_rank: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: When the subscription went past due: the past-due grace counts from here.
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A scheduled end date (Stripe ``cancel_at``): access ends then at the latest.
+    cancel_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The provider's live/test mode, when it says (Stripe ``livemode``).
+    livemode: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

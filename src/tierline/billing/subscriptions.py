@@ -2,16 +2,34 @@
 
 Statements are built once with bind parameters (the inbox's hot path runs them per webhook).
 Ordering is decided inside the UPDATE's WHERE clause, so a newer snapshot committed by a
-concurrent delivery can never be overwritten between a read and a write.
+concurrent delivery can never be overwritten between a read and a write: the provider's
+timestamp first, then the snapshot's lifecycle rank on equal timestamps, and a terminal status
+(canceled, expired) is never reopened.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
+from tierline.access.rules import EXEMPT_PROVIDER
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
@@ -23,50 +41,154 @@ _C = _SUB.c
 # Bind names carry a ``p_`` prefix: a name equal to a column's is reserved by SQLAlchemy for
 # the VALUES/SET clause.
 _KEY = and_(_C.provider == bindparam("p_provider"), _C.external_id == bindparam("p_external_id"))
-_STATE = {
-    "account_id": bindparam("p_account_id"),
-    "tier_id": bindparam("p_tier_id"),
-    "status": bindparam("p_status"),
-    "current_period_end": bindparam("p_period_end", type_=_C.current_period_end.type),
-    "cancel_at_period_end": bindparam("p_cancel", type_=_C.cancel_at_period_end.type),
-    "trial_end": bindparam("p_trial_end", type_=_C.trial_end.type),
-    "quantity": bindparam("p_quantity"),
-    "provider_updated_at": bindparam("p_provider_updated_at", type_=_C.provider_updated_at.type),
-    "updated_at": bindparam("p_now", type_=_C.updated_at.type),
-}
-# A snapshot without a customer id keeps the one already known.
-_CUSTOMER = bindparam("p_customer_id", type_=_C.customer_id.type)
-_KEEP_CUSTOMER = func.coalesce(_CUSTOMER, _C.customer_id)
-_NOT_NEWER = or_(
-    _C.provider_updated_at.is_(None),
-    _C.provider_updated_at <= bindparam("p_provider_updated_at", type_=_C.provider_updated_at.type),
+_TS = bindparam("p_provider_updated_at", type_=_C.provider_updated_at.type)
+_RANK = bindparam("p_rank", type_=Integer())
+_SINCE = bindparam("p_past_due_since", type_=_C.past_due_since.type)
+_PAST_DUE = SubscriptionStatus.PAST_DUE.value
+# past_due_since: kept while the subscription stays past due, set when it enters that state,
+# cleared otherwise (``p_past_due_since`` is NULL unless the snapshot is past due). It is
+# assigned FIRST: MariaDB evaluates SET assignments left to right with the new values, so
+# ``status`` must still hold the stored state here.
+_KEEP_SINCE = case(
+    (
+        and_(
+            bindparam("p_past_due", type_=Integer()) == 1,
+            _C.status == _PAST_DUE,
+            _C.past_due_since.is_not(None),
+        ),
+        _C.past_due_since,
+    ),
+    else_=_SINCE,
 )
-_APPLY_ORDERED = update(_SUB).where(_KEY, _NOT_NEWER).values(customer_id=_KEEP_CUSTOMER, **_STATE)
-_APPLY_ANY = update(_SUB).where(_KEY).values(customer_id=_KEEP_CUSTOMER, **_STATE)
-# The common case of every webhook: run on the DBAPI cursor (see tierline.db.fast).
-_APPLY_ORDERED_FAST = FastStatement(_APPLY_ORDERED)
-_APPLY_ANY_FAST = FastStatement(_APPLY_ANY)
+# A snapshot without a customer id keeps the one already known; one whose price no longer maps
+# to a tier keeps the stored tier and quantity (NULL binds).
+_CUSTOMER = bindparam("p_customer_id", type_=_C.customer_id.type)
+_STATE: tuple[tuple[Any, Any], ...] = (
+    (_C.past_due_since, _KEEP_SINCE),
+    (_C.account_id, bindparam("p_account_id")),
+    (_C.tier_id, func.coalesce(bindparam("p_tier_id", type_=Integer()), _C.tier_id)),
+    (_C.customer_id, func.coalesce(_CUSTOMER, _C.customer_id)),
+    (_C.status, bindparam("p_status")),
+    (_C.current_period_end, bindparam("p_period_end", type_=_C.current_period_end.type)),
+    (_C.cancel_at_period_end, bindparam("p_cancel", type_=_C.cancel_at_period_end.type)),
+    (_C.cancel_at, bindparam("p_cancel_at", type_=_C.cancel_at.type)),
+    (_C.trial_end, bindparam("p_trial_end", type_=_C.trial_end.type)),
+    (_C.quantity, func.coalesce(bindparam("p_quantity", type_=Integer()), _C.quantity)),
+    (_C.provider_updated_at, func.coalesce(_TS, _C.provider_updated_at)),
+    (_C.provider_rank, _RANK),
+    (
+        _C.livemode,
+        func.coalesce(bindparam("p_livemode", type_=_C.livemode.type), _C.livemode),
+    ),
+    (_C.updated_at, bindparam("p_now", type_=_C.updated_at.type)),
+)
+# The total order of one subscription's snapshots: (provider timestamp, lifecycle rank). A
+# snapshot applies only when it is strictly later; a row without a timestamp (a checkout's
+# link row) takes any snapshot.
+_LATER = or_(
+    _C.provider_updated_at.is_(None),
+    _C.provider_updated_at < _TS,
+    and_(_C.provider_updated_at == _TS, _C.provider_rank < _RANK),
+)
+# Terminal states are final: only another terminal snapshot may still update such a row.
+_OPEN = and_(
+    _C.status != SubscriptionStatus.CANCELED.value,
+    _C.status != SubscriptionStatus.EXPIRED.value,
+)
+
+
+def _apply(*conditions: Any) -> FastStatement:
+    # The common case of every webhook: run on the DBAPI cursor (see tierline.db.fast).
+    return FastStatement(update(_SUB).where(_KEY, *conditions).ordered_values(*_STATE))
+
+
+#: By (snapshot has a timestamp, snapshot is terminal).
+_APPLY = {
+    (True, False): _apply(_LATER, _OPEN),
+    (True, True): _apply(_LATER),
+    (False, False): _apply(_OPEN),
+    (False, True): _apply(),
+}
 _INSERT = insert(_SUB).values(
     provider=bindparam("p_provider"),
     external_id=bindparam("p_external_id"),
+    account_id=bindparam("p_account_id"),
+    tier_id=bindparam("p_tier_id", type_=Integer()),
     customer_id=_CUSTOMER,
+    status=bindparam("p_status"),
+    current_period_end=bindparam("p_period_end", type_=_C.current_period_end.type),
+    cancel_at_period_end=bindparam("p_cancel", type_=_C.cancel_at_period_end.type),
+    cancel_at=bindparam("p_cancel_at", type_=_C.cancel_at.type),
+    trial_end=bindparam("p_trial_end", type_=_C.trial_end.type),
+    quantity=bindparam("p_new_quantity", type_=Integer()),
+    provider_updated_at=_TS,
+    provider_rank=_RANK,
+    past_due_since=_SINCE,
+    livemode=bindparam("p_livemode", type_=_C.livemode.type),
     created_at=bindparam("p_now", type_=_C.created_at.type),
-    **_STATE,
+    updated_at=bindparam("p_now", type_=_C.updated_at.type),
 )
 _EXISTS = select(_C.id).where(_KEY)
+_STORED = select(_C.account_id, _C.tier_id, _C.status).where(_KEY)
 _LINK = (
     update(_SUB)
     .where(_KEY)
     .values(
         account_id=bindparam("p_account_id"),
-        customer_id=_KEEP_CUSTOMER,
+        customer_id=func.coalesce(_CUSTOMER, _C.customer_id),
         updated_at=bindparam("p_now", type_=_C.updated_at.type),
     )
 )
 _ACCOUNT_OF_SUBSCRIPTION = select(_C.account_id).where(_KEY)
+# A customer id means something only at its provider: ``cus_X`` at the fake provider is not
+# Stripe's ``cus_X``.
 _ACCOUNT_OF_CUSTOMER = (
-    select(_C.account_id).where(_C.customer_id == _CUSTOMER).order_by(_C.id).limit(1)
+    select(_C.account_id)
+    .where(_C.provider == bindparam("p_provider"), _C.customer_id == _CUSTOMER)
+    .order_by(_C.id)
+    .limit(1)
 )
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What a snapshot's plan item says, resolved against the catalog.
+
+    ``tier_id`` and ``quantity`` are None when the snapshot's prices no longer map to a tier:
+    the stored ones are kept (only an already stored subscription is applied that way).
+    """
+
+    tier_id: int | None
+    quantity: int | None
+    period_end: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredSubscription:
+    """The stored facts the inbox needs before applying a snapshot of an unmapped price."""
+
+    account_id: int
+    tier_id: int | None
+    status: SubscriptionStatus
+
+
+def stored_subscription(
+    conn: Connection, provider: str, external_id: str
+) -> StoredSubscription | None:
+    """The stored subscription ``(provider, external_id)``, or ``None``."""
+    row = conn.execute(_STORED, {"p_provider": provider, "p_external_id": external_id}).first()
+    if row is None:
+        return None
+    return StoredSubscription(int(row.account_id), row.tier_id, SubscriptionStatus(row.status))
+
+
+class Written(Enum):
+    """What :func:`apply_snapshot` did to the row."""
+
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    #: Nothing: the stored state is later or final (or, with no tier, there is no row).
+    NOTHING = "nothing"
 
 
 def apply_snapshot(
@@ -75,40 +197,54 @@ def apply_snapshot(
     snap: SubscriptionSnapshot,
     *,
     account_id: int,
-    tier_id: int,
+    terms: PlanTerms,
     now: datetime,
-) -> bool:
-    """Upsert the subscription from ``snap`` unless newer state is stored; True if applied.
+) -> Written:
+    """Upsert the subscription from ``snap`` unless it is not later than the stored state.
 
-    Equal timestamps apply (the later delivery wins); a snapshot without a timestamp always
-    applies.
+    Order: the provider timestamp (``snap.updated_at``), then ``snap.rank`` on equal
+    timestamps; an equal (timestamp, rank) does not apply, so a redelivery changes nothing. A
+    snapshot without a timestamp applies whatever the stored timestamp (which it keeps). A
+    stored terminal status (:attr:`SubscriptionStatus.is_terminal`) is final: only another
+    terminal snapshot still updates the row. ``past_due_since`` is set to the snapshot's time
+    (else ``now``) when it moves the row into ``past_due``, kept while it stays there, cleared
+    otherwise. A new row needs ``terms.tier_id``; without one nothing is inserted.
     """
-    first = snap.items[0] if snap.items else None
-    quantity = first.quantity if first is not None and first.quantity is not None else 1
-    period_end = snap.current_period_end
-    if first is not None and first.current_period_end is not None:
-        period_end = first.current_period_end
+    past_due = snap.status is SubscriptionStatus.PAST_DUE
     params: dict[str, Any] = {
         "p_provider": provider,
         "p_external_id": snap.external_id,
         "p_customer_id": snap.customer_id,
         "p_account_id": account_id,
-        "p_tier_id": tier_id,
+        "p_tier_id": terms.tier_id,
         "p_status": snap.status.value,
-        "p_period_end": period_end,
+        "p_period_end": terms.period_end,
         "p_cancel": snap.cancel_at_period_end,
+        "p_cancel_at": snap.cancel_at,
         "p_trial_end": snap.trial_end,
-        "p_quantity": quantity,
+        "p_quantity": terms.quantity,
+        "p_new_quantity": 1 if terms.quantity is None else terms.quantity,
         "p_provider_updated_at": snap.updated_at,
+        "p_rank": snap.rank,
+        "p_past_due": 1 if past_due else 0,
+        "p_past_due_since": (snap.updated_at or now) if past_due else None,
+        "p_livemode": snap.livemode,
         "p_now": now,
     }
-    statement = _APPLY_ANY_FAST if snap.updated_at is None else _APPLY_ORDERED_FAST
+    statement = _APPLY[(snap.updated_at is not None, snap.status.is_terminal)]
     if statement.execute(conn, params).rowcount:
-        return True
+        return Written.UPDATED
     if conn.execute(_EXISTS, params).first() is not None:
-        return False  # stored state is newer
+        # The row may have been committed by a concurrent first delivery between the UPDATE
+        # (which did not see it yet) and this read: let the UPDATE's WHERE decide again, now
+        # that the row is there (READ COMMITTED sees it; the UPDATE locks it).
+        if statement.execute(conn, params).rowcount:
+            return Written.UPDATED
+        return Written.NOTHING  # stored state is later, or final
+    if terms.tier_id is None:
+        return Written.NOTHING
     conn.execute(_INSERT, params)
-    return True
+    return Written.INSERTED
 
 
 def link_subscription(
@@ -119,11 +255,12 @@ def link_subscription(
     account_id: int,
     customer_id: str | None,
     now: datetime,
-) -> None:
+) -> SubscriptionStatus:
     """Attach a subscription to an account (a checkout completed); create it if unseen.
 
     An unseen subscription is held as an ``incomplete`` row without a tier; its first snapshot
-    fills it in (its ``provider_updated_at`` is empty, so any snapshot applies).
+    fills it in (its ``provider_updated_at`` is empty, so any snapshot applies). Returns the
+    subscription's stored status after the link.
     """
     params = {
         "p_provider": provider,
@@ -133,7 +270,9 @@ def link_subscription(
         "p_now": now,
     }
     if rowcount(conn.execute(_LINK, params)):
-        return
+        stored = stored_subscription(conn, provider, external_id)
+        assert stored is not None  # just updated, in this transaction
+        return stored.status
     conn.execute(
         _INSERT,
         {
@@ -142,17 +281,45 @@ def link_subscription(
             "p_status": SubscriptionStatus.INCOMPLETE.value,
             "p_period_end": None,
             "p_cancel": False,
+            "p_cancel_at": None,
             "p_trial_end": None,
-            "p_quantity": 1,
+            "p_new_quantity": 1,
             "p_provider_updated_at": None,
+            "p_rank": 0,
+            "p_past_due_since": None,
+            "p_livemode": None,
         },
     )
+    return SubscriptionStatus.INCOMPLETE
+
+
+#: Statuses that show an account has paid: active, or past due after a paid period.
+_PAID = (
+    select(_C.id)
+    .where(
+        _C.account_id == bindparam("p_account_id"),
+        or_(
+            _C.status == SubscriptionStatus.ACTIVE.value,
+            _C.status == SubscriptionStatus.PAST_DUE.value,
+        ),
+        _C.provider != EXEMPT_PROVIDER,
+    )
+    .limit(1)
+)
+
+
+def has_paid_subscription(session: Session, account_id: int) -> bool:
+    """Whether the account has a paid (active or past-due) provider subscription."""
+    return session.execute(_PAID, {"p_account_id": account_id}).first() is not None
 
 
 def account_id_for(
     conn: Connection, provider: str, subscription_id: str | None, customer_id: str | None
 ) -> int | None:
-    """The account a stored subscription (or any subscription of the customer) belongs to."""
+    """The account a stored subscription (or any subscription of the customer) belongs to.
+
+    Both look-ups are scoped by ``provider``: external ids are unique only at their provider.
+    """
     if subscription_id is not None:
         found = conn.execute(
             _ACCOUNT_OF_SUBSCRIPTION, {"p_provider": provider, "p_external_id": subscription_id}
@@ -160,7 +327,9 @@ def account_id_for(
         if found is not None:
             return int(found)
     if customer_id is not None:
-        found = conn.execute(_ACCOUNT_OF_CUSTOMER, {"p_customer_id": customer_id}).scalar()
+        found = conn.execute(
+            _ACCOUNT_OF_CUSTOMER, {"p_provider": provider, "p_customer_id": customer_id}
+        ).scalar()
         if found is not None:
             return int(found)
     return None

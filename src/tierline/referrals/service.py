@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,13 +69,29 @@ class ReferralStats:
         }
 
 
-class ReferralService:
-    """Referral codes, attribution, stats and conversion."""
+#: Whether an account (by id) has already paid, read in the caller's session.
+PaidCheck = Callable[[Session, int], bool]
 
-    def __init__(self, ctx: Context, credits: CreditService, policy: ReferralPolicy) -> None:
+
+class ReferralService:
+    """Referral codes, attribution, stats and conversion.
+
+    ``has_paid`` tells whether an account already paid (billing knows: an active or past-due
+    subscription); an account attributed after it paid converts at once, so a conversion never
+    depends on which of the two came first.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        credits: CreditService,
+        policy: ReferralPolicy,
+        has_paid: PaidCheck | None = None,
+    ) -> None:
         self.ctx = ctx
         self.credits = credits
         self.policy = policy
+        self.has_paid = has_paid
 
     def code(self, ref: str) -> str:
         """The account's referral code, drawn and saved on first request.
@@ -108,7 +125,9 @@ class ReferralService:
     def attribute(self, referred_ref: str, code: str) -> ReferralInfo:
         """Record that ``referred_ref`` (created if new) signed up with ``code``.
 
-        All or nothing: on any error no account or referral is written.
+        An account that already paid (see ``has_paid``) converts in the same transaction: the
+        returned info then carries ``converted_at``. All or nothing: on any error no account or
+        referral is written.
 
         Raises:
             ValidationError: a malformed code, a self- or mutual referral, or an account that
@@ -116,13 +135,37 @@ class ReferralService:
             NotFoundError: no account has this code.
         """
         normalized = normalize_code(code)
+        conversion: Conversion | None = None
         try:
             with self.ctx.sessions.begin() as session:
                 info = self._attribute(session, referred_ref, normalized, code)
+                referred = get_account(session, info.referred_ref)
+                if self.has_paid is not None and self.has_paid(session, referred.id):
+                    # Paid before it was attributed: convert now, exactly once as always.
+                    conversion = self.on_first_payment(session, referred)
         except IntegrityError as exc:
             # The unique referred_id: a concurrent attribution of the same account won.
             raise ValidationError(f"account {referred_ref!r} was already referred") from exc
+        if conversion is not None:
+            for ref in conversion.refs:
+                self.ctx.cache.invalidate(ref)
+            return self._info(info.id)
         return info
+
+    def _info(self, referral_id: int) -> ReferralInfo:
+        with self.ctx.sessions() as session:
+            row = session.get_one(Referral, referral_id)
+            referrer = session.get_one(Account, row.referrer_id)
+            referred = session.get_one(Account, row.referred_id)
+            return ReferralInfo(
+                id=row.id,
+                referrer_ref=referrer.ref,
+                referred_ref=referred.ref,
+                code=row.code,
+                created_at=row.created_at,
+                converted_at=row.converted_at,
+                credited_at=row.credited_at,
+            )
 
     def _attribute(
         self, session: Session, referred_ref: str, normalized: str, typed: str
