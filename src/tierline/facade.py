@@ -23,6 +23,7 @@ from tierline.context import Context
 from tierline.credits.service import CreditInfo, CreditService
 from tierline.db.engine import make_engine, session_factory
 from tierline.db.types import utcnow
+from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
 from tierline.settings import TierlineSettings
 
@@ -70,6 +71,8 @@ class Tierline:
         self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
         self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
+        #: Provider calls waiting for delivery after their commit (``tierline outbox ...``).
+        self.outbox = OutboxService(self.ctx)
 
     # -- access -----------------------------------------------------------------------
     def status(self, account_ref: str) -> AccessStatus:

@@ -39,6 +39,7 @@ from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.context import Context
 from tierline.db.engine import first_line
 from tierline.errors import NotFoundError, ValidationError
+from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralService
 
 logger = logging.getLogger("tierline.webhooks")
@@ -241,6 +242,10 @@ class Inbox:
         """After the commit: invalidate cached access, replay events a checkout unblocked."""
         for ref in effect.accounts:
             self.ctx.cache.invalidate(ref)
+        if effect.outbox:
+            # Provider calls the effect queued: try them now that they are committed. Best
+            # effort, never raises, never changes this answer; the outbox worker retries.
+            OutboxService(self.ctx).deliver_now(effect.outbox)
         detail = effect.detail
         if effect.status is EventStatus.UNMAPPED:
             logger.warning("unmapped %s event %s: %s", event.provider, event.event_id, detail)

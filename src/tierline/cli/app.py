@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from tierline.cli import accounts, catalog, credits, db, demo, events, referrals, simulate
+from tierline.cli import (
+    accounts,
+    catalog,
+    credits,
+    db,
+    demo,
+    events,
+    outbox,
+    referrals,
+    simulate,
+)
 from tierline.cli.common import TierlineGroup
 
 app = typer.Typer(
@@ -19,6 +29,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(events.app, name="events")
+app.add_typer(outbox.app, name="outbox")
 # Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
 credits.register(app)
 simulate.register(app)
