@@ -351,6 +351,34 @@ class Inbox:
                 replayed += 1
         return replayed
 
+    # -- synthetic events (reconciliation) ----------------------------------------------
+    def ingest_synthetic(self, provider: str, payload: Mapping[str, object]) -> IngestResult:
+        """Store and apply an event Tierline built itself, through the webhook path.
+
+        ``payload`` is shaped like the provider's webhook (reconciliation wraps a subscription
+        fetched from the provider's API in one); it is parsed by the provider's own parser,
+        stored under its event id and applied exactly like a delivery, without a signature
+        check (nothing was received). The same id again answers ``DUPLICATE``. Raises
+        :class:`WebhookRejected` when the payload does not parse.
+        """
+        event = self._provider(provider).parse(payload)
+        text = json.dumps(payload, separators=(",", ":"))
+        try:
+            return self._insert_and_apply(event, text)
+        except _Exists:
+            pass
+        with self._transaction() as conn:
+            taken = claims.take_over(
+                conn,
+                now=self.ctx.clock(),
+                lease=self.lease,
+                provider=event.provider,
+                external_id=event.event_id,
+            )
+        if not isinstance(taken, Claim):
+            return _refused(taken, event.event_id)
+        return self._run(taken, event, follow_links=True)
+
     # -- reading -----------------------------------------------------------------------
     def list_events(
         self,

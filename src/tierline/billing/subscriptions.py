@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, or_, select, update
 
+from tierline.accounts.customers import linked_account_id
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
@@ -163,4 +164,6 @@ def account_id_for(
         found = conn.execute(_ACCOUNT_OF_CUSTOMER, {"p_customer_id": customer_id}).scalar()
         if found is not None:
             return int(found)
+        # A customer an admin linked (`tierline accounts link`) before any subscription.
+        return linked_account_id(conn, provider, customer_id)
     return None
