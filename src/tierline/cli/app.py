@@ -12,6 +12,7 @@ from tierline.cli import (
     demo,
     events,
     outbox,
+    reconcile,
     referrals,
     simulate,
 )
@@ -30,6 +31,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(events.app, name="events")
 app.add_typer(outbox.app, name="outbox")
+reconcile.register(app)
 # Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
 credits.register(app)
 simulate.register(app)
