@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +111,25 @@ def test_bad_input_is_a_one_line_error(url: str, args: list[str], message: str) 
     assert message in result.output
     assert "Traceback" not in result.output
     assert OutboxStatus.PENDING.value == "pending"
+
+
+def test_sigterm_stops_the_worker_cleanly(url: str) -> None:
+    command = [sys.executable, "-m", "tierline", "outbox", "run", "--interval", "30"]
+    worker = subprocess.Popen(
+        [*command, "--database-url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")},
+    )
+    try:
+        assert worker.stderr is not None
+        # Printed once the signal handlers are in place.
+        assert worker.stderr.readline().startswith("outbox worker: polling every 30 s;")
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0
+    assert out == "0 tries: 0 delivered, 0 failed, 0 dead\n"

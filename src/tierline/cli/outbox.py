@@ -119,6 +119,11 @@ def run_command(
 
     stop = threading.Event()
     with open_without_catalog(database_url) as tl, _stop_on_signals(stop):
+        if not once and not as_json:
+            typer.echo(
+                f"outbox worker: polling every {interval:g} s; Ctrl-C or SIGTERM stops it",
+                err=True,
+            )
         report = run_worker(
             tl.outbox, stop, once=once, max_items=max_items, interval=interval, on_outcome=show
         )
