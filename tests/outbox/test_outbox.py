@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tierline import Tierline
 from tierline.outbox import queue
@@ -242,15 +242,24 @@ def test_workers_in_threads_never_deliver_one_item_twice(
     assert first.outbox.counts()[OutboxStatus.DELIVERED] == len(ids)
 
 
+# SQLite has no row locks (one writer at a time): there is nothing to skip over there.
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
 def test_a_row_locked_by_one_worker_is_skipped_by_another_not_waited_for(
     make_tierline: MakeTierline, recorder: Recorder
 ) -> None:
     tl = make_tierline(**settings())
-    if tl.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has no row locks (one writer at a time): nothing to skip over")
     first_id = write(tl, "key-a")
     second_id = write(tl, "key-b")
     other = make_tierline(**settings())
+    # Were the lock waited for, this fails after 5 s instead of hanging.
+    timeout = (
+        "SET lock_timeout = '5s'"
+        if other.engine.dialect.name == "postgresql"
+        else "SET SESSION innodb_lock_wait_timeout = 5"
+    )
+    event.listen(
+        other.engine, "connect", lambda dbapi_conn, _: dbapi_conn.cursor().execute(timeout)
+    )
     with tl.engine.connect() as holder:
         # A worker in the middle of its claim transaction holds the first row's lock.
         with holder.begin():
