@@ -61,11 +61,7 @@ def test_subscription_fixtures_map_every_field() -> None:
     assert created.trial_end == created.current_period_end
     updated = deliver(load_fixture("fake", "subscription.updated")).subscription
     assert updated is not None
-    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (
-        True,
-        3,
-        None,
-    )
+    assert (updated.cancel_at_period_end, updated.items[0].quantity, updated.trial_end) == (True, 3, None)
     assert updated.current_period_end == NOW + timedelta(days=30)
     canceled = deliver(load_fixture("fake", "subscription.canceled")).subscription
     assert canceled is not None
