@@ -47,7 +47,7 @@ def list_command(
 def _table(items: list[OutboxItemInfo]) -> Table:
     table = Table("id", "kind", "status", "attempts", "next try", "created", "error")
     for item in items:
-        waiting = item.status.is_due_kind
+        waiting = item.status.is_waiting
         table.add_row(
             str(item.id),
             escape(item.kind),

@@ -25,8 +25,8 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
     @property
-    def is_due_kind(self) -> bool:
-        """Whether an item in this status is delivered when its time comes."""
+    def is_waiting(self) -> bool:
+        """Whether an item in this status is still to be delivered (when its time comes)."""
         return self in (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
 
