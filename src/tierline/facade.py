@@ -24,6 +24,7 @@ from tierline.context import Context
 from tierline.credits.service import CreditInfo, CreditService
 from tierline.db.engine import make_engine, session_factory
 from tierline.db.types import utcnow
+from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
 from tierline.settings import TierlineSettings
 
@@ -77,6 +78,8 @@ class Tierline:
         )
         self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
+        #: Provider calls waiting for delivery after their commit (``tierline outbox ...``).
+        self.outbox = OutboxService(self.ctx)
 
     # -- access -----------------------------------------------------------------------
     def status(self, account_ref: AccountRef) -> AccessStatus:

@@ -66,6 +66,22 @@ class TierlineSettings(BaseSettings):
     #: Base URL of Stripe's API; tests point it at a local fake speaking Stripe's wire format.
     stripe_api_base: str | None = None
 
+    paddle_api_key: str | None = None
+    #: Base URL of Paddle's API; unset, ``https://sandbox-api.paddle.com`` for a sandbox key
+    #: (``pdl_sdbx_...``) and ``https://api.paddle.com`` otherwise. Tests point it at a fake.
+    paddle_api_base: str | None = None
+
+    # -- outbox (provider calls after the commit) ----------------------------------------
+    #: Tries of an outbox item before it is ``dead`` (then only ``tierline outbox retry``).
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    #: The first retry's delay; each further retry doubles it (with jitter), up to the max.
+    outbox_backoff_seconds: float = Field(default=30.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    #: How long a worker holds an item while it calls the provider (longer than any call).
+    outbox_lease_seconds: float = Field(default=300.0, gt=0)
+    #: Deliver an item right after the commit that wrote it (else only the worker does).
+    outbox_inline: bool = True
+
     #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline
     #: demo whose catalog also links Stripe prices); unset, the tier's first provider link.
     checkout_provider: str | None = None

@@ -29,7 +29,7 @@ from tierline import Tierline
 from tierline.accounts.models import Account
 from tierline.billing.models import Event, Subscription
 from tierline.billing.providers import PROVIDER_NAMES, get_provider
-from tierline.billing.providers.signing import decode_json_object
+from tierline.billing.providers.signing import decode_stored
 from tierline.db.models import Base
 
 from .inbox_helpers import FIXTURES, SECRET_SETTINGS, add_tier, signed
@@ -211,11 +211,11 @@ def assert_invariants(tl: Tierline) -> None:
                     .where(fk.parent.is_not(None), parent.is_(None))
                 )
                 assert orphans == 0, f"{table.name}.{fk.parent.name} points at nothing"
-        stored = session.execute(select(Event.provider, Event.payload)).all()
+        stored = session.execute(select(Event.provider, Event.external_id, Event.payload)).all()
         refs = session.scalars(select(Account.ref)).all()
-    for provider, payload in stored:
+    for provider, event_id, payload in stored:
         impl = get_provider(provider, tl.settings, clock=tl.ctx.clock)
-        impl.parse(decode_json_object(payload, provider))  # replay reads it the same way
+        impl.parse(decode_stored(payload, provider, event_id))  # replay reads it the same way
     for ref in refs:
         tl.status(ref)
 

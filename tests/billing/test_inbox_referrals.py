@@ -12,6 +12,7 @@ from tierline import Tierline
 from tierline.access.status import AccessSource
 from tierline.billing.apply import EffectApplier
 from tierline.billing.result import IngestOutcome
+from tierline.outbox.models import OutboxStatus
 from tierline.referrals.models import Referral
 
 from ..fakes.stripe_server import FakeStripe, fake_stripe  # noqa: F401 - the fixture
@@ -89,7 +90,7 @@ def test_the_first_active_subscription_converts_once_and_applies_the_coupon_once
     assert len(stripe.requests) == 1 and stripe.applied_coupons(sub_id) == [COUPON]
 
 
-def test_a_rolled_back_conversion_is_retried_with_the_same_stripe_idempotency_key(
+def test_a_rolled_back_conversion_leaves_no_coupon_call_and_its_retry_makes_one(
     make_tierline: MakeTierline, seeded: tuple[FakeStripe, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stripe, sub_id = seeded
@@ -98,8 +99,8 @@ def test_a_rolled_back_conversion_is_retried_with_the_same_stripe_idempotency_ke
     original = EffectApplier.apply
 
     def apply_then_lose_the_commit(self: EffectApplier, *args: Any) -> Any:
-        original(self, *args)  # the coupon reaches Stripe...
-        raise ConnectionError("connection lost before COMMIT")  # ...the transaction does not
+        original(self, *args)  # the coupon call is written to the outbox...
+        raise ConnectionError("connection lost before COMMIT")  # ...and rolled back with it
 
     with monkeypatch.context() as patch:
         patch.setattr(EffectApplier, "apply", apply_then_lose_the_commit)
@@ -107,16 +108,17 @@ def test_a_rolled_back_conversion_is_retried_with_the_same_stripe_idempotency_ke
 
     assert lost.outcome is IngestOutcome.FAILED and conversions(tl) == (0, 0)
     assert events(tl)[0].last_error == "ConnectionError: connection lost before COMMIT"
+    assert stripe.requests == [] and tl.outbox.list() == []
 
     retried = deliver(tl, "stripe", payload)
 
     assert retried.outcome is IngestOutcome.PROCESSED and conversions(tl) == (1, 2)
-    first, second = stripe.requests
-    assert first.header("Idempotency-Key") == second.header("Idempotency-Key")
-    assert stripe.applied_coupons(sub_id) == [COUPON]  # Stripe replayed, did not reapply
+    [request] = stripe.requests
+    assert request.header("Idempotency-Key") == f"tierline-referral-{_referral_id(tl)}"
+    assert stripe.applied_coupons(sub_id) == [COUPON]
 
 
-def test_a_refused_stripe_call_fails_the_event_and_the_retry_after_the_fix_converts(
+def test_a_refused_stripe_call_never_fails_the_webhook_and_a_later_try_applies_the_coupon(
     make_tierline: MakeTierline, seeded: tuple[FakeStripe, str]
 ) -> None:
     stripe, sub_id = seeded
@@ -129,16 +131,24 @@ def test_a_refused_stripe_call_fails_the_event_and_the_retry_after_the_fix_conve
     add_tier(misconfigured, "pro", {"stripe": ("pro_monthly",)})
     refer(misconfigured, "org_src", REFERRED)
 
-    failed = deliver(misconfigured, "stripe", payload)
+    answered = deliver(misconfigured, "stripe", payload)
 
-    assert (failed.outcome, failed.status_code) == (IngestOutcome.FAILED, 500)
-    assert "Invalid API Key" in failed.detail and conversions(misconfigured) == (0, 0)
+    assert (answered.outcome, answered.status_code) == (IngestOutcome.PROCESSED, 200)
+    assert conversions(misconfigured) == (1, 2) and misconfigured.status(REFERRED).active
+    [item] = misconfigured.outbox.list()
+    assert (item.status, item.attempts) == (OutboxStatus.FAILED, 1)
+    assert item.last_error is not None and "Invalid API Key" in item.last_error
+    assert stripe.applied_coupons(sub_id) == []
+
     fixed = make_tierline(
         catalog=referral_catalog(days=7, coupon=COUPON), **SECRET_SETTINGS, **stripe.settings()
     )
-    assert deliver(fixed, "stripe", payload).outcome is IngestOutcome.PROCESSED
-    assert conversions(fixed) == (1, 2) and stripe.applied_coupons(sub_id) == [COUPON]
-    assert events(fixed)[0].attempts == 2
+    fixed.ctx.clock.advance(hours=1)  # type: ignore[attr-defined]  # past the backoff
+    [outcome] = fixed.outbox.deliver_due()
+
+    assert outcome.status is OutboxStatus.DELIVERED and outcome.attempt == 2
+    assert stripe.applied_coupons(sub_id) == [COUPON] and conversions(fixed) == (1, 2)
+    assert events(fixed)[0].attempts == 1  # the webhook itself was applied once
 
 
 def test_a_paid_invoice_converts_a_trialing_subscription_once(

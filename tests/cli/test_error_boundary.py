@@ -58,12 +58,17 @@ COMMANDS: dict[str, list[str]] = {
     "revoke-credit": ["acct-1"],
     "show-status": ["acct-1"],
     "assign-exempt": ["acct-1", "staff"],
+    "accounts link": ["acct-1", "--provider", "stripe", "--customer", "cus_1", "--no-reconcile"],
+    "outbox list": [],
+    "outbox retry": ["1"],
+    "outbox run": ["--once"],
+    "reconcile": ["stripe"],
     "simulate": ["subscription.created", "--account", "acct-1", "--tier", "staff"],
 }
 #: Commands that never open Tierline's database.
 NO_DATABASE = {"db history", "catalog validate", "simulate"}
 #: Commands that write, so a read-only or locked database must stop them.
-WRITERS = {"accounts add", "grant-credit"}
+WRITERS = {"accounts add", "grant-credit", "accounts link"}
 #: Commands whose exit 1 can also be a reported outcome (printed on stdout), not an error.
 OUTCOME_EXIT = {"events ingest", "events replay"}
 #: ``demo`` serves the example app on its own demo database until stopped: not run here.

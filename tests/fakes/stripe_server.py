@@ -9,6 +9,9 @@ answers are Stripe-shaped JSON objects, errors are ``{"error": {"type", "message
 - ``POST /v1/checkout/sessions``: a ``checkout.session`` (``cs_test_...``) for a seeded price.
 - ``POST /v1/subscriptions/{id}``: updates a seeded subscription; ``discounts[n][coupon]``
   must name a seeded coupon.
+- ``GET /v1/subscriptions?status=all&customer=...&limit=...&starting_after=...``: a ``list``
+  of seeded subscriptions, oldest first, paged like Stripe (``has_more``); without
+  ``status`` canceled subscriptions are left out, as Stripe does. ``expand[]`` is recorded.
 
 Every request must carry ``Authorization: Bearer sk_test_...`` (else 401). A POST's
 ``Idempotency-Key`` is honoured as Stripe does: the same key with the same parameters replays
@@ -155,6 +158,62 @@ class FakeStripe:
         }
         return sub_id
 
+    def seed_priced_subscription(
+        self,
+        lookup_key: str,
+        *,
+        customer: str = "cus_fake123",
+        status: str = "active",
+        quantity: int = 1,
+        period_end: int = 1_782_903_600,
+        account_ref: str | None = None,
+        cancel_at_period_end: bool = False,
+    ) -> str:
+        """Add a subscription shaped like API ``2025-03-31.basil`` (the period on its item)
+        with one item on a price with ``lookup_key``; return its id."""
+        sub_id = f"sub_{secrets.token_hex(12)}"
+        price = self.prices.get(lookup_key)
+        if price is None:
+            self.seed_price(lookup_key)
+            price = self.prices[lookup_key]
+        created = period_end - 30 * 86400
+        self.subscriptions[sub_id] = {
+            "id": sub_id,
+            "object": "subscription",
+            "cancel_at": None,
+            "cancel_at_period_end": cancel_at_period_end,
+            "canceled_at": None,
+            "created": created,
+            "currency": "usd",
+            "customer": customer,
+            "discounts": [],
+            "ended_at": None,
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": f"si_{secrets.token_hex(7)}",
+                        "object": "subscription_item",
+                        "created": created,
+                        "current_period_start": created,
+                        "current_period_end": period_end,
+                        "metadata": {},
+                        "price": dict(price),
+                        "quantity": quantity,
+                        "subscription": sub_id,
+                    }
+                ],
+                "has_more": False,
+                "total_count": 1,
+                "url": f"/v1/subscription_items?subscription={sub_id}",
+            },
+            "livemode": False,
+            "metadata": {} if account_ref is None else {"tierline_account": account_ref},
+            "status": status,
+            "trial_end": None,
+        }
+        return sub_id
+
     def seed_coupon(self, coupon_id: str, *, percent_off: float = 100.0) -> None:
         """Add a one-month coupon."""
         self.coupons[coupon_id] = {
@@ -236,6 +295,8 @@ class FakeStripe:
             return self._list_prices(form)
         if method == "POST" and path == "/v1/checkout/sessions":
             return self._create_session(form)
+        if method == "GET" and path == "/v1/subscriptions":
+            return self._list_subscriptions(form)
         match = _SUBSCRIPTION_PATH.match(path)
         if method == "POST" and match:
             return self._update_subscription(match.group(1), form)
@@ -256,6 +317,39 @@ class FakeStripe:
             and (active is None or str(price["active"]).lower() == active)
         ]
         return {"object": "list", "data": found, "has_more": False, "url": "/v1/prices"}
+
+    def _list_subscriptions(self, form: dict[str, Any]) -> dict[str, Any]:
+        status = form.get("status")
+        customer = form.get("customer")
+        limit = int(form.get("limit") or 10)
+        if not 1 <= limit <= 100:
+            raise StripeAPIFailure(
+                400, "Invalid integer: limit must be between 1 and 100", param="limit"
+            )
+        found = [
+            {k: v for k, v in sub.items() if not k.startswith("_")}
+            for sub in self.subscriptions.values()
+            if (customer is None or sub["customer"] == customer)
+            and (
+                status == "all"
+                or (status is None and sub["status"] not in ("canceled", "incomplete_expired"))
+                or sub["status"] == status
+            )
+        ]
+        after = form.get("starting_after")
+        if after is not None:
+            ids = [sub["id"] for sub in found]
+            if after not in ids:
+                raise StripeAPIFailure(
+                    400, f"No such subscription: '{after}'", param="starting_after"
+                )
+            found = found[ids.index(after) + 1 :]
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/subscriptions",
+        }
 
     def _create_session(self, form: dict[str, Any]) -> dict[str, Any]:
         for required in ("mode", "success_url"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
@@ -24,3 +24,23 @@ class Account(Base):
         ForeignKey("tierline_account.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountCustomer(Base):
+    """A provider customer linked to an account by an admin (``tierline accounts link``).
+
+    Webhooks of that customer that name no account resolve to this account. The link is scoped
+    by provider: the same customer id at two providers is two different customers.
+    """
+
+    __tablename__ = "tierline_account_customer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("tierline_account.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("provider", "customer_id"),)

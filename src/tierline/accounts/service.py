@@ -163,6 +163,37 @@ class AccountService:
             with self.ctx.sessions.begin() as session:
                 return AccountInfo.of(ensure_account_in(session, ref, email))
 
+    def link_customer(self, ref: str, provider: str, customer_id: str) -> bool:
+        """Link ``provider``'s customer ``customer_id`` to the account ``ref`` (created if
+        missing); False when that link already existed.
+
+        Webhooks of the customer that name no account then resolve to ``ref``. Raises
+        :class:`ValidationError` for an unknown provider, a malformed customer id, or a
+        customer already linked to another account.
+        """
+        from tierline.accounts.customers import clean_customer_id, link_customer
+        from tierline.billing.providers import PROVIDER_NAMES
+
+        if provider not in PROVIDER_NAMES:
+            raise ValidationError(
+                f"unknown billing provider {provider!r}; valid: {', '.join(PROVIDER_NAMES)}"
+            )
+        from tierline.accounts.queries import account_by_ref, insert_account
+
+        ref = clean_ref(ref)
+        clean_customer_id(customer_id)
+        now = self.ctx.clock()
+        # One transaction: a refused link creates no account either.
+        with self.ctx.engine.begin() as conn:
+            account = account_by_ref(conn, ref) or insert_account(conn, ref, now)
+            return link_customer(
+                conn,
+                account_id=account.id,
+                provider=provider,
+                customer_id=customer_id,
+                now=now,
+            )
+
     def get(self, ref: str) -> AccountInfo:
         """The account with ``ref``; raises :class:`NotFoundError`."""
         with self.ctx.sessions() as session:

@@ -21,6 +21,7 @@ from tierline.accounts.service import clean_ref
 from tierline.billing.claims import any_unmapped
 from tierline.billing.livemode import mode_mismatch
 from tierline.billing.models import EventStatus, SubscriptionStatus
+from tierline.billing.outbox_calls import queue_stripe_coupon
 from tierline.billing.plan import choose_plan, period_end
 from tierline.billing.providers.base import ProviderEvent
 from tierline.billing.subscriptions import (
@@ -62,6 +63,8 @@ class Effect:
     #: Applied, but something needs a look (an unmapped price, items on several tiers): kept
     #: in the event's ``last_error`` and logged.
     warning: str | None = None
+    #: Outbox items this transaction wrote: delivered right after the commit.
+    outbox: list[int] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         """Add ``message`` to the effect's warning and detail."""
@@ -156,6 +159,7 @@ class EffectApplier:
         if first.status is EventStatus.IGNORED:
             return second
         second.accounts |= first.accounts
+        second.outbox[:0] = first.outbox
         second.linked_customer = first.linked_customer or second.linked_customer
         second.linked_subscription = first.linked_subscription or second.linked_subscription
         second.detail = f"{first.detail}; {second.detail}"
@@ -305,18 +309,19 @@ class EffectApplier:
         effect.accounts |= {conversion.referrer_ref, conversion.referred_ref}
         effect.detail += f"; referral {conversion.referral_id} converted"
         if conversion.stripe_coupon and provider == "stripe" and subscription_id:
-            # Imported here: the Stripe SDK is an optional extra and slow to import.
-            from tierline.billing import stripe_api
-
-            # Inside the transaction: if the commit fails, the retry calls Stripe again with
-            # the same idempotency key, and Stripe answers without applying the coupon twice.
-            stripe_api.apply_coupon(
-                self.ctx.settings,
-                subscription_id=subscription_id,
-                coupon=conversion.stripe_coupon,
-                idempotency_key=f"tierline-referral-{conversion.referral_id}",
+            # Through the outbox, written in this transaction: a missing API key or a Stripe
+            # error never fails the webhook (the customer has access at once); the call is
+            # made after the commit and retried until Stripe takes it.
+            effect.outbox.append(
+                queue_stripe_coupon(
+                    tx.conn,
+                    subscription_id=subscription_id,
+                    coupon=conversion.stripe_coupon,
+                    referral_id=conversion.referral_id,
+                    now=self.ctx.clock(),
+                )
             )
-            effect.detail += f", coupon {conversion.stripe_coupon!r} applied"
+            effect.detail += f", coupon {conversion.stripe_coupon!r} queued"
 
     # -- accounts ----------------------------------------------------------------------
     def _ensure_account(self, tx: ApplyTx, ref: str) -> AccountRef:

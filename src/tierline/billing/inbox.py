@@ -18,6 +18,7 @@ One delivery goes through four steps:
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -35,12 +36,13 @@ from tierline.billing.claims import Claim, Refused
 from tierline.billing.events import EventInfo, get_event, list_events, parse_status
 from tierline.billing.models import Event, EventStatus
 from tierline.billing.providers import Provider, ProviderEvent, WebhookRejected, get_provider
-from tierline.billing.providers.signing import decode_json_object
+from tierline.billing.providers.signing import decode_stored
 from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.billing.validation import validate_event
 from tierline.context import Context
 from tierline.db.engine import first_line
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
+from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralService
 
 logger = logging.getLogger("tierline.webhooks")
@@ -287,6 +289,10 @@ class Inbox:
         """After the commit: invalidate cached access, replay events a checkout unblocked."""
         for ref in effect.accounts:
             self.ctx.cache.invalidate(ref)
+        if effect.outbox:
+            # Provider calls the effect queued: try them now that they are committed. Best
+            # effort, never raises, never changes this answer; the outbox worker retries.
+            OutboxService(self.ctx).deliver_now(effect.outbox)
         detail = effect.detail
         if effect.warning is not None:
             logger.warning(
@@ -369,14 +375,15 @@ class Inbox:
         if not isinstance(taken, Claim):
             return _refused(taken, row.external_id)
         try:
-            event = self._parse_stored(row.provider, row.payload)
+            event = self._parse_stored(row.provider, row.payload, row.external_id)
         except Exception as exc:
             return self._fail(taken, None, exc)
         return self._run(taken, event, follow_links=follow_links)
 
-    def _parse_stored(self, provider: str, payload: str) -> ProviderEvent:
+    def _parse_stored(self, provider: str, payload: str, event_id: str) -> ProviderEvent:
         """A stored body parsed again, through the same decoding and bounds as on arrival."""
-        return validate_event(self._provider(provider).parse(decode_json_object(payload, provider)))
+        decoded = decode_stored(payload, provider, event_id)
+        return validate_event(self._provider(provider).parse(decoded))
 
     def _replay_linked(
         self, provider: str, customer_id: str | None, subscription_id: str | None
@@ -389,7 +396,7 @@ class Inbox:
         ]
         with self.ctx.sessions() as session:
             rows = session.execute(
-                select(Event.id, Event.payload)
+                select(Event.id, Event.external_id, Event.payload)
                 .where(
                     Event.status == EventStatus.UNMAPPED.value,
                     Event.provider == provider,
@@ -400,7 +407,7 @@ class Inbox:
         replayed = 0
         for row in rows:
             try:
-                event = self._parse_stored(provider, row.payload)
+                event = self._parse_stored(provider, row.payload, row.external_id)
             except Exception:  # noqa: S112 - a stored event that no longer parses stays unmapped
                 continue
             customer, subscription = customer_of(event), subscription_of(event)
@@ -410,6 +417,34 @@ class Inbox:
                 self._replay(row.id, follow_links=False)
                 replayed += 1
         return replayed
+
+    # -- synthetic events (reconciliation) ----------------------------------------------
+    def ingest_synthetic(self, provider: str, payload: Mapping[str, object]) -> IngestResult:
+        """Store and apply an event Tierline built itself, through the webhook path.
+
+        ``payload`` is shaped like the provider's webhook (reconciliation wraps a subscription
+        fetched from the provider's API in one); it is parsed by the provider's own parser,
+        stored under its event id and applied exactly like a delivery, without a signature
+        check (nothing was received). The same id again answers ``DUPLICATE``. Raises
+        :class:`WebhookRejected` when the payload does not parse.
+        """
+        event = validate_event(self._provider(provider).parse(payload))
+        text = json.dumps(payload, separators=(",", ":"))
+        try:
+            return self._insert_and_apply(event, text)
+        except _Exists:
+            pass
+        with self._transaction() as conn:
+            taken = claims.take_over(
+                conn,
+                now=self.ctx.clock(),
+                lease=self.lease,
+                provider=event.provider,
+                external_id=event.event_id,
+            )
+        if not isinstance(taken, Claim):
+            return _refused(taken, event.event_id)
+        return self._run(taken, event, follow_links=True)
 
     # -- reading -----------------------------------------------------------------------
     def list_events(

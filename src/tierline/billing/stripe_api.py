@@ -60,7 +60,8 @@ def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
     )
 
 
-def _fail(action: str, exc: stripe.StripeError) -> StripeAPIError:
+def fail(action: str, exc: stripe.StripeError) -> StripeAPIError:
+    """A :class:`StripeAPIError` with a one-line message for a failed SDK call."""
     detail = " ".join(str(exc.user_message or exc.__class__.__name__).split())
     status: int | None = exc.http_status
     code: str | None = exc.code
@@ -75,7 +76,7 @@ def find_price_id(api: stripe.StripeClient, lookup_key: str) -> str:
     try:
         prices = api.v1.prices.list(params={"lookup_keys": [lookup_key], "active": True})
     except stripe.StripeError as exc:
-        raise _fail(f"listing prices with lookup key {lookup_key!r}", exc) from exc
+        raise fail(f"listing prices with lookup key {lookup_key!r}", exc) from exc
     for price in prices.data:
         if price.lookup_key == lookup_key:
             return str(price.id)
@@ -113,7 +114,7 @@ def create_checkout_session(
     try:
         session = api.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
-        raise _fail(f"creating a checkout session for {lookup_key!r}", exc) from exc
+        raise fail(f"creating a checkout session for {lookup_key!r}", exc) from exc
     if not session.url:
         raise StripeAPIError(f"Stripe returned checkout session {session.id} without a URL")
     return str(session.url)
@@ -131,4 +132,4 @@ def apply_coupon(
             options={"idempotency_key": idempotency_key},
         )
     except stripe.StripeError as exc:
-        raise _fail(f"applying coupon {coupon!r} to subscription {subscription_id!r}", exc) from exc
+        raise fail(f"applying coupon {coupon!r} to subscription {subscription_id!r}", exc) from exc

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tierline.access.rules import EXEMPT_PROVIDER
+from tierline.accounts.customers import linked_account_id
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
@@ -332,4 +333,6 @@ def account_id_for(
         ).scalar()
         if found is not None:
             return int(found)
+        # A customer an admin linked (`tierline accounts link`) before any subscription.
+        return linked_account_id(conn, provider, customer_id)
     return None

@@ -10,9 +10,17 @@ from rich.table import Table
 
 from tierline.accounts.service import AccountInfo
 from tierline.cli.catalog import open_without_catalog
-from tierline.cli.common import DatabaseURLOption, JsonOption, console, print_json
+from tierline.cli.common import (
+    DatabaseURLOption,
+    JsonOption,
+    console,
+    open_tierline,
+    print_json,
+)
 
-app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list and link accounts to provider customers.", no_args_is_help=True
+)
 
 
 def _to_dict(account: AccountInfo) -> dict[str, object]:
@@ -74,3 +82,55 @@ def list_(
             account.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
+
+
+@app.command("link")
+def link_command(
+    ref: Annotated[str, typer.Argument(help="The host app's own id of the account.")],
+    provider: Annotated[str, typer.Option("--provider", help="The customer's provider.")],
+    customer: Annotated[
+        str, typer.Option("--customer", help="The provider's customer id (cus_..., ctm_...).")
+    ],
+    reconcile: Annotated[
+        bool,
+        typer.Option(
+            "--reconcile/--no-reconcile",
+            help="Then apply the customer's subscriptions from the provider (stripe, paddle).",
+        ),
+    ] = True,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link a customer created outside the app to account REF, then reconcile it.
+
+    Later webhooks of that customer that name no account resolve to REF.
+    """
+    from tierline.billing.reconcile.service import Reconciler
+    from tierline.billing.reconcile.sources import RECONCILABLE
+    from tierline.cli.reconcile import print_report, progress_bar
+
+    with open_tierline(database_url) as tl:
+        created = tl.accounts.link_customer(ref, provider, customer)
+        if not as_json:
+            state = "linked" if created else "already linked"
+            typer.echo(f"{provider} customer {customer} {state} to account {ref}")
+        report = None
+        if reconcile and provider in RECONCILABLE:
+            with progress_bar(enabled=not as_json) as progress:
+                report = Reconciler(tl).run(
+                    provider, account_ref=ref, apply=True, progress=progress
+                )
+    if as_json:
+        print_json(
+            {
+                "account_ref": ref,
+                "provider": provider,
+                "customer_id": customer,
+                "linked": created,
+                "reconcile": None if report is None else report.to_dict(),
+            }
+        )
+    elif report is not None:
+        print_report(report)
+    if report is not None and not report.in_sync:
+        raise typer.Exit(1)

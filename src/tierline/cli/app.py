@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from tierline.cli import accounts, catalog, credits, db, demo, doctor, events, referrals, simulate
+from tierline.cli import (
+    accounts,
+    catalog,
+    credits,
+    db,
+    demo,
+    doctor,
+    events,
+    outbox,
+    reconcile,
+    referrals,
+    simulate,
+)
 from tierline.cli.common import TierlineGroup
 
 app = typer.Typer(
@@ -19,6 +31,8 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(events.app, name="events")
+app.add_typer(outbox.app, name="outbox")
+reconcile.register(app)
 # Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
 credits.register(app)
 simulate.register(app)

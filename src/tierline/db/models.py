@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from tierline.accounts.models import Account
+from tierline.accounts.models import Account, AccountCustomer
 from tierline.billing.models import Event, Subscription
 from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
 from tierline.credits.models import CreditGrant
 from tierline.db.base import Base
+from tierline.outbox.models import OutboxItem
 from tierline.referrals.models import Referral
 
 __all__ = [
     "Account",
+    "AccountCustomer",
     "Base",
     "CreditGrant",
     "Event",
     "Feature",
+    "OutboxItem",
     "Referral",
     "Subscription",
     "Tier",

@@ -77,6 +77,24 @@ def hmac_sha256_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), message, sha256).hexdigest()
 
 
+#: The payload key under which a verified payload carries an event id that travels outside the
+#: body (Standard Webhooks' ``webhook-id`` header); a stored event gets its id back there on
+#: replay (:func:`decode_stored`). No provider's own payload uses this key.
+DELIVERY_ID_KEY = "webhook-id"
+
+
+def decode_stored(payload: str, provider: str, event_id: str) -> dict[str, Any]:
+    """A stored body decoded for replay, as :meth:`verify` returned it on arrival.
+
+    The body is decoded like a delivery (:func:`decode_json_object`), and the event id it was
+    stored under is put back under :data:`DELIVERY_ID_KEY`, where a provider whose id is a
+    header finds it; other providers never read that key.
+    """
+    decoded = decode_json_object(payload, provider)
+    decoded[DELIVERY_ID_KEY] = event_id
+    return decoded
+
+
 def decode_json_object(body: bytes | str, provider: str) -> dict[str, Any]:
     """Decode a verified body (or a stored one, on replay); it must be a JSON object.
 

@@ -35,7 +35,13 @@ from hashlib import sha256
 from typing import Any
 
 from tierline.billing.providers.base import WebhookRejected
-from tierline.billing.providers.signing import Delivery, HmacScheme, required_header, unix_seconds
+from tierline.billing.providers.signing import (
+    DELIVERY_ID_KEY,
+    Delivery,
+    HmacScheme,
+    required_header,
+    unix_seconds,
+)
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -44,7 +50,7 @@ VERSION = "v1"
 #: The specification's and both SDKs' timestamp tolerance.
 DEFAULT_TOLERANCE_SECONDS = 300
 #: Where :meth:`StandardWebhooksScheme.verify` puts the ``webhook-id`` in the payload.
-WEBHOOK_ID_KEY = "webhook-id"
+WEBHOOK_ID_KEY = DELIVERY_ID_KEY
 _SPEC_PREFIX = "whsec_"
 
 

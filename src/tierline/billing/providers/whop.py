@@ -43,7 +43,13 @@ import json
 from collections.abc import Mapping
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.declared import DeclaredProvider, Field, PaymentSpec, SnapshotSpec
+from tierline.billing.providers.declared import (
+    DeclaredProvider,
+    DeclaredReader,
+    Field,
+    PaymentSpec,
+    SnapshotSpec,
+)
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -113,6 +119,9 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
     )
 
 
+_ENVELOPE_ID = Field.of("id")
+
+
 class WhopProvider(DeclaredProvider):
     """Verifies and parses Whop webhooks (see the module docstring)."""
 
@@ -123,6 +132,17 @@ class WhopProvider(DeclaredProvider):
     event_type_field = Field.of("type", kind="text")
     occurred_at_field = Field.of("timestamp", kind="iso")
     snapshots = dict.fromkeys(MEMBERSHIP_EVENT_RANKS, MEMBERSHIP)
+
+    def event_id(self, fields: DeclaredReader, event_type: str) -> str:
+        """The ``webhook-id``, else the envelope's ``id`` (the same value, in the body).
+
+        The envelope's ``id`` is read even when the header gives the id: a stored event is
+        re-parsed without its headers, so a malformed ``id`` must be a 400 on arrival, not an
+        event that can never be replayed.
+        """
+        fields.value(_ENVELOPE_ID)
+        return super().event_id(fields, event_type)
+
     fact_events = dict.fromkeys(PAYMENT_EVENTS, PAYMENT)
     statuses = STATUS_MAP
     lifecycle = LIFECYCLE
