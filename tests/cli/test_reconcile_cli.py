@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from tierline import Tierline, TierlineSettings
+from tierline.billing.providers import PROVIDER_NAMES
 from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
 
@@ -107,7 +108,7 @@ def test_accounts_link_then_reconciles_the_customer(
         (["reconcile", "stripe", "--account", "nobody"], "error: no account with ref 'nobody'"),
         (
             ["accounts", "link", "org_x", "--provider", "nope", "--customer", "c"],
-            "error: unknown billing provider 'nope'; valid: stripe, paddle, fake",
+            "error: unknown billing provider 'nope'; valid: " + ", ".join(PROVIDER_NAMES),
         ),
     ],
 )

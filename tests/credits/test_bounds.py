@@ -103,6 +103,8 @@ def test_grace_after_a_far_period_end_does_not_overflow(clock: FrozenClock) -> N
         cancel_at_period_end=False,
         trial_end=None,
         changed_at=None,
+        # Grace counts from when payment failed: a far date there must not overflow either.
+        past_due_since=FAR,
     )
     decision = decide([sub], [], {}, clock(), timedelta(days=3))
     assert decision.active
