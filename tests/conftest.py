@@ -24,6 +24,9 @@ from tierline.db.models import Base
 
 from .clock import FrozenClock
 
+# The testing kit host apps use; the example apps' tests use its fixtures too.
+pytest_plugins = ["tierline.testing.pytest_plugin"]
+
 DIALECTS = ("sqlite", "postgresql", "mariadb")
 SERVER_URL_ENV = {
     "postgresql": "TIERLINE_TEST_POSTGRES_URL",
