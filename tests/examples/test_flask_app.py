@@ -16,8 +16,10 @@ from sqlalchemy.engine import URL
 
 from tierline import Tierline, TierlineSettings
 from tierline.cli.demo import load_example
+from tierline.testing import stripe_event, testing_settings
 
 from .chains import assert_chains_are_independent
+from .kit import with_stripe_links
 
 example = load_example("flask_app")
 example_db = import_module(f"{example.__name__}.db")
@@ -132,3 +134,30 @@ def test_flask_tierline_runs_the_cli_on_the_apps_database(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["tierline", "accounts", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert [account["ref"] for account in json.loads(result.output)] == ["team-1"]
+
+
+def test_a_stripe_past_due_keeps_reports_open_through_grace(tmp_path: Path) -> None:
+    links = {"pro": "pro_monthly", "business": "business_monthly"}
+    catalog = with_stripe_links(Path(example.CATALOG_PATH), tmp_path, links)
+    settings = testing_settings(f"sqlite:///{tmp_path / 'app.db'}")
+    app = example.create_app(catalog_path=catalog, settings=settings)
+    tl = tierline_of(app)
+    client = app.test_client()
+    try:
+        client.post("/teams", data={"name": "Acme", "email": "o@acme.io"})
+        assert client.get("/api/reports").status_code == 402
+        for status in ("active", "past_due"):
+            event = stripe_event(
+                "customer.subscription.updated",
+                account="team-1",
+                tier="pro",
+                status=status,
+                catalog=tl,
+            )
+            answer = client.post("/webhooks/stripe", data=event.body, headers=event.headers)
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+        status_now = tl.status("team-1")
+        assert (status_now.active, status_now.tier) == (True, "pro")  # in the grace period
+        assert client.get("/api/reports").status_code == 200
+    finally:
+        tl.engine.dispose()
