@@ -49,6 +49,8 @@ class Harness:
     marker: str
     before: str = ""
     after: str = ""
+    #: Run as a pytest test file (with the README's ``pytest_plugins`` conftest) instead.
+    pytest: bool = False
 
 
 _SIGNED_IN_EVENT = """
@@ -125,6 +127,11 @@ print("ran")
 """,
     ),
     Harness(
+        marker='pytest_plugins = ["tierline.testing.pytest_plugin"]',
+        after="import importlib\nfor plugin in pytest_plugins:\n    importlib.import_module(plugin)\n",
+    ),
+    Harness(marker="def test_past_due_keeps_access_through_grace", pytest=True),
+    Harness(
         marker="from tierline.doctor import assert_chain_healthy",
         after="test_migrations()\nprint('healthy')\n",
     ),
@@ -181,15 +188,26 @@ def test_the_python_block_runs(index: int, workdir: tuple[Path, dict[str, str]])
     harness = harness_for(block)
     program = "\n".join([textwrap.dedent(harness.before), block, textwrap.dedent(harness.after)])
     directory, env = workdir
+    command = [sys.executable, "-c", program]
+    if harness.pytest:
+        conftest = next(b for b in blocks("python") if "pytest_plugins" in b)
+        (directory / "conftest.py").write_text(conftest, encoding="utf-8")
+        (directory / "test_snippet.py").write_text(program, encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        command += ["-p", "no:pytest_alembic", "test_snippet.py"]
     done = subprocess.run(
-        [sys.executable, "-c", program],
+        command,
         cwd=directory,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, f"README block failed:\n{block}\n--- stderr:\n{done.stderr}"
+    assert done.returncode == 0, (
+        f"README block failed:\n{block}\n--- output:\n{done.stdout}\n{done.stderr}"
+    )
+    if harness.pytest:
+        assert "1 passed" in done.stdout
 
 
 def _readme_commands() -> list[tuple[str, ...]]:
