@@ -128,7 +128,7 @@ print("ran")
     ),
     Harness(
         marker='pytest_plugins = ["tierline.testing.pytest_plugin"]',
-        after="import importlib\nfor plugin in pytest_plugins:\n    importlib.import_module(plugin)\n",
+        after="import importlib\nfor name in pytest_plugins:\n    importlib.import_module(name)\n",
     ),
     Harness(marker="def test_past_due_keeps_access_through_grace", pytest=True),
     Harness(
