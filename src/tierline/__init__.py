@@ -11,6 +11,7 @@ stays cheap, and the ORM, the settings and the providers load only when a name n
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,11 +57,18 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access (then the name is a plain global)."""
+    """Import a public name's module on first access (then the name is a plain global).
+
+    Subpackages load the same way, so ``import tierline; tierline.db.upgrade(...)`` works as it
+    did when the package imported everything up front.
+    """
     module = _LAZY.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
         raise AttributeError(f"module 'tierline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -89,8 +89,18 @@ def test_import_tierline_loads_no_heavy_module(tmp_path: Path) -> None:
         " if m in sys.modules))\n"
         "from tierline import Tierline\n"
         "print('LAZY', Tierline.__module__)\n"
+        "print('SUBPACKAGE', tierline.db.include_object.__module__)\n"
+        "try:\n"
+        "    tierline.nothing_here\n"
+        "except AttributeError as exc:\n"
+        "    print('MISSING', exc)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
     )
-    assert done.stdout.splitlines() == ["HEAVY []", "LAZY tierline.facade"]
+    assert done.stdout.splitlines() == [
+        "HEAVY []",
+        "LAZY tierline.facade",
+        "SUBPACKAGE tierline.db.schema",
+        "MISSING module 'tierline' has no attribute 'nothing_here'",
+    ]

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from tierline import Tierline, TierlineSettings
 from tierline import db as tierline_db
 from tierline.cli.demo import load_example
-from tierline.testing import stripe_event, testing_settings
+from tierline.testing import settings_for_tests, stripe_event
 
 from .chains import assert_chains_are_independent
 from .kit import with_stripe_links
@@ -201,7 +201,7 @@ def test_a_stripe_subscription_opens_the_gate_and_its_cancellation_closes_it(
     tmp_path: Path,
 ) -> None:
     catalog = with_stripe_links(Path(example.CATALOG_PATH), tmp_path, {"pro": "pro_monthly"})
-    settings = testing_settings(f"sqlite:///{tmp_path / 'app.db'}")
+    settings = settings_for_tests(f"sqlite:///{tmp_path / 'app.db'}")
     app = example.create_app(catalog_path=catalog, settings=settings)
     with TestClient(app) as client:
         tl: Tierline = app.state.tierline

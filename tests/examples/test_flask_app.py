@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from tierline import Tierline, TierlineSettings
 from tierline.cli.demo import load_example
-from tierline.testing import stripe_event, testing_settings
+from tierline.testing import settings_for_tests, stripe_event
 
 from .chains import assert_chains_are_independent
 from .kit import with_stripe_links
@@ -139,7 +139,7 @@ def test_flask_tierline_runs_the_cli_on_the_apps_database(app: Flask) -> None:
 def test_a_stripe_past_due_keeps_reports_open_through_grace(tmp_path: Path) -> None:
     links = {"pro": "pro_monthly", "business": "business_monthly"}
     catalog = with_stripe_links(Path(example.CATALOG_PATH), tmp_path, links)
-    settings = testing_settings(f"sqlite:///{tmp_path / 'app.db'}")
+    settings = settings_for_tests(f"sqlite:///{tmp_path / 'app.db'}")
     app = example.create_app(catalog_path=catalog, settings=settings)
     tl = tierline_of(app)
     client = app.test_client()

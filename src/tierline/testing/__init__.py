@@ -1,12 +1,12 @@
 """A testing kit for host apps: a movable clock, signed provider events and pytest fixtures.
 
-    from tierline.testing import FrozenClock, stripe_event, testing_settings
+    from tierline.testing import FrozenClock, stripe_event, settings_for_tests
 
 - :class:`FrozenClock`: pass as ``Tierline(clock=...)``; ``advance(days=...)`` moves time.
 - :func:`stripe_event`, :func:`paddle_event`, :func:`fake_event`, :func:`provider_event`:
   a :class:`SignedEvent` (``.body`` bytes, ``.headers``) shaped like the provider's payload and
   signed with :data:`TEST_WEBHOOK_SECRET`.
-- :func:`testing_settings`: settings that verify those events.
+- :func:`settings_for_tests`: settings that verify those events.
 - :mod:`tierline.testing.pytest_plugin`: fixtures ``tierline``, ``tierline_clock``,
   ``tierline_database_url``, ``tierline_settings``, ``tierline_catalog``.
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         provider_event,
         stripe_event,
     )
-    from tierline.testing.setup import TEST_SECRET_KEY, migrated_sqlite_url, testing_settings
+    from tierline.testing.setup import TEST_SECRET_KEY, migrated_sqlite_url, settings_for_tests
 
 _LAZY: dict[str, str] = {
     "TEST_WEBHOOK_SECRET": "tierline.testing.events",
@@ -40,7 +40,7 @@ _LAZY: dict[str, str] = {
     "stripe_event": "tierline.testing.events",
     "TEST_SECRET_KEY": "tierline.testing.setup",
     "migrated_sqlite_url": "tierline.testing.setup",
-    "testing_settings": "tierline.testing.setup",
+    "settings_for_tests": "tierline.testing.setup",
 }
 
 __all__ = [
@@ -52,8 +52,8 @@ __all__ = [
     "migrated_sqlite_url",
     "paddle_event",
     "provider_event",
+    "settings_for_tests",
     "stripe_event",
-    "testing_settings",
 ]
 
 

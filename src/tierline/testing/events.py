@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tierline.catalog.spec import Catalog
     from tierline.facade import Tierline
 
-#: The webhook secret the kit signs with and :func:`testing_settings` configures for every
+#: The webhook secret the kit signs with and :func:`settings_for_tests` configures for every
 #: provider. Stripe's secrets look like ``whsec_...``; the others accept any string.
 TEST_WEBHOOK_SECRET = "whsec_tierline_testing_secret"  # noqa: S105 - a test fixture's secret
 

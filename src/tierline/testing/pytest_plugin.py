@@ -9,7 +9,7 @@ Enable with ``pytest_plugins = ["tierline.testing.pytest_plugin"]`` in your top-
   test). Override it to use your own database (run ``tierline.db.upgrade(url)`` on it).
 - ``tierline_catalog``: the catalog the ``tierline`` fixture uses; default ``None``: the
   ``TIERLINE_CATALOG`` file (``tierline.toml``) when it exists, else an empty catalog.
-- ``tierline_settings``: :func:`~tierline.testing.testing_settings` on that database, so events
+- ``tierline_settings``: :func:`~tierline.testing.settings_for_tests` on that database, so events
   from :func:`~tierline.testing.stripe_event` and friends verify.
 - ``tierline``: a :class:`~tierline.Tierline` wired to all of the above, its catalog synced,
   closed after the test.
@@ -54,9 +54,9 @@ def tierline_catalog() -> Catalog | str | Path | None:
 @pytest.fixture
 def tierline_settings(tierline_database_url: str) -> TierlineSettings:
     """Test settings on ``tierline_database_url`` with the kit's webhook secrets."""
-    from tierline.testing.setup import testing_settings
+    from tierline.testing.setup import settings_for_tests
 
-    return testing_settings(tierline_database_url)
+    return settings_for_tests(tierline_database_url)
 
 
 @pytest.fixture

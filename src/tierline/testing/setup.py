@@ -10,11 +10,11 @@ from tierline.testing.events import TEST_WEBHOOK_SECRET
 if TYPE_CHECKING:
     from tierline.settings import TierlineSettings
 
-#: The ``secret_key`` of :func:`testing_settings` (signs forms and the referral cookie).
+#: The ``secret_key`` of :func:`settings_for_tests` (signs forms and the referral cookie).
 TEST_SECRET_KEY = "tierline-testing-secret-key"  # noqa: S105 - a test fixture's secret
 
 
-def testing_settings(database_url: str, **overrides: Any) -> TierlineSettings:
+def settings_for_tests(database_url: str, **overrides: Any) -> TierlineSettings:
     """Settings for a test: ``database_url``, the kit's webhook secret for Stripe and Paddle.
 
     Events built by :mod:`tierline.testing.events` (signed with
