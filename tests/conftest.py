@@ -24,6 +24,9 @@ from tierline.db.models import Base
 
 from .clock import FrozenClock
 
+# The testing kit host apps use; the example apps' tests use its fixtures too.
+pytest_plugins = ["tierline.testing.pytest_plugin"]
+
 DIALECTS = ("sqlite", "postgresql", "mariadb")
 #: The test helpers turn the fake provider on with this secret (it is off by default).
 FAKE_SECRET = "fake-webhook-secret"

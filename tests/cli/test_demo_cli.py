@@ -74,29 +74,30 @@ def test_demo_prints_where_to_go_and_a_working_invite(
 ) -> None:
     served: dict[str, Any] = {}
 
-    def fake_run(app: Any, **options: Any) -> None:
-        served.update(options, app=app)
+    def fake_run(server: Any, sockets: list[socket.socket]) -> None:
+        served.update(app=server.config.app, address=sockets[0].getsockname())
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("uvicorn.Server.run", fake_run)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    everywhere = "0.0.0.0"  # noqa: S104 - nothing listens: uvicorn.run is replaced
+    port = free_port()
+    everywhere = "0.0.0.0"  # noqa: S104 - nobody connects: uvicorn's serving is replaced
     result = CliRunner().invoke(
-        cli_app, ["demo", "--host", everywhere, "--port", "8123", "--database-url", url]
+        cli_app, ["demo", "--host", everywhere, "--port", str(port), "--database-url", url]
     )
     assert result.exit_code == 0, result.output
-    assert (served["host"], served["port"]) == (everywhere, 8123)
+    assert served["address"] == (everywhere, port)
     tl: Tierline = served["app"].state.tierline
     try:
-        assert tl.settings.public_url == "http://127.0.0.1:8123"
+        assert tl.settings.public_url == f"http://127.0.0.1:{port}"
         # The demo, and only the demo, turns the fake provider on, with a secret of its own.
-        assert result.output.startswith("Tierline DEMO on http://127.0.0.1:8123")
+        assert result.output.startswith(f"Tierline DEMO on http://127.0.0.1:{port}")
         assert "This is a demo, not a production setup" in result.output
         assert tl.settings.enable_fake_provider is True
         [secret] = tl.settings.fake_webhook_secret
         assert secret.startswith("demo-") and len(secret) > 20
         assert f"TIERLINE_FAKE_WEBHOOK_SECRET={secret}" in result.output
         code = tl.referral_code("demo-referrer")
-        assert f"http://127.0.0.1:8123/login?ref={code}" in result.output
+        assert f"http://127.0.0.1:{port}/login?ref={code}" in result.output
         assert {tier.key for tier in tl.catalog.tiers()} == {"free", "pro"}
     finally:
         tl.engine.dispose()
@@ -106,9 +107,27 @@ def test_demo_without_the_examples_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(demo_module, "checkout_examples_dir", lambda: tmp_path / "examples")
-    result = CliRunner().invoke(cli_app, ["demo", "--database-url", "sqlite://"])
+    port = str(free_port())
+    result = CliRunner().invoke(cli_app, ["demo", "--port", port, "--database-url", "sqlite://"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("error: cannot find the example app 'fastapi_app'")
     assert "Traceback" not in result.output
+
+
+def test_demo_on_a_busy_port_fails_in_one_line_before_its_banner(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        database = tmp_path / "demo.db"
+        result = CliRunner().invoke(
+            cli_app, ["demo", "--port", str(port), "--database-url", f"sqlite:///{database}"]
+        )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "stop what uses it or choose another port with --port"
+    ]
+    assert not database.exists()  # failed before touching the database

@@ -202,3 +202,10 @@ def test_a_rejected_ingest_as_a_process_is_one_line_and_exit_1(url: str, tmp_pat
         "rejected [400]: missing_signature: the Stripe-Signature header is missing or empty"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_the_status_help_lists_every_event_status() -> None:
+    from tierline.billing.models import EventStatus
+    from tierline.cli.events import EVENT_STATUSES
+
+    assert tuple(status.value for status in EventStatus) == EVENT_STATUSES

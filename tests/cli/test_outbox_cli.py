@@ -133,3 +133,11 @@ def test_sigterm_stops_the_worker_cleanly(url: str) -> None:
             worker.kill()
     assert worker.returncode == 0
     assert out == "0 tries: 0 delivered, 0 failed, 0 dead\n"
+
+
+def test_the_cli_names_every_outbox_status() -> None:
+    # The CLI writes the statuses out so `--help` loads no ORM; they must stay the model's.
+    from tierline.cli.outbox import OUTBOX_STATUSES
+    from tierline.outbox.models import OutboxStatus
+
+    assert tuple(status.value for status in OutboxStatus) == OUTBOX_STATUSES

@@ -332,3 +332,11 @@ def test_missing_secret_and_unreachable_app_are_reported(catalog_file: Path) -> 
     unreachable = simulate("http://127.0.0.1:9", catalog_file, *common)
     assert unreachable.exit_code == 1
     assert "cannot reach http://127.0.0.1:9/webhooks/stripe" in unreachable.output
+
+
+def test_the_help_lists_every_simulated_event_and_provider() -> None:
+    from tierline.billing import simulate as payloads
+    from tierline.cli import simulate as command
+
+    assert command.SIMULATED_EVENTS == payloads.SIMULATED_EVENTS
+    assert command.SIMULATED_PROVIDERS == payloads.SIMULATED_PROVIDERS

@@ -17,8 +17,10 @@ from sqlalchemy.engine import URL
 from tierline import Tierline, TierlineSettings
 from tierline import db as tierline_db
 from tierline.cli.demo import load_example
+from tierline.testing import settings_for_tests, stripe_event
 
 from .chains import assert_chains_are_independent
+from .kit import with_stripe_links
 
 example = load_example("fastapi_app")
 example_db = import_module(f"{example.__name__}.db")
@@ -199,3 +201,24 @@ def test_a_session_from_a_reset_database_is_signed_out(
         assert home.status_code == 200
         assert 'id="start"' in home.text
         assert other.get("/api/analyze").status_code == 401
+
+
+def test_a_stripe_subscription_opens_the_gate_and_its_cancellation_closes_it(
+    tmp_path: Path,
+) -> None:
+    catalog = with_stripe_links(Path(example.CATALOG_PATH), tmp_path, {"pro": "pro_monthly"})
+    settings = settings_for_tests(f"sqlite:///{tmp_path / 'app.db'}")
+    app = example.create_app(catalog_path=catalog, settings=settings)
+    with TestClient(app) as client:
+        tl: Tierline = app.state.tierline
+        sign_in(client, "payer@example.com")
+        assert client.get("/api/analyze").status_code == 402
+
+        paid = stripe_event("customer.subscription.created", account="1", tier="pro", catalog=tl)
+        answer = client.post("/webhooks/stripe", content=paid.body, headers=paid.headers)
+        assert answer.status_code == 200, answer.text
+        assert client.get("/api/analyze").status_code == 200
+
+        ended = stripe_event("customer.subscription.deleted", account="1", tier="pro", catalog=tl)
+        client.post("/webhooks/stripe", content=ended.body, headers=ended.headers)
+        assert client.get("/api/analyze").json()["reason"] == "canceled"

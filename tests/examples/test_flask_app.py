@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from importlib import import_module
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.engine import URL
 
 from tierline import Tierline, TierlineSettings
 from tierline.cli.demo import load_example
+from tierline.testing import settings_for_tests, stripe_event
 
 from .chains import assert_chains_are_independent
 
@@ -152,3 +154,31 @@ def test_flask_tierline_runs_the_cli_on_the_apps_database(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["tierline", "accounts", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert [account["ref"] for account in json.loads(result.output)] == ["team-1"]
+
+
+def test_a_stripe_past_due_keeps_reports_open_through_grace(tmp_path: Path) -> None:
+    # The example's catalog links its tiers to Stripe lookup keys itself.
+    settings = settings_for_tests(f"sqlite:///{tmp_path / 'app.db'}")
+    app = example.create_app(catalog_path=Path(example.CATALOG_PATH), settings=settings)
+    tl = tierline_of(app)
+    client = app.test_client()
+    try:
+        client.post("/teams", data={"name": "Acme", "email": "o@acme.io"})
+        assert client.get("/api/reports").status_code == 402
+        start = time.time()
+        for second, status in enumerate(("active", "past_due")):
+            event = stripe_event(
+                "customer.subscription.updated",
+                account="team-1",
+                tier="pro",
+                status=status,
+                catalog=tl,
+                now=start + second,  # Stripe's `created` has whole seconds: one apart
+            )
+            answer = client.post("/webhooks/stripe", data=event.body, headers=event.headers)
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+        status_now = tl.status("team-1")
+        assert (status_now.active, status_now.tier) == (True, "pro")  # in the grace period
+        assert client.get("/api/reports").status_code == 200
+    finally:
+        tl.engine.dispose()

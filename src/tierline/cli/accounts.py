@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from tierline.accounts.service import AccountInfo
 from tierline.cli.catalog import open_without_catalog
-from tierline.cli.common import (
-    DatabaseURLOption,
-    JsonOption,
-    console,
-    open_tierline,
-    print_json,
-)
+from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
+from tierline.cli.output import print_table
+
+if TYPE_CHECKING:
+    from tierline.accounts.service import AccountInfo
 
 app = typer.Typer(
     help="Create, list and link accounts to provider customers.", no_args_is_help=True
@@ -70,18 +65,22 @@ def list_(
         print_json([_to_dict(account) for account in accounts])
         return
     if not accounts:
-        console.print("no accounts")
+        typer.echo("no accounts")
         return
-    table = Table("id", "ref", "email", "referral code", "created")
-    for account in accounts:
-        table.add_row(
-            str(account.id),
-            escape(account.ref),
-            escape(account.email or ""),
-            account.referral_code or "",
-            account.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+    print_table(
+        ("id", "ref", "email", "referral code", "created"),
+        [
+            (
+                str(account.id),
+                account.ref,
+                account.email or "",
+                account.referral_code or "",
+                account.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for account in accounts
+        ],
+        no_wrap=("id", "created"),
+    )
 
 
 @app.command("link")

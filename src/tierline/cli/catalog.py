@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
-from tierline.catalog.config import CatalogError, CatalogProblem, fake_link_problems, load_catalog
-from tierline.catalog.models import LimitPeriod
-from tierline.catalog.service import TierInfo
-from tierline.catalog.spec import Catalog
 from tierline.cli.common import (
     CatalogOption,
     DatabaseURLOption,
     JsonOption,
-    console,
     migrated_database_url,
     open_tierline,
     print_json,
 )
-from tierline.facade import Tierline
-from tierline.settings import TierlineSettings
+from tierline.cli.output import print_table
+
+if TYPE_CHECKING:
+    from tierline.catalog.config import CatalogProblem
+    from tierline.catalog.service import TierInfo
+    from tierline.facade import Tierline
 
 app = typer.Typer(
     help="Declare tiers in TOML, validate them, and sync them to the database.",
@@ -38,6 +34,8 @@ DryRunOption = Annotated[
 
 def catalog_path(option: str | None) -> Path:
     """The catalog file named on the command line, else by TIERLINE_CATALOG, else the default."""
+    from tierline.settings import TierlineSettings
+
     return Path(option or TierlineSettings().catalog)
 
 
@@ -47,12 +45,18 @@ def open_without_catalog(database_url_option: str | None) -> Tierline:
     A broken ``tierline.toml`` in the working directory must not stop ``catalog show`` (the way
     to see what is synced) or ``accounts add``.
     """
+    from tierline.catalog.spec import Catalog
+    from tierline.facade import Tierline
+
     return Tierline(migrated_database_url(database_url_option), catalog=Catalog())
 
 
 @app.command()
 def validate(catalog: CatalogOption = None) -> None:
     """Check the catalog file; print every problem (exit 1) or a summary."""
+    from tierline.catalog.config import CatalogError, fake_link_problems, load_catalog
+    from tierline.settings import TierlineSettings
+
     path = catalog_path(catalog)
     # Read the file directly: building a Tierline would stop at the first broken catalog.
     try:
@@ -85,6 +89,8 @@ def sync(
     database_url_: DatabaseURLOption = None,
 ) -> None:
     """Write the catalog file's tiers, features, limits and provider links to the database."""
+    from tierline.catalog.config import load_catalog
+
     path = catalog_path(catalog)
     spec = load_catalog(path)
     with open_tierline(database_url_, str(path)) as tl:
@@ -110,34 +116,36 @@ def show(json_: JsonOption = False, database_url_: DatabaseURLOption = None) -> 
         print_json([tier.to_dict() for tier in tiers])
         return
     if not tiers:
-        console.print("no tiers; declare them in tierline.toml and run `tierline catalog sync`")
+        typer.echo("no tiers; declare them in tierline.toml and run `tierline catalog sync`")
         return
-    # Light borders and one item per line keep nine columns readable in 80 characters.
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("key", "name", "seats", "exempt", "price", "features", "limits", "providers"):
-        # Short columns never wrap, so the lists take the narrowing; those fold rather than
-        # truncate: a cut-off price key is worse than a taller row.
-        short = column in ("key", "seats", "exempt", "price")
-        table.add_column(column, overflow="fold", no_wrap=short)
-    table.add_column("retired", no_wrap=True)
-    for tier in tiers:
-        table.add_row(
-            tier.key,
-            escape(tier.name),
-            str(tier.seats),
-            "yes" if tier.exempt else "",
-            escape(tier.fallback_price or ""),
-            "\n".join(tier.features),
-            _limits(tier),
-            escape("\n".join(f"{name}:{k}" for name, keys in tier.providers.items() for k in keys)),
-            "retired" if tier.retired else "",
-        )
-    console.print(table)
+    # On a terminal: light borders and one item per line keep nine columns readable in 80
+    # characters. Short columns never wrap, so the lists take the narrowing; those fold rather
+    # than truncate: a cut-off price key is worse than a taller row.
+    print_table(
+        ("key", "name", "seats", "exempt", "price", "features", "limits", "providers", "retired"),
+        [
+            (
+                tier.key,
+                tier.name,
+                str(tier.seats),
+                "yes" if tier.exempt else "",
+                tier.fallback_price or "",
+                tier.features,
+                _limits(tier),
+                [f"{name}:{k}" for name, keys in tier.providers.items() for k in keys],
+                "retired" if tier.retired else "",
+            )
+            for tier in tiers
+        ],
+        no_wrap=("key", "seats", "exempt", "price", "retired"),
+    )
 
 
-def _limits(tier: TierInfo) -> str:
+def _limits(tier: TierInfo) -> list[str]:
+    from tierline.catalog.models import LimitPeriod
+
     parts = []
     for key, spec in tier.limits.items():
         period = LimitPeriod(spec.period)
         parts.append(f"{key} {spec.limit}" + ("" if period is LimitPeriod.NONE else f"/{period}"))
-    return "\n".join(parts)
+    return parts

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from tierline.db.engine import first_line
-from tierline.db.migrate import NO_SCHEMA, require_schema
 from tierline.errors import TierlineError, ValidationError
-from tierline.facade import Tierline
-from tierline.settings import TierlineSettings
 
-console = Console()
+if TYPE_CHECKING:
+    from tierline.facade import Tierline
+
+# Only light modules at the top: Typer builds the command tree (and prints --help) from these
+# annotations, and the ORM, SQLAlchemy and Rich load inside the commands that use them.
 
 DatabaseURLOption = Annotated[
     str | None,
@@ -32,6 +30,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 def database_url(option: str | None) -> str:
     """The URL given on the command line, else the one from the environment or the default."""
+    from tierline.settings import TierlineSettings
+
     return option or TierlineSettings().database_url
 
 
@@ -47,7 +47,15 @@ class TierlineGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (TierlineError, SQLAlchemyError, OSError, OverflowError) as exc:
+        except (TierlineError, OSError, OverflowError) as exc:
+            typer.echo(f"error: {describe_failure(exc)}", err=True)
+            raise typer.Exit(1) from exc
+        except Exception as exc:
+            # A database error can only come from a command that imported SQLAlchemy already.
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
             typer.echo(f"error: {describe_failure(exc)}", err=True)
             raise typer.Exit(1) from exc
 
@@ -62,6 +70,11 @@ def describe_failure(exc: BaseException) -> str:
     """The one line the CLI prints (after ``error:``) for a failed command."""
     if isinstance(exc, TierlineError):
         return str(exc)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tierline.db.engine import first_line
+    from tierline.db.migrate import NO_SCHEMA
+
     if isinstance(exc, SQLAlchemyError):
         detail = first_line(exc)
         lowered = detail.lower()
@@ -113,6 +126,8 @@ def migrated_database_url(option: str | None) -> str:
     Only ``tierline db upgrade`` may create a database: a SQLite file that does not exist is
     refused before connecting would create it.
     """
+    from tierline.db.migrate import require_schema
+
     url = database_url(option)
     require_schema(url)
     return url
@@ -125,6 +140,9 @@ def open_tierline(database_url_option: str | None, catalog: str | None = None) -
         SchemaMissingError: the database has no Tierline tables (or its SQLite file is missing).
         DatabaseUnreachableError: the server cannot be reached.
     """
+    from tierline.facade import Tierline
+    from tierline.settings import TierlineSettings
+
     settings = TierlineSettings()
     updates: dict[str, str] = {"database_url": migrated_database_url(database_url_option)}
     if catalog is not None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tierline.access.describe import describe_status
-from tierline.cli.common import DatabaseURLOption, JsonOption, console, open_tierline, print_json
+from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
+from tierline.cli.output import echo
 from tierline.errors import ValidationError
 
 RefArgument = Annotated[str, typer.Argument(help="The account's ref (the host app's own id).")]
@@ -52,48 +52,49 @@ def grant_credit(
     database_url_: DatabaseURLOption = None,
 ) -> None:
     """Grant paid access for --days N (or --until a date), after any current credit."""
+    from tierline.access.describe import describe_status
+
     until_at = parse_until(until) if until is not None else None
     with open_tierline(database_url_) as tl:
         grant = tl.grant_credit(
             ref, days=days, until=until_at, reason=reason, by=by, idempotency_key=key
         )
         status = tl.status(ref)
-    console.print(
+    echo(
         f"credit #{grant.id} for {ref}: {grant.starts_at:%Y-%m-%d %H:%M} → "
-        f"{grant.expires_at:%Y-%m-%d %H:%M} UTC",
-        highlight=False,
-        soft_wrap=True,
+        f"{grant.expires_at:%Y-%m-%d %H:%M} UTC"
     )
-    console.print(describe_status(status), highlight=False, soft_wrap=True)
+    echo(describe_status(status))
 
 
 def revoke_credit(ref: RefArgument, database_url_: DatabaseURLOption = None) -> None:
     """Revoke the account's running and future credits."""
+    from tierline.access.describe import describe_status
+
     with open_tierline(database_url_) as tl:
         count = tl.revoke_credit(ref)
         status = tl.status(ref)
-    console.print(f"revoked {count} credit grant(s) of {ref}", highlight=False, soft_wrap=True)
-    console.print(describe_status(status), highlight=False, soft_wrap=True)
+    echo(f"revoked {count} credit grant(s) of {ref}")
+    echo(describe_status(status))
 
 
 def show_status(
     ref: RefArgument, json_: JsonOption = False, database_url_: DatabaseURLOption = None
 ) -> None:
     """Show the account's access: tier, source, expiry, and why not when inactive."""
+    from tierline.access.describe import describe_status
+
     with open_tierline(database_url_) as tl:
         tl.accounts.get(ref)  # an unknown ref is a typo here, not a free account
         status = tl.status(ref)
     if json_:
         print_json(status.to_dict())
         return
-    colour = "green" if status.active else "yellow"
-    console.print(
-        f"{ref}: [{colour}]{describe_status(status)}[/{colour}]", highlight=False, soft_wrap=True
-    )
+    echo(f"{ref}: {describe_status(status)}", style="green" if status.active else "yellow")
     if status.features:
-        console.print(f"features: {', '.join(sorted(status.features))}", highlight=False)
+        echo(f"features: {', '.join(sorted(status.features))}")
     for key, info in sorted(status.limits.items()):
-        console.print(f"limit {key}: {info.limit} per {info.period}", highlight=False)
+        echo(f"limit {key}: {info.limit} per {info.period}")
 
 
 def assign_exempt(
@@ -102,9 +103,11 @@ def assign_exempt(
     database_url_: DatabaseURLOption = None,
 ) -> None:
     """Put the account on an exempt tier (staff, partners): active without payment."""
+    from tierline.access.describe import describe_status
+
     with open_tierline(database_url_) as tl:
         status = tl.assign_exempt(ref, tier)
-    console.print(f"{ref}: {describe_status(status)}", highlight=False, soft_wrap=True)
+    echo(f"{ref}: {describe_status(status)}")
 
 
 def register(app: typer.Typer) -> None:

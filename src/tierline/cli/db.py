@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from tierline import db
-from tierline.cli.common import DatabaseURLOption, console, database_url
-from tierline.db.migrate import TableLoss
+from tierline.cli.common import DatabaseURLOption, database_url
+from tierline.cli.output import echo, print_table
 from tierline.errors import ValidationError
+
+if TYPE_CHECKING:
+    from tierline.db.migrate import TableLoss
 
 app = typer.Typer(help="Run and inspect Tierline's migration chain.", no_args_is_help=True)
 
@@ -22,9 +23,11 @@ def upgrade(
     database_url_: DatabaseURLOption = None,
 ) -> None:
     """Upgrade the database to REVISION (default: head)."""
+    from tierline import db
+
     url = database_url(database_url_)
     db.upgrade(url, revision)
-    console.print(f"upgraded to {db.current(url) or 'base'}")
+    echo(f"upgraded to {db.current(url) or 'base'}")
 
 
 @app.command()
@@ -41,13 +44,15 @@ def downgrade(
     When the downgrade would drop tables that hold rows, it lists them and asks first; without
     a terminal to ask on, it refuses unless --yes is given.
     """
+    from tierline import db
+
     url = database_url(database_url_)
     db.require_database_file(url)
     losses = db.downgrade_losses(url, revision)
     if losses and not yes:
         _confirm_losses(revision, losses)
     db.downgrade(url, revision)
-    console.print(f"downgraded to {db.current(url) or 'base'}")
+    echo(f"downgraded to {db.current(url) or 'base'}")
 
 
 def stdin_is_interactive() -> bool:
@@ -74,33 +79,46 @@ def _confirm_losses(revision: str, losses: list[TableLoss]) -> None:
 @app.command()
 def current(database_url_: DatabaseURLOption = None) -> None:
     """Print the database's current revision."""
+    from tierline import db
+
     url = database_url(database_url_)
     db.require_database_file(url)
     rev = db.current(url)
     head = db.heads()
     suffix = " (head)" if rev is not None and [rev] == head else ""
-    console.print(f"{rev or 'base (never migrated)'}{suffix}")
+    echo(f"{rev or 'base (never migrated)'}{suffix}")
 
 
 @app.command()
 def check(database_url_: DatabaseURLOption = None) -> None:
     """Compare the migrated database with the models; exit 1 on any difference."""
+    from tierline import db
+
     url = database_url(database_url_)
     db.require_database_file(url)
     problems = db.check(url)
     if not problems:
-        console.print("no drift: the database matches the models at head")
+        echo("no drift: the database matches the models at head")
         return
     for problem in problems:
-        console.print(f"[red]drift[/red] {problem}", highlight=False)
+        echo(f"drift {problem}", style="red")
     raise typer.Exit(1)
 
 
 @app.command()
 def history() -> None:
     """List the chain's revisions, oldest first."""
-    table = Table("revision", "down", "message")
-    for rev in db.history():
-        name = f"{rev.revision} (head)" if rev.is_head else rev.revision
-        table.add_row(name, rev.down_revision or "base", rev.message.splitlines()[0])
-    console.print(table)
+    from tierline import db
+
+    print_table(
+        ("revision", "down", "message"),
+        [
+            (
+                f"{rev.revision} (head)" if rev.is_head else rev.revision,
+                rev.down_revision or "base",
+                rev.message.splitlines()[0],
+            )
+            for rev in db.history()
+        ],
+        no_wrap=("revision", "down"),
+    )

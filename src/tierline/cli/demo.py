@@ -9,19 +9,23 @@ of that name).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import secrets
+import socket
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 import tierline
-from tierline.errors import ConfigurationError
-from tierline.settings import TierlineSettings
+from tierline.errors import ConfigurationError, ValidationError
+
+if TYPE_CHECKING:
+    from tierline.settings import TierlineSettings
 
 #: The name the checkout's ``examples/`` folder is imported under.
 CHECKOUT_PACKAGE = "tierline_examples"
@@ -83,24 +87,53 @@ def demo(
         raise ConfigurationError(
             "tierline demo needs FastAPI and uvicorn: pip install 'tierline[fastapi]'"
         ) from exc
-    example = load_example("fastapi_app")
-    public_url = f"http://{_display_host(host)}:{port}"
-    settings = demo_settings(TierlineSettings(), database_url, public_url)
-    app = example.create_app(database_url, settings=settings)
-    tl = app.state.tierline
-    # A referrer so the printed ?ref= link works on a fresh database.
-    tl.ensure_account("demo-referrer", "referrer@example.com")
-    code = tl.referral_code("demo-referrer")
-    typer.echo(
-        _instructions(
-            public_url,
-            code,
-            database_url,
-            Path(example.CATALOG_PATH),
-            settings.fake_webhook_secret[0],
+    from tierline.settings import TierlineSettings
+
+    # Bind first: a busy port fails in one line, before any banner or database work.
+    with bind_listener(host, port) as listener:
+        example = load_example("fastapi_app")
+        public_url = f"http://{_display_host(host)}:{port}"
+        settings = demo_settings(TierlineSettings(), database_url, public_url)
+        app = example.create_app(database_url, settings=settings)
+        tl = app.state.tierline
+        # A referrer so the printed ?ref= link works on a fresh database.
+        tl.ensure_account("demo-referrer", "referrer@example.com")
+        code = tl.referral_code("demo-referrer")
+        typer.echo(
+            _instructions(
+                public_url,
+                code,
+                database_url,
+                Path(example.CATALOG_PATH),
+                settings.fake_webhook_secret[0],
+            )
         )
-    )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        # As ``uvicorn.run`` does: Ctrl+C is the way to stop, not a failure.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host``:``port``, for the server to accept on.
+
+    Raises:
+        ValidationError: the address is in use or cannot be bound here (one line, with the fix).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a port left in TIME_WAIT by a previous run is free to use again.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        raise ValidationError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "stop what uses it or choose another port with --port"
+        ) from exc
+    return listener
 
 
 def demo_settings(base: TierlineSettings, database_url: str, public_url: str) -> TierlineSettings:

@@ -7,10 +7,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from tierline.cli.common import DatabaseURLOption, JsonOption, console, open_tierline, print_json
+from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
+from tierline.cli.output import print_table, rich_console, stdout_is_terminal
 
 if TYPE_CHECKING:
     from tierline.billing.reconcile.service import Progress, ReconcileReport, SubscriptionDiff
@@ -56,13 +55,16 @@ def reconcile_command(
 @contextmanager
 def progress_bar(*, enabled: bool) -> Iterator[Progress | None]:
     """A Rich progress bar while the provider is paged through, on a terminal only."""
-    if not enabled or not console.is_terminal:
+    if not enabled or not stdout_is_terminal():
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
-        TextColumn("fetching subscriptions"), BarColumn(), MofNCompleteColumn(), console=console
+        TextColumn("fetching subscriptions"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=rich_console(),
     ) as bar:
         task = bar.add_task("fetch", total=None)
 
@@ -78,24 +80,22 @@ def print_report(report: ReconcileReport) -> None:
 
     shown = [diff for diff in report.diffs if diff.change is not Change.SAME]
     if shown:
-        table = Table(title=f"{report.provider}: Tierline → provider")
-        table.add_column("subscription", no_wrap=True)
-        table.add_column("account")
-        table.add_column("change")
-        table.add_column("details")
+        columns = ["subscription", "account", "change", "details"]
         if report.applied:
-            table.add_column("applied")
+            columns.append("applied")
+        rows = []
         for diff in shown:
             cells = [
-                escape(diff.subscription_id),
-                escape(diff.account_ref or "-"),
+                diff.subscription_id,
+                diff.account_ref or "-",
                 diff.change.value,
-                escape(_details(diff)),
+                _details(diff),
             ]
             if report.applied:
-                cells.append(escape(diff.applied or ""))
-            table.add_row(*cells)
-        console.print(table)
+                cells.append(diff.applied or "")
+            rows.append(cells)
+        typer.echo(f"{report.provider}: Tierline → provider")
+        print_table(columns, rows, no_wrap=("subscription",))
     counts = ", ".join(f"{report.count(change)} {change.value}" for change in Change)
     scope = f" of account {report.account_ref}" if report.account_ref else ""
     verb = "applied" if report.applied else "compared"

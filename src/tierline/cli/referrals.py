@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tierline.cli.common import DatabaseURLOption, JsonOption, console, open_tierline, print_json
+from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
 
 app = typer.Typer(help="Referral codes and statistics.", no_args_is_help=True)
 
@@ -18,7 +18,7 @@ def code(ref: RefArgument, database_url_: DatabaseURLOption = None) -> None:
     """Print the account's referral code (assigned on first request)."""
     with open_tierline(database_url_) as tl:
         value = tl.referral_code(ref)
-    console.print(value, highlight=False)
+    typer.echo(value)
 
 
 @app.command()
@@ -31,10 +31,8 @@ def stats(
     if json_:
         print_json(figures.to_dict())
         return
-    console.print(f"code: {figures.code or 'none yet (run `referrals code`)'}", highlight=False)
-    console.print(
+    typer.echo(f"code: {figures.code or 'none yet (run `referrals code`)'}")
+    typer.echo(
         f"pending {figures.pending} · converted {figures.converted} · "
-        f"credited {figures.credited} · active credits {figures.active_credits}",
-        highlight=False,
-        soft_wrap=True,
+        f"credited {figures.credited} · active credits {figures.active_credits}"
     )

@@ -8,27 +8,25 @@ whole webhook path: signature check, idempotent claim, apply.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
 
-from tierline.billing.simulate import (
-    SIMULATED_EVENTS,
-    SIMULATED_PROVIDERS,
-    build_payload,
-    external_key,
-    provider_event_type,
-    signed_request,
-    webhook_secret,
-)
-from tierline.catalog.config import load_catalog
 from tierline.cli.catalog import catalog_path
 from tierline.cli.common import CatalogOption
 from tierline.errors import ValidationError
-from tierline.settings import TierlineSettings
+
+#: :data:`tierline.billing.simulate.SIMULATED_EVENTS` and ``SIMULATED_PROVIDERS``, written out so
+#: that ``--help`` loads no provider module (a test keeps them equal).
+SIMULATED_EVENTS = (
+    "checkout.completed",
+    "subscription.created",
+    "subscription.updated",
+    "subscription.canceled",
+    "subscription.past_due",
+)
+SIMULATED_PROVIDERS = ("stripe", "paddle", "polar", "whop", "lemonsqueezy", "fake")
 
 
 def register(app: typer.Typer) -> None:
@@ -65,6 +63,19 @@ def simulate(
     TIERLINE_<PROVIDER>_WEBHOOK_SECRET (the first one). Prints the HTTP status and the app's
     JSON answer; exits 0 on a 2xx answer, 1 otherwise.
     """
+    import urllib.error
+    import urllib.request
+
+    from tierline.billing.simulate import (
+        build_payload,
+        external_key,
+        provider_event_type,
+        signed_request,
+        webhook_secret,
+    )
+    from tierline.catalog.config import load_catalog
+    from tierline.settings import TierlineSettings
+
     kind = provider_event_type(provider, event)
     settings = TierlineSettings()
     target = url or f"{settings.public_url.rstrip('/')}/webhooks/{provider}"
