@@ -66,6 +66,24 @@ class TierlineSettings(BaseSettings):
     #: Base URL of Stripe's API; tests point it at a local fake speaking Stripe's wire format.
     stripe_api_base: str | None = None
 
+    #: Paddle Billing API (``https://api.paddle.com``; sandbox ``https://sandbox-api.paddle.com``).
+    paddle_api_key: str | None = None
+    paddle_api_base: str = "https://api.paddle.com"
+    #: Polar API (``https://api.polar.sh``; sandbox ``https://sandbox-api.polar.sh``).
+    polar_access_token: str | None = None
+    polar_api_base: str = "https://api.polar.sh"
+    #: Whop API v1 (``https://api.whop.com/api/v1``) and the hub where members manage billing.
+    whop_api_key: str | None = None
+    whop_api_base: str = "https://api.whop.com/api/v1"
+    whop_hub_url: str = "https://whop.com/@me/settings/memberships/"
+    #: Lemon Squeezy API and the store checkouts are created in.
+    lemonsqueezy_api_key: str | None = None
+    lemonsqueezy_store_id: str | None = None
+    lemonsqueezy_api_base: str = "https://api.lemonsqueezy.com"
+    #: A plan change to a tier ranked lower (``sort_order``) is billed from the next period,
+    #: without an immediate credit; ``False`` prorates downgrades at once like upgrades.
+    downgrade_at_period_end: bool = True
+
     #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline
     #: demo whose catalog also links Stripe prices); unset, the tier's first provider link.
     checkout_provider: str | None = None
@@ -78,6 +96,11 @@ class TierlineSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     #: Where a 402 response sends the user to upgrade.
     upgrade_url: str = "/billing/settings"
+    #: The host app's own page the settings page links back to ("Back to the app").
+    app_url: str | None = None
+    #: A directory searched before Tierline's templates: put ``tierline/base.html`` there to
+    #: render the billing pages inside the host's layout (see the README, "Self-service").
+    templates_dir: str | None = None
 
     @field_validator("stripe_mode", mode="before")
     @classmethod
