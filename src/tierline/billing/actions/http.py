@@ -18,12 +18,24 @@ TIMEOUT_SECONDS = 15.0
 _MESSAGE_PATHS = (("error", "detail"), ("errors", 0, "detail"), ("error", "message"), ("detail",))
 
 
+def _httpx(provider: str) -> Any:
+    """``httpx``, imported on first use (``import tierline`` stays free of HTTP clients)."""
+    try:
+        import httpx
+    except ImportError as exc:
+        from tierline.errors import ConfigurationError
+
+        extra = provider.lower().replace(" ", "")
+        raise ConfigurationError(
+            f"calling {provider}'s API needs httpx; install it with "
+            f"`pip install 'tierline[{extra}]'`"
+        ) from exc
+    return httpx
+
+
 @functools.cache
 def _client() -> Any:
-    # Imported here: ``import tierline`` stays free of HTTP clients.
-    import httpx
-
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+    return _httpx("the provider").Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
 
 def _message(body: Any) -> str:
@@ -57,8 +69,7 @@ def call(
     Raises:
         ProviderAPIError: the provider answered 4xx/5xx or could not be reached.
     """
-    import httpx
-
+    httpx = _httpx(provider)
     sent = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     sent.update(headers or {})
     try:

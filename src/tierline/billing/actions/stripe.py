@@ -103,7 +103,7 @@ class StripeActions(ProviderActions):
         api = stripe_api.client(settings)
         price = stripe_api.find_price_id(api, change.external_key)
         current = self._retrieve(api, change.subscription.external_id)
-        items = current["items"]["data"]
+        items = current.to_dict()["items"]["data"]
         if not items:
             raise stripe_api.StripeAPIError(
                 f"Stripe subscription {current.id!r} has no items to change"
@@ -127,9 +127,10 @@ class StripeActions(ProviderActions):
             invoice = api.v1.invoices.create_preview(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
             raise stripe_api._fail("previewing the plan change", exc) from exc
+        data = invoice.to_dict()
         lines = tuple(
             PreviewLine(str(line.get("description") or ""), int(line.get("amount") or 0))
-            for line in invoice["lines"]["data"]
+            for line in data["lines"]["data"]
         )
         return ProrationPreview(
             currency=str(invoice.currency), amount_due=int(invoice.amount_due), lines=lines
