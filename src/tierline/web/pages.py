@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from jinja2 import (
@@ -33,6 +34,9 @@ from tierline.facade import Tierline
 from tierline.referrals.service import ReferralStats
 from tierline.settings import TierlineSettings
 from tierline.web.common import CHECKOUT_PATH, SETTINGS_PATH, STATIC_PATH, csrf_token
+
+if TYPE_CHECKING:
+    from tierline.web.selfservice import ManageBilling
 
 #: What ``?checkout=`` on the settings page says, after a provider sends the user back.
 CHECKOUT_NOTICES = {
@@ -68,8 +72,8 @@ class SettingsPage:
     upgrades: tuple[UpgradeOption, ...]
     csrf_token: str
     notice: str | None = None
-    #: The "Manage billing" card (a ``tierline.web.selfservice.ManageBilling``), if any.
-    manage: object | None = None
+    #: The "Manage billing" card of a live subscription, if any.
+    manage: ManageBilling | None = None
     #: The host app's page to go back to (``app_url`` setting or the adapter's argument).
     app_url: str | None = None
 

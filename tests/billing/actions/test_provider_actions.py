@@ -10,6 +10,8 @@ import pytest
 
 from tierline import TierlineSettings
 from tierline.billing.actions import (
+    ACTIONS,
+    REGISTRY,
     CheckoutRequest,
     LiveSubscription,
     PlanChange,
@@ -296,3 +298,28 @@ def test_a_provider_without_actions_is_refused_by_name() -> None:
 
     with pytest.raises(ValidationError, match="'fake' has no self-service actions"):
         actions_for("fake")
+
+
+def test_an_unreachable_provider_is_one_clear_error() -> None:
+    from ...examples.servers import bound_socket
+
+    sock = bound_socket()  # bound, never listening: the connection is refused
+    try:
+        settings = _settings(
+            polar_access_token="polar_oat_x",
+            polar_api_base=f"http://127.0.0.1:{sock.getsockname()[1]}",
+        )
+        with pytest.raises(
+            ProviderAPIError, match=r"Polar creating a checkout failed \(no response"
+        ):
+            actions_for("polar").checkout_url(settings, _request("prod-pro"))
+    finally:
+        sock.close()
+
+
+def test_every_provider_declares_what_it_supports() -> None:
+    supported = {name: actions_for(name).supported() for name in REGISTRY}
+    assert supported["stripe"] == ACTIONS
+    assert supported["paddle"] == ACTIONS
+    assert "preview_change" not in supported["polar"] + supported["lemonsqueezy"]
+    assert "change_plan" not in supported["whop"]
