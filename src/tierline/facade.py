@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -27,6 +27,9 @@ from tierline.db.types import utcnow
 from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
 from tierline.settings import TierlineSettings
+
+if TYPE_CHECKING:
+    from tierline.billing.actions.base import ProrationPreview
 
 
 class Tierline:
@@ -152,12 +155,20 @@ class Tierline:
         provider: str | None = None,
         success_url: str | None = None,
         cancel_url: str | None = None,
+        allow_provider_switch: bool = False,
     ) -> str:
         """The URL to send the account to so it pays for ``tier_key``.
 
         ``provider`` defaults to the tier's first link (Stripe, then Paddle, ... the fake
-        provider last). Stripe answers with a new Checkout Session's URL; the fake provider
-        with the local fake checkout page. Paddle checkout runs in Paddle.js on your page.
+        provider last). Stripe answers with a new Checkout Session's URL, Paddle with a
+        transaction's checkout URL, Polar, Whop and Lemon Squeezy with their hosted checkout;
+        the fake provider with the local fake checkout page.
+
+        Raises:
+            ValidationError: the account already pays for ``tier_key``, or already subscribes
+                through this provider (use :meth:`change_plan`).
+            ProviderSwitchError: the account pays through another provider; pass
+                ``allow_provider_switch=True`` once the user has confirmed.
         """
         return checkout_url(
             self.ctx,
@@ -166,7 +177,43 @@ class Tierline:
             provider=provider,
             success_url=success_url,
             cancel_url=cancel_url,
+            allow_provider_switch=allow_provider_switch,
         )
+
+    # -- self-service (tierline.billing.selfservice) ----------------------------------------
+    def portal_url(self, account_ref: AccountRef, *, return_url: str | None = None) -> str:
+        """The provider's customer portal for the account's live subscription.
+
+        Raises ``NotFoundError`` (no live subscription), ``UnsupportedActionError``, or
+        ``ProviderAPIError``/``ConfigurationError`` from the provider.
+        """
+        from tierline.billing import selfservice
+
+        return selfservice.portal_url(self.ctx, canonical_ref(account_ref), return_url=return_url)
+
+    def cancel_at_period_end(self, account_ref: AccountRef) -> None:
+        """Stop the account's subscription from renewing; access lasts until the period ends."""
+        from tierline.billing import selfservice
+
+        selfservice.cancel_at_period_end(self.ctx, canonical_ref(account_ref))
+
+    def resume(self, account_ref: AccountRef) -> None:
+        """Undo :meth:`cancel_at_period_end` before the period ends."""
+        from tierline.billing import selfservice
+
+        selfservice.resume(self.ctx, canonical_ref(account_ref))
+
+    def preview_change(self, account_ref: AccountRef, tier_key: str) -> ProrationPreview | None:
+        """What moving to ``tier_key`` would charge now (``None``: the provider has no preview)."""
+        from tierline.billing import selfservice
+
+        return selfservice.preview_change(self.ctx, canonical_ref(account_ref), tier_key)
+
+    def change_plan(self, account_ref: AccountRef, tier_key: str) -> None:
+        """Move the account's subscription to ``tier_key`` through its provider."""
+        from tierline.billing import selfservice
+
+        selfservice.change_plan(self.ctx, canonical_ref(account_ref), tier_key)
 
     # -- catalog ------------------------------------------------------------------------
     def sync_catalog(self, catalog: Catalog | None = None, *, dry_run: bool = False) -> SyncReport:

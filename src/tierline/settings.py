@@ -81,6 +81,20 @@ class TierlineSettings(BaseSettings):
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
     #: Deliver an item right after the commit that wrote it (else only the worker does).
     outbox_inline: bool = True
+    #: Polar API (``https://api.polar.sh``; sandbox ``https://sandbox-api.polar.sh``).
+    polar_access_token: str | None = None
+    polar_api_base: str = "https://api.polar.sh"
+    #: Whop API v1 (``https://api.whop.com/api/v1``) and the hub where members manage billing.
+    whop_api_key: str | None = None
+    whop_api_base: str = "https://api.whop.com/api/v1"
+    whop_hub_url: str = "https://whop.com/@me/settings/memberships/"
+    #: Lemon Squeezy API and the store checkouts are created in.
+    lemonsqueezy_api_key: str | None = None
+    lemonsqueezy_store_id: str | None = None
+    lemonsqueezy_api_base: str = "https://api.lemonsqueezy.com"
+    #: A plan change to a tier ranked lower (``sort_order``) is billed from the next period,
+    #: without an immediate credit; ``False`` prorates downgrades at once like upgrades.
+    downgrade_at_period_end: bool = True
 
     #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline
     #: demo whose catalog also links Stripe prices); unset, the tier's first provider link.
@@ -94,6 +108,21 @@ class TierlineSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     #: Where a 402 response sends the user to upgrade.
     upgrade_url: str = "/billing/settings"
+    #: The host app's own page the settings page links back to ("Back to the app").
+    app_url: str | None = None
+    #: A directory searched before Tierline's templates: put ``tierline/base.html`` there to
+    #: render the billing pages inside the host's layout (see the README, "Self-service").
+    templates_dir: str | None = None
+
+    def paddle_api_url(self) -> str:
+        """Paddle's API base: ``paddle_api_base``, else the sandbox for a sandbox key
+        (``pdl_sdbx_...``), else live (https://developer.paddle.com/api-reference/about/paddle-api)."""
+        if self.paddle_api_base:
+            return self.paddle_api_base.rstrip("/")
+        key = self.paddle_api_key or ""
+        if key.startswith("pdl_sdbx_"):
+            return "https://sandbox-api.paddle.com"
+        return "https://api.paddle.com"
 
     @field_validator("stripe_mode", mode="before")
     @classmethod

@@ -7,8 +7,13 @@ answers are Stripe-shaped JSON objects, errors are ``{"error": {"type", "message
 
 - ``GET /v1/prices?lookup_keys[]=...&active=true``: a ``list`` object of the seeded prices.
 - ``POST /v1/checkout/sessions``: a ``checkout.session`` (``cs_test_...``) for a seeded price.
+- ``GET /v1/subscriptions/{id}``: a seeded subscription with its ``items`` list.
 - ``POST /v1/subscriptions/{id}``: updates a seeded subscription; ``discounts[n][coupon]``
-  must name a seeded coupon.
+  must name a seeded coupon; ``cancel_at_period_end``; ``items[0][id]`` + ``items[0][price]``
+  with ``proration_behavior`` (a seeded price).
+- ``POST /v1/billing_portal/sessions``: a ``billing_portal.session`` for a ``customer``.
+- ``POST /v1/invoices/create_preview``: the proration preview of ``subscription`` with
+  ``subscription_details[items]`` (difference of the two prices; 0 with ``none``).
 - ``GET /v1/subscriptions?status=all&customer=...&limit=...&starting_after=...``: a ``list``
   of seeded subscriptions, oldest first, paged like Stripe (``has_more``); without
   ``status`` canceled subscriptions are left out, as Stripe does. ``expand[]`` is recorded.
@@ -144,14 +149,29 @@ class FakeStripe:
         }
         return price_id
 
-    def seed_subscription(self, customer: str = "cus_fake123") -> str:
-        """Add an active subscription without discounts; return its id."""
+    def seed_subscription(
+        self, customer: str = "cus_fake123", lookup_key: str | None = None
+    ) -> str:
+        """Add an active subscription without discounts (one item with the price of
+        ``lookup_key`` when given); return its id."""
         sub_id = f"sub_{secrets.token_hex(12)}"
+        items = []
+        if lookup_key is not None:
+            items.append(
+                {
+                    "id": f"si_{secrets.token_hex(7)}",
+                    "object": "subscription_item",
+                    "price": self.prices[lookup_key],
+                    "quantity": 1,
+                }
+            )
         self.subscriptions[sub_id] = {
             "id": sub_id,
             "object": "subscription",
             "customer": customer,
+            "cancel_at_period_end": False,
             "discounts": [],
+            "items": {"object": "list", "data": items, "has_more": False},
             "livemode": False,
             "metadata": {},
             "status": "active",
@@ -213,6 +233,14 @@ class FakeStripe:
             "trial_end": None,
         }
         return sub_id
+
+    def _price_by_id(self, price_id: object, param: str) -> dict[str, Any]:
+        for price in self.prices.values():
+            if price["id"] == price_id:
+                return price
+        raise StripeAPIFailure(
+            400, f"No such price: '{price_id}'", code="resource_missing", param=param
+        )
 
     def seed_coupon(self, coupon_id: str, *, percent_off: float = 100.0) -> None:
         """Add a one-month coupon."""
@@ -300,6 +328,12 @@ class FakeStripe:
         match = _SUBSCRIPTION_PATH.match(path)
         if method == "POST" and match:
             return self._update_subscription(match.group(1), form)
+        if method == "GET" and match:
+            return self._public(self._subscription(match.group(1)))
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            return self._portal_session(form)
+        if method == "POST" and path == "/v1/invoices/create_preview":
+            return self._preview(form)
         raise StripeAPIFailure(
             404,
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
@@ -392,12 +426,98 @@ class FakeStripe:
         self.sessions[session_id] = session
         return session
 
-    def _update_subscription(self, sub_id: str, form: dict[str, Any]) -> dict[str, Any]:
-        sub = self.subscriptions.get(sub_id)
+    def _subscription(self, sub_id: object) -> dict[str, Any]:
+        sub = self.subscriptions.get(str(sub_id))
         if sub is None:
             raise StripeAPIFailure(
                 404, f"No such subscription: '{sub_id}'", code="resource_missing", param="id"
             )
+        return sub
+
+    @staticmethod
+    def _public(sub: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in sub.items() if not k.startswith("_")}
+
+    def _portal_session(self, form: dict[str, Any]) -> dict[str, Any]:
+        if not form.get("customer"):
+            raise StripeAPIFailure(
+                400, "Missing required param: customer.", code="parameter_missing", param="customer"
+            )
+        session_id = f"bps_{secrets.token_hex(12)}"
+        return {
+            "id": session_id,
+            "object": "billing_portal.session",
+            "customer": form["customer"],
+            "livemode": False,
+            "return_url": form.get("return_url"),
+            "url": f"https://billing.stripe.com/p/session/test_{session_id}",
+        }
+
+    def _new_items(self, sub: dict[str, Any], items: list[Any], param: str) -> list[Any]:
+        """The subscription's items with ``items[n][id]``'s price replaced."""
+        current = {item["id"]: item for item in sub["items"]["data"]}
+        result = [dict(item) for item in sub["items"]["data"]]
+        for index, change in enumerate(items):
+            if change.get("id") not in current:
+                raise StripeAPIFailure(
+                    400,
+                    f"Invalid subscription_item id: {change.get('id')}",
+                    code="resource_missing",
+                    param=f"{param}[{index}][id]",
+                )
+            price = self._price_by_id(change.get("price"), f"{param}[{index}][price]")
+            for item in result:
+                if item["id"] == change["id"]:
+                    item["price"] = price
+        return result
+
+    def _preview(self, form: dict[str, Any]) -> dict[str, Any]:
+        sub = self._subscription(form.get("subscription"))
+        details = form.get("subscription_details") or {}
+        behavior = details.get("proration_behavior", "create_prorations")
+        old = sub["items"]["data"][0]["price"]
+        new = self._new_items(sub, details.get("items") or [], "subscription_details[items]")
+        new_price = new[0]["price"]
+        lines = []
+        if behavior != "none":
+            lines = [
+                {
+                    "object": "line_item",
+                    "amount": -old["unit_amount"],
+                    "currency": "usd",
+                    "description": f"Unused time on {old['lookup_key']}",
+                },
+                {
+                    "object": "line_item",
+                    "amount": new_price["unit_amount"],
+                    "currency": "usd",
+                    "description": f"Remaining time on {new_price['lookup_key']}",
+                },
+            ]
+        return {
+            "id": None,
+            "object": "invoice",
+            "amount_due": max(0, sum(line["amount"] for line in lines)),
+            "currency": "usd",
+            "subscription": sub["id"],
+            "lines": {"object": "list", "data": lines, "has_more": False},
+        }
+
+    def _update_subscription(self, sub_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        sub = self._subscription(sub_id)
+        if "cancel_at_period_end" in form:
+            sub["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
+        if "items" in form:
+            if form.get("proration_behavior") not in (
+                "create_prorations",
+                "always_invoice",
+                "none",
+            ):
+                raise StripeAPIFailure(
+                    400, "Invalid proration_behavior", param="proration_behavior"
+                )
+            sub["items"]["data"] = self._new_items(sub, form["items"], "items")
+            sub.setdefault("_prorations", []).append(form["proration_behavior"])
         discounts = []
         for index, entry in enumerate(form.get("discounts") or []):
             coupon = self.coupons.get(entry.get("coupon"))
@@ -412,7 +532,7 @@ class FakeStripe:
             sub.setdefault("_applied_coupons", []).append(coupon["id"])
         if "discounts" in form:
             sub["discounts"] = discounts
-        return {k: v for k, v in sub.items() if not k.startswith("_")}
+        return self._public(sub)
 
     def applied_coupons(self, sub_id: str) -> list[str]:
         """Every coupon applied to the subscription, once per effective update."""

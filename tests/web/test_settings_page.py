@@ -133,8 +133,8 @@ def test_checkout_errors_are_shown_with_the_valid_choices(client: WebClient) -> 
     assert exempt.status == 400
     assert "exempt" in element(exempt.text, "error-message")[0]
     paddle = client.post("/billing/checkout/legacy", account="olga", data={"csrf_token": token})
-    assert paddle.status == 400
-    assert "Paddle.js" in element(paddle.text, "error-message")[0]
+    assert paddle.status == 500
+    assert "TIERLINE_PADDLE_API_KEY" in element(paddle.text, "error-message")[0]
     no_fake = client.get("/billing/fake-checkout?tier=legacy", account="olga")
     assert no_fake.status == 400
     assert "no fake link" in element(no_fake.text, "error-message")[0]

@@ -30,8 +30,14 @@ RETURN_PATH = "/billing/settings"
 
 #: Tier keys are at most this long (see ``tierline.catalog.config.KEY_PATTERN``).
 MAX_TIER_KEY = 64
-#: Providers whose checkout Tierline can start from the server.
-SERVER_CHECKOUT = ("stripe", "fake")
+#: Providers whose checkout Tierline can start from the server (each through its
+#: :mod:`tierline.billing.actions` module; the fake provider through its local page).
+SERVER_CHECKOUT = ("stripe", "paddle", "polar", "whop", "lemonsqueezy", "fake")
+
+
+class ProviderSwitchError(ValidationError):
+    """The account pays through another provider: a second checkout would bill it twice until
+    the old subscription ends. Confirm with ``allow_provider_switch=True``."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +94,6 @@ def resolve_target(session: Session, tier_key: str, provider: str | None) -> Che
         raise ValidationError(
             f"tier {tier_key!r} has no {provider} link; it links to: {', '.join(sorted(links))}"
         )
-    if provider == "paddle":
-        raise ValidationError(
-            f"Paddle checkout for tier {tier_key!r} runs in Paddle.js on the host's page (pass "
-            "custom_data tierline_account); server-side checkout supports: "
-            + ", ".join(SERVER_CHECKOUT)
-        )
     if provider not in SERVER_CHECKOUT:
         raise ValidationError(
             f"checkout through {provider} is not supported; server-side checkout supports: "
@@ -101,6 +101,39 @@ def resolve_target(session: Session, tier_key: str, provider: str | None) -> Che
         )
     keys = tuple(links[provider])
     return CheckoutTarget(tier_key=tier.key, provider=provider, external_keys=keys)
+
+
+def check_checkout(session: Session, account_ref: str, target: CheckoutTarget) -> None:
+    """Refuse a checkout the account should not start: the tier it already pays for, or a new
+    subscription on the provider it already pays through (a plan change does that).
+
+    Raises:
+        ValidationError: naming the live subscription and what to do instead.
+        ProviderSwitchError: the account pays through another provider.
+    """
+    # Imported here: selfservice imports this module.
+    from tierline.billing.selfservice import live_subscriptions
+
+    for sub in live_subscriptions(session, account_ref):
+        if sub.tier_key == target.tier_key:
+            raise ValidationError(
+                f"account {account_ref!r} already pays for tier {target.tier_key!r} through "
+                f"{sub.provider}; manage it from the billing settings page instead"
+            )
+        if sub.provider == target.provider:
+            if target.provider == "fake":
+                continue  # the demo's provider: a new fake checkout replaces the plan
+            raise ValidationError(
+                f"account {account_ref!r} already subscribes through {sub.provider} (tier "
+                f"{sub.tier_key!r}); change the plan of that subscription instead of starting "
+                "a second one"
+            )
+        raise ProviderSwitchError(
+            f"account {account_ref!r} already pays through {sub.provider} (tier "
+            f"{sub.tier_key!r}); a {target.provider} checkout starts a second subscription. "
+            f"Access continues until the {sub.provider} subscription ends: cancel it there "
+            "to avoid paying twice"
+        )
 
 
 def checkout_url(
@@ -111,19 +144,34 @@ def checkout_url(
     provider: str | None = None,
     success_url: str | None = None,
     cancel_url: str | None = None,
+    allow_provider_switch: bool = False,
 ) -> str:
     """The URL to send ``account_ref`` to so it pays for ``tier_key``.
 
     Stripe: a new Checkout Session for the tier's first Stripe lookup key, with the account as
-    ``client_reference_id``. The fake provider: the local fake checkout page (a path relative
-    to the app; ``success_url``/``cancel_url`` are not used, it returns to the settings page).
+    ``client_reference_id``; Paddle: a transaction's checkout URL; Polar: a checkout session;
+    Whop: a checkout configuration's purchase URL; Lemon Squeezy: a checkout; each carries the
+    account ref (``tierline_account``) for the first webhook to link. The fake provider: the
+    local fake checkout page (a path relative to the app; ``success_url``/``cancel_url`` are
+    not used, it returns to the settings page).
     ``provider`` defaults to the ``checkout_provider`` setting, then to the tier's first link.
+
+    Raises:
+        ValidationError: the account already pays for this tier, or already subscribes through
+            this provider (change the plan instead).
+        ProviderSwitchError: it pays through another provider and ``allow_provider_switch``
+            is False.
     """
     account_ref = clean_ref(account_ref)
     with ctx.sessions() as session:
         target = resolve_target(session, tier_key, provider or ctx.settings.checkout_provider)
         account = find_account(session, account_ref)
         email = account.email if account is not None else None
+        try:
+            check_checkout(session, account_ref, target)
+        except ProviderSwitchError:
+            if not allow_provider_switch:
+                raise
     if target.provider == "fake":
         if not ctx.settings.enable_fake_provider:
             raise ConfigurationError(
@@ -132,15 +180,15 @@ def checkout_url(
                 "for demos and tests: TIERLINE_ENABLE_FAKE_PROVIDER=1)"
             )
         return f"{FAKE_CHECKOUT_PATH}?{urlencode({'tier': target.tier_key})}"
-    # Imported here: the Stripe SDK is an optional extra, needed only for Stripe checkouts.
-    from tierline.billing import stripe_api
+    # Imported here: provider SDKs and HTTP clients load only for the checkout that needs them.
+    from tierline.billing.actions import CheckoutRequest, actions_for
 
     base = ctx.settings.public_url.rstrip("/")
-    return stripe_api.create_checkout_session(
-        ctx.settings,
+    request = CheckoutRequest(
         account_ref=account_ref,
-        lookup_key=target.external_keys[0],
+        external_key=target.external_keys[0],
         success_url=success_url or f"{base}{RETURN_PATH}?checkout=success",
         cancel_url=cancel_url or f"{base}{RETURN_PATH}?checkout=canceled",
-        customer_email=email,
+        email=email,
     )
+    return actions_for(target.provider).checkout_url(ctx.settings, request)

@@ -35,7 +35,7 @@ from tierline.errors import TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
 from tierline.settings import TierlineSettings
-from tierline.web import pages, referral_cookie
+from tierline.web import pages, referral_cookie, selfservice
 from tierline.web.common import (
     CHECKOUT_PATH,
     FORM_EXPIRED,
@@ -117,18 +117,25 @@ class TierlineFastAPI:
             id: a str, an int or a UUID, e.g. ``request.session.get("user_id")``), or ``None``
             (may be ``async``).
         signup_url: where invite links point (default: ``settings.public_url`` + ``/``).
+        app_url: the host page the settings page links back to (default: ``settings.app_url``).
 
     Raises:
         ConfigurationError: ``settings.secret_key`` (``TIERLINE_SECRET_KEY``) is unset.
     """
 
     def __init__(
-        self, tl: Tierline, *, current_account: CurrentAccount, signup_url: str | None = None
+        self,
+        tl: Tierline,
+        *,
+        current_account: CurrentAccount,
+        signup_url: str | None = None,
+        app_url: str | None = None,
     ) -> None:
         signing_key(tl.settings)  # fail at start-up, in every worker, not on the first form
         self.tl = tl
         self.current_account = current_account
         self.signup_url = signup_url
+        self.app_url = app_url
         self.router = self._build_router()
 
     def install(self, app: FastAPI) -> None:
@@ -222,6 +229,11 @@ class TierlineFastAPI:
         pages_routes: list[tuple[str, Callable[..., Awaitable[Response]], str]] = [
             (SETTINGS_PATH, self._settings_page, "GET"),
             (CHECKOUT_PATH + "/{tier_key}", self._checkout, "POST"),
+            (selfservice.PORTAL_PATH, self._portal, "POST"),
+            (selfservice.CANCEL_PATH, self._cancel, "POST"),
+            (selfservice.RESUME_PATH, self._resume, "POST"),
+            (selfservice.CHANGE_PATH + "/{tier_key}", self._change_page, "GET"),
+            (selfservice.CHANGE_PATH + "/{tier_key}", self._change, "POST"),
             (STATIC_PATH + "/{name}", self._static, "GET"),
         ]
         if fake_checkout_mounted(self.tl.settings):
@@ -268,10 +280,11 @@ class TierlineFastAPI:
                 account,
                 signup_url=self.signup_url,
                 checkout=request.query_params.get("checkout"),
+                app_url=self.app_url,
             )
         except TierlineError as exc:
             return _error(exc)
-        return HTMLResponse(pages.render_settings_page(page))
+        return HTMLResponse(pages.render_settings_page(page, self.tl.settings))
 
     async def _posted(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
         """The account and form of a settings-page POST, or the response refusing it."""
@@ -288,12 +301,44 @@ class TierlineFastAPI:
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        account, _form = posted
-        try:
-            url = await run_in_threadpool(self.tl.checkout_url, account, tier_key)
-        except TierlineError as exc:
-            return _error(exc)
-        return RedirectResponse(url, status_code=303)
+        account, form = posted
+        answer = await run_in_threadpool(selfservice.checkout, self.tl, account, tier_key, form)
+        return _answer(answer)
+
+    # -- self-service (tierline.web.selfservice) ----------------------------------------------
+    async def _portal(self, request: Request) -> Response:
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        return _answer(await run_in_threadpool(selfservice.portal, self.tl, posted[0]))
+
+    async def _cancel(self, request: Request) -> Response:
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        account, form = posted
+        return _answer(await run_in_threadpool(selfservice.cancel, self.tl, account, form))
+
+    async def _resume(self, request: Request) -> Response:
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        return _answer(await run_in_threadpool(selfservice.resume, self.tl, posted[0]))
+
+    async def _change_page(self, tier_key: str, request: Request) -> Response:
+        account = await self._page_account(request)
+        if isinstance(account, Response):
+            return account
+        answer = await run_in_threadpool(selfservice.change_page, self.tl, account, tier_key)
+        return _answer(answer)
+
+    async def _change(self, tier_key: str, request: Request) -> Response:
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        account, form = posted
+        answer = await run_in_threadpool(selfservice.change, self.tl, account, tier_key, form)
+        return _answer(answer)
 
     async def _fake_checkout_page(self, request: Request) -> Response:
         account = await self._page_account(request)
@@ -329,6 +374,12 @@ class TierlineFastAPI:
             return Response("not found", status_code=404, media_type="text/plain")
         data, content_type = asset
         return Response(data, media_type=content_type, headers={"Cache-Control": "max-age=3600"})
+
+
+def _answer(answer: selfservice.Answer) -> Response:
+    if answer.redirect is not None:
+        return RedirectResponse(answer.redirect, status_code=303)
+    return HTMLResponse(answer.html, status_code=answer.status_code)
 
 
 def _page(status_code: int, title: str, message: str) -> HTMLResponse:

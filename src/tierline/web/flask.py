@@ -47,7 +47,7 @@ from tierline.billing.result import IngestResult
 from tierline.errors import ConfigurationError, TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
-from tierline.web import pages, referral_cookie
+from tierline.web import pages, referral_cookie, selfservice
 from tierline.web.common import (
     CHECKOUT_PATH,
     FORM_EXPIRED,
@@ -84,6 +84,7 @@ class TierlineFlask:
             host's own id: a str, an int or a UUID, e.g. ``session.get("user_id")``), or
             ``None``.
         signup_url: where invite links point (default: ``settings.public_url`` + ``/``).
+        app_url: the host page the settings page links back to (default: ``settings.app_url``).
     """
 
     def __init__(
@@ -93,10 +94,12 @@ class TierlineFlask:
         tl: Tierline | None = None,
         current_account: Callable[[], AccountRef | None] | None = None,
         signup_url: str | None = None,
+        app_url: str | None = None,
     ) -> None:
         self._tl = tl
         self.current_account = current_account
         self.signup_url = signup_url
+        self.app_url = app_url
         self.blueprint = self._build_blueprint()
         if app is not None:
             self.init_app(app)
@@ -164,6 +167,12 @@ class TierlineFlask:
         bp.add_url_rule(WEBHOOK_PATH + "/<provider>", "webhook", self._webhook, methods=["POST"])
         bp.add_url_rule(SETTINGS_PATH, "settings", self._settings_page, methods=["GET"])
         bp.add_url_rule(CHECKOUT_PATH + "/<tier_key>", "checkout", self._checkout, methods=["POST"])
+        bp.add_url_rule(selfservice.PORTAL_PATH, "portal", self._portal, methods=["POST"])
+        bp.add_url_rule(selfservice.CANCEL_PATH, "cancel", self._cancel, methods=["POST"])
+        bp.add_url_rule(selfservice.RESUME_PATH, "resume", self._resume, methods=["POST"])
+        bp.add_url_rule(
+            selfservice.CHANGE_PATH + "/<tier_key>", "change", self._change, methods=["GET", "POST"]
+        )
         if self._tl is not None and fake_checkout_mounted(self._tl.settings):
             bp.add_url_rule(
                 FAKE_CHECKOUT_PATH, "fake_checkout", self._fake_checkout, methods=["GET", "POST"]
@@ -193,11 +202,15 @@ class TierlineFlask:
             return account
         try:
             page = pages.settings_page_context(
-                self.tl, account, signup_url=self.signup_url, checkout=request.args.get("checkout")
+                self.tl,
+                account,
+                signup_url=self.signup_url,
+                checkout=request.args.get("checkout"),
+                app_url=self.app_url,
             )
         except TierlineError as exc:
             return _error(exc)
-        return pages.render_settings_page(page)
+        return pages.render_settings_page(page, self.tl.settings)
 
     def _posted_account(self) -> str | Response:
         """The account of a settings-page POST, or the response refusing it."""
@@ -212,11 +225,37 @@ class TierlineFlask:
         account = self._posted_account()
         if isinstance(account, Response):
             return account
-        try:
-            url = self.tl.checkout_url(account, tier_key)
-        except TierlineError as exc:
-            return _error(exc)
-        return redirect(url, code=303)
+        return _answer(selfservice.checkout(self.tl, account, tier_key, request.form))
+
+    # -- self-service (tierline.web.selfservice) ----------------------------------------------
+    def _portal(self) -> ResponseReturnValue:
+        account = self._posted_account()
+        if isinstance(account, Response):
+            return account
+        return _answer(selfservice.portal(self.tl, account))
+
+    def _cancel(self) -> ResponseReturnValue:
+        account = self._posted_account()
+        if isinstance(account, Response):
+            return account
+        return _answer(selfservice.cancel(self.tl, account, request.form))
+
+    def _resume(self) -> ResponseReturnValue:
+        account = self._posted_account()
+        if isinstance(account, Response):
+            return account
+        return _answer(selfservice.resume(self.tl, account))
+
+    def _change(self, tier_key: str) -> ResponseReturnValue:
+        if request.method == "GET":
+            page_account = self._page_account()
+            if isinstance(page_account, Response):
+                return page_account
+            return _answer(selfservice.change_page(self.tl, page_account, tier_key))
+        account = self._posted_account()
+        if isinstance(account, Response):
+            return account
+        return _answer(selfservice.change(self.tl, account, tier_key, request.form))
 
     def _fake_checkout(self) -> ResponseReturnValue:
         if request.method == "GET":
@@ -263,6 +302,12 @@ def _extension() -> TierlineFlask:
     if not isinstance(ext, TierlineFlask):
         raise ConfigurationError("TierlineFlask is not initialised on this app; call init_app")
     return ext
+
+
+def _answer(answer: selfservice.Answer) -> ResponseReturnValue:
+    if answer.redirect is not None:
+        return redirect(answer.redirect, code=303)
+    return Response(answer.html, status=answer.status_code, mimetype="text/html")
 
 
 def _page(status_code: int, title: str, message: str) -> Response:

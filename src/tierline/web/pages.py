@@ -10,9 +10,18 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    select_autoescape,
+)
 
 from tierline.access.describe import describe_status
 from tierline.access.status import AccessStatus
@@ -23,7 +32,11 @@ from tierline.billing.result import IngestResult
 from tierline.errors import ConfigurationError, NotFoundError, ProviderAPIError, TierlineError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralStats
+from tierline.settings import TierlineSettings
 from tierline.web.common import CHECKOUT_PATH, SETTINGS_PATH, STATIC_PATH, csrf_token
+
+if TYPE_CHECKING:
+    from tierline.web.selfservice import ManageBilling
 
 #: What ``?checkout=`` on the settings page says, after a provider sends the user back.
 CHECKOUT_NOTICES = {
@@ -59,6 +72,10 @@ class SettingsPage:
     upgrades: tuple[UpgradeOption, ...]
     csrf_token: str
     notice: str | None = None
+    #: The "Manage billing" card of a live subscription, if any.
+    manage: ManageBilling | None = None
+    #: The host app's page to go back to (``app_url`` setting or the adapter's argument).
+    app_url: str | None = None
 
 
 def invite_link(base_url: str, code: str) -> str:
@@ -73,6 +90,7 @@ def settings_page_context(
     *,
     signup_url: str | None = None,
     checkout: str | None = None,
+    app_url: str | None = None,
 ) -> SettingsPage:
     """The settings page of ``account_ref`` (the account is created if Tierline lacks it).
 
@@ -98,6 +116,10 @@ def settings_page_context(
         if tier.customer_facing and not tier.exempt
     )
     base = signup_url or f"{tl.settings.public_url.rstrip('/')}/"
+    # Imported here: the self-service module imports this one.
+    from tierline.billing.selfservice import live_subscription
+    from tierline.web.selfservice import NOTICES, manage_billing
+
     return SettingsPage(
         account_ref=account_ref,
         email=account.email,
@@ -110,7 +132,9 @@ def settings_page_context(
         stats=tl.referral_stats(account_ref),
         upgrades=upgrades,
         csrf_token=csrf_token(tl.settings, account_ref),
-        notice=CHECKOUT_NOTICES.get(checkout or ""),
+        notice=CHECKOUT_NOTICES.get(checkout or "") or NOTICES.get(checkout or ""),
+        manage=manage_billing(live_subscription(tl.ctx, account_ref)),
+        app_url=app_url or tl.settings.app_url,
     )
 
 
@@ -120,21 +144,43 @@ def _tier_name(status: AccessStatus, names: dict[str, str]) -> str:
     return names.get(status.tier, status.tier)
 
 
+#: The layout Tierline's pages extend; a host overrides it with ``tierline/base.html`` in its
+#: own templates directory (the ``templates_dir`` setting), searched before Tierline's.
+HOST_LAYOUT = "tierline/base.html"
+DEFAULT_LAYOUT = "base.html"
+
+
 @cache
-def _environment() -> Environment:
+def _environment(templates_dir: str | None = None) -> Environment:
+    loaders: list[BaseLoader] = []
+    if templates_dir:
+        loaders.append(FileSystemLoader(templates_dir))
+    loaders.append(PackageLoader("tierline.web", "templates"))
     return Environment(
-        loader=PackageLoader("tierline.web", "templates"),
+        loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
 
 
-def _render(template: str, **context: object) -> str:
+@cache
+def _layout(templates_dir: str | None) -> str:
+    if templates_dir and (Path(templates_dir) / HOST_LAYOUT).is_file():
+        return HOST_LAYOUT
+    return DEFAULT_LAYOUT
+
+
+def render(template: str, settings: TierlineSettings | None = None, **context: object) -> str:
+    """Render one of Tierline's templates inside the layout: the host's ``tierline/base.html``
+    when ``settings.templates_dir`` has one (it must define the ``title``, ``content`` and
+    ``scripts`` blocks), else Tierline's own ``base.html``."""
+    templates_dir = settings.templates_dir if settings is not None else None
     return (
-        _environment()
+        _environment(templates_dir)
         .get_template(template)
         .render(
+            layout=_layout(templates_dir),
             static_path=STATIC_PATH,
             settings_path=SETTINGS_PATH,
             checkout_path=CHECKOUT_PATH,
@@ -144,9 +190,19 @@ def _render(template: str, **context: object) -> str:
     )
 
 
-def render_settings_page(page: SettingsPage) -> str:
-    """The settings page as HTML."""
-    return _render("settings.html", page=page)
+def render_settings_page(page: SettingsPage, settings: TierlineSettings | None = None) -> str:
+    """The settings page as HTML (inside the host's layout when ``settings`` names one)."""
+    from tierline.web import selfservice
+
+    return render(
+        "settings.html",
+        settings,
+        page=page,
+        portal_path=selfservice.PORTAL_PATH,
+        cancel_path=selfservice.CANCEL_PATH,
+        resume_path=selfservice.RESUME_PATH,
+        change_path=selfservice.CHANGE_PATH,
+    )
 
 
 @dataclass(frozen=True)
@@ -175,9 +231,9 @@ def fake_checkout_context(tl: Tierline, account_ref: AccountRef, tier_key: str) 
     )
 
 
-def render_fake_checkout(page: FakeCheckoutPage) -> str:
+def render_fake_checkout(page: FakeCheckoutPage, settings: TierlineSettings | None = None) -> str:
     """The fake checkout page as HTML."""
-    return _render("fake_checkout.html", page=page)
+    return render("fake_checkout.html", settings, page=page)
 
 
 def complete_fake_checkout(tl: Tierline, account_ref: AccountRef, tier_key: str) -> IngestResult:
@@ -227,9 +283,9 @@ def error_page(exc: TierlineError) -> ErrorPage:
     return ErrorPage(400, "That did not work", str(exc))
 
 
-def render_error(page: ErrorPage) -> str:
+def render_error(page: ErrorPage, settings: TierlineSettings | None = None) -> str:
     """An error page as HTML."""
-    return _render("error.html", page=page)
+    return render("error.html", settings, page=page)
 
 
 #: Static files the adapters serve under ``/billing/static/``, with their content types.

@@ -21,16 +21,11 @@ from tierline.settings import TierlineSettings
 
 #: Paddle's largest page for subscriptions.
 PAGE_SIZE = 200
-PRODUCTION_BASE = "https://api.paddle.com"
-SANDBOX_BASE = "https://sandbox-api.paddle.com"
 
 
 def api_base(settings: TierlineSettings) -> str:
-    """``paddle_api_base``, else the sandbox for a sandbox key (``pdl_sdbx_...``), else live."""
-    if settings.paddle_api_base:
-        return settings.paddle_api_base.rstrip("/")
-    key = settings.paddle_api_key or ""
-    return SANDBOX_BASE if key.startswith("pdl_sdbx_") else PRODUCTION_BASE
+    """Paddle's API base for ``settings`` (see :meth:`TierlineSettings.paddle_api_url`)."""
+    return settings.paddle_api_url()
 
 
 class PaddleSource:

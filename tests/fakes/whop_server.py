@@ -1,0 +1,85 @@
+"""A local fake of the parts of Whop's API v1 Tierline calls, in Whop's wire format.
+
+Routes under ``/api/v1``: ``POST /checkout_configurations`` (a seeded ``plan_id``; answers with
+``purchase_url``), ``POST /memberships/{id}/cancel`` and ``POST /memberships/{id}/uncancel``.
+Errors are ``{"error": {"type", "message"}}``. Use the ``fake_whop`` fixture.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.fakes.json_api import APIFailure, FakeJSONAPI, serving
+
+API_KEY = "whop_apikey_fake01"
+PREFIX = "/api/v1"
+_MEMBERSHIP = re.compile(rf"^{PREFIX}/memberships/(mem_[a-z0-9]+)/(cancel|uncancel)$")
+
+
+def _error(status: int, kind: str, message: str) -> APIFailure:
+    return APIFailure(status, {"error": {"type": kind, "message": message}})
+
+
+@dataclass
+class FakeWhop(FakeJSONAPI):
+    """Seeded plans (ids) and memberships (id -> object)."""
+
+    token: str = API_KEY
+    plans: set[str] = field(default_factory=set)
+    memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings(self) -> dict[str, str]:
+        return {"whop_api_key": self.token, "whop_api_base": self.url}
+
+    def seed_membership(self, plan_id: str) -> str:
+        mem_id = self.new_id("mem_")
+        self.memberships[mem_id] = {
+            "id": mem_id,
+            "status": "active",
+            "plan": {"id": plan_id},
+            "cancel_at_period_end": False,
+        }
+        return mem_id
+
+    def unauthorized(self) -> APIFailure:
+        return _error(401, "unauthorized", "The API key is invalid")
+
+    def not_found(self, method: str, path: str) -> APIFailure:
+        return _error(404, "not_found", f"Not found: {method} {path}")
+
+    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        if method == "POST" and path == f"{PREFIX}/checkout_configurations":
+            plan = body.get("plan_id")
+            if plan not in self.plans:
+                raise _error(400, "invalid_request", f"Plan {plan!r} does not exist")
+            config_id = self.new_id("ch_")
+            return 201, {
+                "id": config_id,
+                "plan": {"id": plan},
+                "metadata": body.get("metadata") or {},
+                "redirect_url": body.get("redirect_url"),
+                "purchase_url": f"https://whop.com/checkout/{plan}?session={config_id}",
+            }
+        match = _MEMBERSHIP.match(path)
+        if method == "POST" and match and match.group(1) in self.memberships:
+            membership = self.memberships[match.group(1)]
+            if match.group(2) == "cancel":
+                if body.get("cancel_at_period_end") is not True:
+                    membership["status"] = "canceled"
+                membership["cancel_at_period_end"] = bool(body.get("cancel_at_period_end"))
+            else:
+                membership["cancel_at_period_end"] = False
+            return 200, membership
+        raise self.not_found(method, path)
+
+
+@pytest.fixture
+def fake_whop() -> Iterator[FakeWhop]:
+    """A fake Whop API on 127.0.0.1 for one test."""
+    with serving(FakeWhop(), PREFIX) as fake:
+        yield fake
