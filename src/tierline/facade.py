@@ -23,8 +23,13 @@ from tierline.context import Context
 from tierline.credits.service import CreditInfo, CreditService
 from tierline.db.engine import make_engine, session_factory
 from tierline.db.types import utcnow
+from tierline.overrides.service import OverrideService
+from tierline.overrides.snapshot import OverrideSnapshot
 from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
+from tierline.seats.service import SeatService
 from tierline.settings import TierlineSettings
+from tierline.usage.features import FeatureKeys
+from tierline.usage.service import UsageService
 
 
 class Tierline:
@@ -74,6 +79,15 @@ class Tierline:
         self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
         self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
+        features = FeatureKeys(self.engine)
+        overrides = OverrideSnapshot(self.engine, self.ctx.cache)
+        self.access.adjust = overrides.adjust
+        #: Per-account overrides: ``tl.overrides.set(ref, feature, limit=..., reason=...)``.
+        self.overrides = OverrideService(self.ctx, overrides, features)
+        #: Usage metering: ``tl.usage.check/track/release/summary(ref, feature, ...)``.
+        self.usage = UsageService(self.ctx, self.access, self.accounts, features)
+        #: Seats: ``tl.seats.assign/unassign/list(ref, member_ref)``.
+        self.seats = SeatService(self.ctx, self.access)
 
     # -- access -----------------------------------------------------------------------
     def status(self, account_ref: AccountRef) -> AccessStatus:

@@ -7,7 +7,10 @@ from tierline.billing.models import Event, Subscription
 from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
 from tierline.credits.models import CreditGrant
 from tierline.db.base import Base
+from tierline.overrides.models import Override
 from tierline.referrals.models import Referral
+from tierline.seats.models import Seat
+from tierline.usage.models import UsageCounter, UsageKey
 
 __all__ = [
     "Account",
@@ -15,9 +18,13 @@ __all__ = [
     "CreditGrant",
     "Event",
     "Feature",
+    "Override",
     "Referral",
+    "Seat",
     "Subscription",
     "Tier",
     "TierFeature",
     "TierProviderLink",
+    "UsageCounter",
+    "UsageKey",
 ]
