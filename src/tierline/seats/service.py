@@ -102,9 +102,9 @@ class SeatService:
         account_id = self._account_id(ref)
         limit = self.access.status(ref).seats
         now = self.ctx.clock()
-        inserted = self._retrying(lambda: self._insert(account_id, member_ref, limit, now))
+        seated = self._retrying(lambda: self._insert(account_id, member_ref, limit, now))
         summary = self.list(ref)
-        if not inserted and member_ref not in {m.member_ref for m in summary.members}:
+        if not seated:
             raise SeatsExhaustedError(
                 f"account {ref!r} has no free seat: {summary.assigned} of {limit} assigned; "
                 "add seats (subscription quantity) or unassign a member",
@@ -115,6 +115,7 @@ class SeatService:
         return summary
 
     def _insert(self, account_id: int, member_ref: str, limit: int, now: datetime) -> bool:
+        """Whether the member holds a seat after the conditional insert."""
         try:
             with self.ctx.engine.begin() as conn:
                 _lock_account(conn, account_id)
@@ -130,12 +131,13 @@ class SeatService:
                 source = select(Account.id, literal(member_ref), literal(now, UTCDateTime())).where(
                     Account.id == account_id, held < limit, ~taken
                 )
-                result = conn.execute(
+                conn.execute(
                     _seat.insert().from_select(["account_id", "member_ref", "created_at"], source)
                 )
-                return bool(result.rowcount)
+                # (Not rowcount: psycopg reports 1 for an INSERT ... SELECT of no row.)
+                return bool(conn.scalar(select(taken)))
         except IntegrityError:
-            return False  # assigned concurrently: the unique constraint held
+            return True  # assigned concurrently: the unique constraint held
 
     def _retrying(self, attempt: Callable[[], bool]) -> bool:
         for remaining in range(_DEADLOCK_ATTEMPTS - 1, -1, -1):
