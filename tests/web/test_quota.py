@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from tierline import Tierline
 
 from ..clock import FrozenClock
-from .apps import ADMIN_TOKEN, WebClient
+from .apps import ADMIN_TOKEN, WebClient, element
 
 
 def test_the_quota_counts_then_answers_402_with_the_counter(
@@ -68,3 +68,16 @@ def test_a_tier_without_the_feature_gets_the_feature_answer(
     assert reply.status == 402
     assert reply.json()["reason"] == "feature_not_in_tier"
     assert reply.json()["feature"] == "analyze"
+
+
+def test_the_settings_page_shows_usage_bars_with_the_reset_date_and_seats(
+    client: WebClient, sqlite_tl: Tierline
+) -> None:
+    client.post("/analyze", account="kim")
+    page = client.get("/billing/settings", account="kim").text
+    bar, attrs = element(page, "usage-bar-analyze")
+    assert (attrs["max"], attrs["value"]) == ("2", "1")
+    label = element(page, "usage")[0]
+    assert "analyze: 1 of 2" in label
+    assert "resets 2026-06-02 00:00 UTC" in label
+    assert element(page, "seat-count")[0] == "Seats: 0 of 1 assigned"

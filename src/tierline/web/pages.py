@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from urllib.parse import urlencode
@@ -59,6 +60,36 @@ class SettingsPage:
     upgrades: tuple[UpgradeOption, ...]
     csrf_token: str
     notice: str | None = None
+    #: The current period's use of every limited feature (usage bars).
+    usage: tuple[UsageBar, ...] = ()
+    #: Seats: (assigned, limit).
+    seats: tuple[int, int] = (0, 1)
+
+
+@dataclass(frozen=True)
+class UsageBar:
+    """One limited feature's use in the current period, for a usage bar."""
+
+    feature: str
+    used: int
+    limit: int
+    resets_at: datetime | None
+
+    @property
+    def percent(self) -> int:
+        """How full the bar is, 0 to 100."""
+        if self.limit <= 0:
+            return 100
+        return min(100, round(100 * self.used / self.limit))
+
+
+def usage_bars(tl: Tierline, account_ref: str) -> tuple[UsageBar, ...]:
+    """The account's usage bars (see :meth:`tierline.usage.service.UsageService.summary`)."""
+    return tuple(
+        UsageBar(d.feature, d.used, d.limit, d.resets_at)
+        for d in tl.usage.summary(account_ref)
+        if d.limit is not None
+    )
 
 
 def invite_link(base_url: str, code: str) -> str:
@@ -111,6 +142,8 @@ def settings_page_context(
         upgrades=upgrades,
         csrf_token=csrf_token(tl.settings, account_ref),
         notice=CHECKOUT_NOTICES.get(checkout or ""),
+        usage=usage_bars(tl, account_ref),
+        seats=(tl.seats.list(account_ref).assigned, status.seats),
     )
 
 
