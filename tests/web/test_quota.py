@@ -75,7 +75,7 @@ def test_the_settings_page_shows_usage_bars_with_the_reset_date_and_seats(
 ) -> None:
     client.post("/analyze", account="kim")
     page = client.get("/billing/settings", account="kim").text
-    bar, attrs = element(page, "usage-bar-analyze")
+    _, attrs = element(page, "usage-bar-analyze")
     assert (attrs["max"], attrs["value"]) == ("2", "1")
     label = element(page, "usage")[0]
     assert "analyze: 1 of 2" in label
