@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from tierline.cli import accounts, catalog, credits, db, demo, doctor, events, referrals, simulate
+from tierline.cli import (
+    accounts,
+    catalog,
+    credits,
+    db,
+    demo,
+    doctor,
+    events,
+    overrides,
+    referrals,
+    seats,
+    simulate,
+    usage,
+)
 from tierline.cli.common import TierlineGroup
 
 app = typer.Typer(
@@ -19,6 +32,9 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(events.app, name="events")
+app.add_typer(usage.app, name="usage")
+app.add_typer(seats.app, name="seats")
+app.add_typer(overrides.app, name="overrides")
 # Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
 credits.register(app)
 simulate.register(app)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from tierline.accounts.models import Account
-from tierline.accounts.service import get_account
+from tierline.accounts.service import AccountRef, canonical_ref, get_account
 from tierline.catalog.models import LimitPeriod
 from tierline.context import Context
 from tierline.errors import ValidationError
@@ -64,7 +64,7 @@ class OverrideService:
 
     def set(
         self,
-        ref: str,
+        ref: AccountRef,
         feature: str,
         *,
         enabled: bool = True,
@@ -84,6 +84,7 @@ class OverrideService:
             ValidationError: unknown feature, a limit below 0, an unknown period, a naive or
                 past expiry, an empty reason, a limit on a withheld feature.
         """
+        ref = canonical_ref(ref)
         self.features.require(feature)
         now = self.ctx.clock()
         if limit is not None and (isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
@@ -129,13 +130,14 @@ class OverrideService:
         self._changed(ref)
         return info
 
-    def clear(self, ref: str, feature: str | None = None) -> int:
+    def clear(self, ref: AccountRef, feature: str | None = None) -> int:
         """Remove the account's override of ``feature`` (every override when ``None``);
         returns how many were removed.
 
         Raises:
             NotFoundError: no account ``ref``.
         """
+        ref = canonical_ref(ref)
         with self.ctx.sessions.begin() as session:
             account = get_account(session, ref)
             statement = delete(Override).where(Override.account_id == account.id)
@@ -145,13 +147,14 @@ class OverrideService:
         self._changed(ref)
         return int(removed or 0)
 
-    def list(self, ref: str | None = None) -> list[OverrideInfo]:
+    def list(self, ref: AccountRef | None = None) -> list[OverrideInfo]:
         """The overrides of one account (every account's when ``ref`` is ``None``), expired
         ones included (``expires_at`` says so).
 
         Raises:
             NotFoundError: no account ``ref``.
         """
+        ref = canonical_ref(ref) if ref is not None else None
         with self.ctx.sessions() as session:
             statement = (
                 select(Account.ref, Override)

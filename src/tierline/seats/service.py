@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline.access.service import AccessService
 from tierline.accounts.models import Account
-from tierline.accounts.service import clean_ref
+from tierline.accounts.service import AccountRef, canonical_ref, clean_ref
 from tierline.context import Context
 from tierline.db.types import UTCDateTime
 from tierline.errors import NotFoundError, SeatsExhaustedError, ValidationError
@@ -89,7 +89,7 @@ class SeatService:
             raise NotFoundError(f"no account with ref {ref!r}; create it with `accounts add`")
         return int(found)
 
-    def assign(self, ref: str, member_ref: str) -> SeatSummary:
+    def assign(self, ref: AccountRef, member_ref: str) -> SeatSummary:
         """Give ``member_ref`` (the host's id of a user) a seat of the account; assigning a
         member who already holds one changes nothing.
 
@@ -98,6 +98,7 @@ class SeatService:
             ValidationError: a bad member ref (same rules as an account ref).
             SeatsExhaustedError: every seat is taken (``limit`` and ``assigned`` on it).
         """
+        ref = canonical_ref(ref)
         member_ref = _clean_member(member_ref)
         account_id = self._account_id(ref)
         limit = self.access.status(ref).seats
@@ -149,12 +150,13 @@ class SeatService:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def unassign(self, ref: str, member_ref: str) -> bool:
+    def unassign(self, ref: AccountRef, member_ref: str) -> bool:
         """Take the member's seat back; whether it held one.
 
         Raises:
             NotFoundError: no account ``ref``.
         """
+        ref = canonical_ref(ref)
         account_id = self._account_id(ref)
         with self.ctx.engine.begin() as conn:
             result = conn.execute(
@@ -165,12 +167,13 @@ class SeatService:
         # Item 5's access-change hook belongs here (after the commit), via the outbox.
         return bool(result.rowcount)
 
-    def list(self, ref: str) -> SeatSummary:
+    def list(self, ref: AccountRef) -> SeatSummary:
         """The account's seat limit and members, oldest assignment first.
 
         Raises:
             NotFoundError: no account ``ref``.
         """
+        ref = canonical_ref(ref)
         account_id = self._account_id(ref)
         limit = self.access.status(ref).seats
         with self.ctx.engine.connect() as conn:

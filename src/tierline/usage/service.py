@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline.access.service import AccessService
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
-from tierline.accounts.service import AccountService
+from tierline.accounts.service import AccountRef, AccountService, canonical_ref
 from tierline.catalog.models import LimitPeriod
 from tierline.context import Context
 from tierline.errors import NotFoundError, ValidationError
@@ -122,7 +122,7 @@ class UsageService:
         )
 
     # -- reads ----------------------------------------------------------------------------
-    def check(self, ref: str, feature: str, amount: int = 1) -> UsageDecision:
+    def check(self, ref: AccountRef, feature: str, amount: int = 1) -> UsageDecision:
         """Whether ``amount`` more uses of ``feature`` fit now; counts nothing.
 
         Returns the counter of the current period (0 for an account not yet known).
@@ -130,6 +130,7 @@ class UsageService:
         Raises:
             ValidationError: unknown feature, or an amount that is not 1 to ``MAX_AMOUNT``.
         """
+        ref = canonical_ref(ref)
         amount = clean_amount(amount)
         self.features.require(feature)
         status = self.access.status(ref)
@@ -141,9 +142,10 @@ class UsageService:
         allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
         return self._decision(feature, status, period, used, allowed)
 
-    def summary(self, ref: str) -> list[UsageDecision]:
+    def summary(self, ref: AccountRef) -> list[UsageDecision]:
         """The current period's counter of every limited feature of the account (by feature
         key); ``allowed`` says whether one more use fits."""
+        ref = canonical_ref(ref)
         status = self.access.status(ref)
         now = self.ctx.clock()
         periods = {
@@ -163,7 +165,7 @@ class UsageService:
 
     # -- writes ---------------------------------------------------------------------------
     def track(
-        self, ref: str, feature: str, amount: int = 1, idempotency_key: str | None = None
+        self, ref: AccountRef, feature: str, amount: int = 1, idempotency_key: str | None = None
     ) -> UsageDecision:
         """Count ``amount`` uses of ``feature`` if they fit in the current period's limit.
 
@@ -177,6 +179,7 @@ class UsageService:
         Raises:
             ValidationError: unknown feature, bad amount or key.
         """
+        ref = canonical_ref(ref)
         amount = clean_amount(amount)
         if idempotency_key is not None:
             idempotency_key = clean_key(idempotency_key)
@@ -271,7 +274,7 @@ class UsageService:
 
     def release(
         self,
-        ref: str,
+        ref: AccountRef,
         feature: str,
         amount: int | None = None,
         idempotency_key: str | None = None,
@@ -288,6 +291,7 @@ class UsageService:
                 from the key's.
             NotFoundError: no track was counted with ``idempotency_key``.
         """
+        ref = canonical_ref(ref)
         self.features.require(feature)
         if amount is not None:
             amount = clean_amount(amount)
