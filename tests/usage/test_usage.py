@@ -223,3 +223,16 @@ def test_the_period_row_is_never_moved_back_by_a_clock_change(
     tl.usage.track("acct", "quotes")
     clock.set(clock.now - timedelta(days=1))
     assert tl.usage.check("acct", "quotes").used == 1
+
+
+def test_the_one_statement_path_finds_the_rows_the_orm_wrote(tl: Tierline) -> None:
+    # The hot path compares period_start with its own parameters: it must match every row
+    # the transactional path creates, else every track would fall back to the slow path.
+    tl.usage.track("acct", "quotes")
+    start = tl.usage.check("acct", "quotes").period_start
+    assert start is not None
+    fast = tl.usage._fast
+    assert fast.used("acct", "quotes", start) == 1
+    assert fast.add("acct", "quotes", start, 1, 3, tl.ctx.clock()) == 2
+    assert fast.add("acct", "quotes", start, 2, 3, tl.ctx.clock()) is None
+    assert fast.used("acct", "quotes", LIFETIME_START) is None

@@ -25,6 +25,7 @@ from tierline.context import Context
 from tierline.errors import NotFoundError, ValidationError
 from tierline.usage import counter
 from tierline.usage.decision import UsageDecision, UsageReason
+from tierline.usage.fast import FastCounter
 from tierline.usage.features import FeatureKeys
 from tierline.usage.periods import Period, period_at
 
@@ -76,6 +77,7 @@ class UsageService:
         self._zone = ZoneInfo(ctx.settings.usage_timezone)
         self._anniversary = ctx.settings.usage_alignment == "anniversary"
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
+        self._fast = FastCounter(ctx.engine)
 
     # -- what applies ---------------------------------------------------------------------
     def _anchor(self, status: AccessStatus) -> datetime | None:
@@ -137,8 +139,7 @@ class UsageService:
         now = self.ctx.clock()
         limit = status.limits.get(feature)
         period = self.period_of(status, limit, now)
-        with self.ctx.engine.connect() as conn:
-            used = counter.used(conn, ref, feature, period.start) or 0
+        used = self._fast.used(ref, feature, period.start) or 0
         allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
         return self._decision(feature, status, period, used, allowed)
 
@@ -191,6 +192,15 @@ class UsageService:
         if feature not in status.features:
             return self._refused_or_duplicate(ref, feature, status, period, idempotency_key)
         ceiling = limit.limit if limit is not None else None
+        if idempotency_key is None:
+            # The hot path: one statement, one round trip (see tierline.usage.fast).
+            fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
+            if fast is None:
+                self._retrying(lambda: self._fast.open_period(ref, feature, period.start, now))
+                fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
+            if fast is not None:
+                return self._decision(feature, status, period, fast, True)
+            # Refused, or no such account: the transactional path tells which.
         counted = self._retrying(
             lambda: self._count(ref, feature, period, amount, ceiling, idempotency_key, now)
         )
