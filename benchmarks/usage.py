@@ -103,10 +103,14 @@ def median_us(call: object, samples: int) -> float:
     return statistics.median(times) * 1e6
 
 
-def bench(dialect: str, admin_url: str | None, args: argparse.Namespace) -> None:
+def bench(
+    dialect: str, admin_url: str | None, args: argparse.Namespace, **settings_: object
+) -> None:
     with database(dialect, admin_url) as url:
         db.upgrade(url)
-        settings = TierlineSettings(database_url=url)
+        settings = TierlineSettings(database_url=url).model_copy(update=settings_)
+        if settings_:
+            dialect = f"{dialect} ({', '.join(f'{k}={v}' for k, v in settings_.items())})"
         with Tierline(settings=settings, catalog=Catalog(free_tier="free")) as tl:
             seed(tl)
             wall, latencies = hot_counter(tl, args.tracks, args.threads)
@@ -114,7 +118,7 @@ def bench(dialect: str, admin_url: str | None, args: argparse.Namespace) -> None
             assert used == len(latencies) + 1, (used, len(latencies))
             latencies.sort()
             rate = len(latencies) / wall
-            budget = BUDGETS.get(dialect)
+            budget = BUDGETS.get(dialect.split()[0])
             verdict = ""
             if budget is not None:
                 verdict = f" (budget >= {budget:,.0f}/s: {'ok' if rate >= budget else 'MISSED'})"
@@ -151,6 +155,7 @@ def main() -> None:
     bench("sqlite", None, args)
     if args.postgres_url:
         bench("postgresql", args.postgres_url, args)
+        bench("postgresql", args.postgres_url, args, usage_synchronous_commit=False)
     if args.mariadb_url:
         bench("mariadb", args.mariadb_url, args)
 

@@ -236,3 +236,19 @@ def test_the_one_statement_path_finds_the_rows_the_orm_wrote(tl: Tierline) -> No
     assert fast.add("acct", "quotes", start, 1, 3, tl.ctx.clock()) == 2
     assert fast.add("acct", "quotes", start, 2, 3, tl.ctx.clock()) is None
     assert fast.used("acct", "quotes", LIFETIME_START) is None
+
+
+def test_asynchronous_commit_is_opt_in_and_counts_the_same(
+    make_tierline: MakeTierline, dialect: str
+) -> None:
+    tl = make_tierline(CATALOG, usage_synchronous_commit=False)
+    add_tiers(tl)
+    assert track_until_refused(tl, "acct", "quotes") == 3
+    if dialect == "postgresql":
+        raw = tl.usage._fast._writer.raw_connection()  # noqa: SLF001 - the pool under test
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "off"
+        finally:
+            raw.close()

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    event,
     func,
     select,
     update,
@@ -59,13 +60,26 @@ class _Compiled:
         return tuple(values[name] for name in self.names)
 
 
+def _asynchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET synchronous_commit TO off")
+    finally:
+        cursor.close()
+
+
 class FastCounter:
     """The counter statements of one engine, compiled on first use."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, synchronous_commit: bool = True) -> None:
         self._engine = engine
         #: Autocommit on the servers (no ping, no BEGIN/ROLLBACK); the engine itself on SQLite.
         self._writer = read_engine(engine)
+        if not synchronous_commit and engine.dialect.name == "postgresql":
+            # PostgreSQL's asynchronous commit: "transactions complete more quickly, at the
+            # cost that the most recent transactions may be lost if the database should
+            # crash" (docs: wal-async-commit); only this pool's counter statements use it.
+            event.listen(self._writer, "connect", _asynchronous_commit)
         self._dialect = engine.dialect.name
         self._sqlite = self._dialect == "sqlite"
         self._mysql = self._dialect in ("mysql", "mariadb")

@@ -77,7 +77,9 @@ class UsageService:
         self._zone = ZoneInfo(ctx.settings.usage_timezone)
         self._anniversary = ctx.settings.usage_alignment == "anniversary"
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
-        self._fast = FastCounter(ctx.engine)
+        self._fast = FastCounter(
+            ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
+        )
 
     # -- what applies ---------------------------------------------------------------------
     def _anchor(self, status: AccessStatus) -> datetime | None:
