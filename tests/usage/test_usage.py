@@ -245,7 +245,7 @@ def test_asynchronous_commit_is_opt_in_and_counts_the_same(
     add_tiers(tl)
     assert track_until_refused(tl, "acct", "quotes") == 3
     if dialect == "postgresql":
-        raw = tl.usage._fast._writer.raw_connection()  # noqa: SLF001 - the pool under test
+        raw = tl.usage._fast._writer.raw_connection()  # the pool under test
         try:
             cursor = raw.cursor()
             cursor.execute("SHOW synchronous_commit")
