@@ -79,7 +79,7 @@ class Tierline:
         self.referrals = ReferralService(self.ctx, self.credits, self.catalog_spec.referrals)
         self.access = AccessService(self.ctx, self.catalog_spec)
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
-        features = FeatureKeys(self.engine)
+        features = FeatureKeys(self.engine, self.ctx.cache)
         overrides = OverrideSnapshot(self.engine, self.ctx.cache)
         self.access.adjust = overrides.adjust
         #: Per-account overrides: ``tl.overrides.set(ref, feature, limit=..., reason=...)``.

@@ -252,3 +252,16 @@ def test_asynchronous_commit_is_opt_in_and_counts_the_same(
             assert cursor.fetchone()[0] == "off"
         finally:
             raw.close()
+
+
+def test_a_feature_added_by_a_catalog_sync_is_known_at_once(tl: Tierline) -> None:
+    from tierline.catalog.spec import Catalog, TierSpec
+
+    tl.usage.check("acct", "quotes")  # the feature keys are loaded
+    catalog = Catalog(
+        features={"reports": None},
+        tiers={"free": TierSpec(key="free", name="Free", exempt=True, features=("reports",))},
+        free_tier="free",
+    )
+    tl.sync_catalog(catalog)
+    assert tl.usage.track("acct", "reports").allowed

@@ -1,4 +1,9 @@
-"""The feature keys the catalog declares, held in memory so a hot ``track()`` never asks."""
+"""The feature keys the catalog declares, held in memory so a hot ``track()`` never asks.
+
+Reloaded when a key is missing (at most every :data:`RELOAD_SECONDS`, so a flood of bad keys
+cannot flood the database) and whenever the access cache is cleared, as a catalog sync through
+this process does.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 
+from tierline.access.cache import TTLCache
+from tierline.access.status import AccessStatus
 from tierline.catalog.models import Feature
 from tierline.errors import ValidationError
 
@@ -16,10 +23,18 @@ RELOAD_SECONDS = 1.0
 
 
 class FeatureKeys:
-    """Every ``tierline_feature.key``; reloaded when asked about a key it does not hold."""
+    """Every ``tierline_feature.key``; reloaded as the module docstring says."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        access_cache: TTLCache[AccessStatus],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
+        self._access_cache = access_cache
+        self._generation = -1
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: frozenset[str] | None = None
@@ -32,9 +47,10 @@ class FeatureKeys:
             ValidationError: naming the unknown key and the declared ones.
         """
         keys = self._keys
-        if keys is not None and key in keys:
+        fresh = self._generation == self._access_cache.generation
+        if keys is not None and key in keys and fresh:
             return key
-        if keys is None or self._clock() - self._loaded_at >= RELOAD_SECONDS:
+        if keys is None or not fresh or self._clock() - self._loaded_at >= RELOAD_SECONDS:
             keys = self._reload()
         if key in keys:
             return key
@@ -43,6 +59,7 @@ class FeatureKeys:
 
     def _reload(self) -> frozenset[str]:
         with self._lock:
+            self._generation = self._access_cache.generation
             with self._engine.connect() as conn:
                 keys = frozenset(conn.scalars(select(Feature.key)).all())
             self._keys, self._loaded_at = keys, self._clock()
