@@ -34,6 +34,7 @@ MAX_AMOUNT = 1_000_000
 MAX_KEY_LENGTH = 255
 #: The period an unlimited feature counts in.
 UNLIMITED_PERIOD = LimitPeriod.MONTH.value
+_PERIOD_MEMO_SIZE = 10_000
 #: Attempts of a transaction MariaDB chose as a deadlock victim (errno 1213).
 _DEADLOCK_ATTEMPTS = 5
 
@@ -77,6 +78,8 @@ class UsageService:
         self._zone = ZoneInfo(ctx.settings.usage_timezone)
         self._anniversary = ctx.settings.usage_alignment == "anniversary"
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
+        #: The last period computed per (kind, anchor): most calls fall in the same one.
+        self._periods: dict[tuple[str, datetime | None], Period] = {}
         self._fast = FastCounter(
             ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
         )
@@ -95,7 +98,16 @@ class UsageService:
     def period_of(self, status: AccessStatus, limit: LimitInfo | None, now: datetime) -> Period:
         """The period the account's use of a feature with ``limit`` counts in now."""
         kind = limit.period if limit is not None else UNLIMITED_PERIOD
-        return period_at(kind, now, self._zone, self._anchor(status))
+        anchor = self._anchor(status)
+        key = (kind, anchor)
+        known = self._periods.get(key)
+        if known is not None and known.start <= now and (known.end is None or now < known.end):
+            return known  # the hot path: the same period as the last call
+        period = period_at(kind, now, self._zone, anchor)
+        if len(self._periods) > _PERIOD_MEMO_SIZE:
+            self._periods.clear()
+        self._periods[key] = period
+        return period
 
     def _decision(
         self,
