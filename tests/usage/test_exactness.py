@@ -53,6 +53,30 @@ def test_eight_threads_count_exactly_the_limit(make_tierline: MakeTierline) -> N
     assert not tl.usage.track("hot", "beta").allowed
 
 
+def test_eight_threads_with_idempotency_keys_count_exactly_the_limit(
+    make_tierline: MakeTierline,
+) -> None:
+    tl = make_tierline(CATALOG)
+    add_tiers(tl)
+    tl.ensure_account("hot")
+    tl.overrides.set("hot", "beta", limit=200, period="none", reason="exactness test")
+
+    def worker(n: int) -> int:
+        counted = 0
+        while True:
+            # Every request is sent twice, as a retrying client would: it counts once.
+            key = f"req-{n}-{counted}"
+            first = tl.usage.track("hot", "beta", idempotency_key=key)
+            if not first.allowed:
+                return counted
+            assert tl.usage.track("hot", "beta", idempotency_key=key).duplicate
+            counted += 1
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        assert sum(pool.map(worker, range(THREADS))) == 200
+    assert stored_use(tl) == 200
+
+
 def test_four_processes_count_exactly_the_limit(make_tierline: MakeTierline, db_url: URL) -> None:
     tl = make_tierline(CATALOG)
     add_tiers(tl)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from tierline.accounts.models import Account
 from tierline.db.types import UTCDateTime
@@ -54,11 +55,19 @@ def _insert_ignoring_conflict(conn: Connection, statement_for: Any) -> Insert:
         return statement_for(postgresql.insert).on_conflict_do_nothing()  # type: ignore[no-any-return]
     if name == "sqlite":
         return statement_for(sqlite.insert).on_conflict_do_nothing()  # type: ignore[no-any-return]
-    # MariaDB/MySQL: a no-op update on the duplicate key (INSERT IGNORE would also turn other
-    # errors, such as a NULL account id, into warnings).
-    return statement_for(mysql.insert).on_duplicate_key_update(  # type: ignore[no-any-return]
-        used=_usage.c.used
-    )
+    # MariaDB/MySQL: a plain insert whose duplicate-key error the caller ignores. (INSERT
+    # IGNORE would turn other errors into warnings too, and concurrent INSERT ... SELECT ... ON
+    # DUPLICATE KEY UPDATE on one existing key fails on MariaDB 11 with error 1467, "Failed to
+    # read auto-increment value from storage engine", under the exactness test's 8 threads.)
+    return statement_for(mysql.insert)  # type: ignore[no-any-return]
+
+
+_DUPLICATE_KEY = 1062
+
+
+def _mysql_errno(exc: IntegrityError) -> object:
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    return args[0] if args else None
 
 
 def open_period(conn: Connection, ref: str, feature: str, start: datetime, now: datetime) -> None:
@@ -72,9 +81,27 @@ def open_period(conn: Connection, ref: str, feature: str, start: datetime, now: 
         literal(now, UTCDateTime()),
     ).where(Account.ref == ref)
     columns = ["account_id", "feature", "period_start", "used", "updated_at"]
-    conn.execute(
-        _insert_ignoring_conflict(conn, lambda insert: insert(_usage).from_select(columns, source))
+    statement = _insert_ignoring_conflict(
+        conn, lambda insert: insert(_usage).from_select(columns, source)
     )
+    if conn.dialect.name in ("mysql", "mariadb"):
+        # INSERT ... VALUES, not ... SELECT: InnoDB holds its table-level AUTO-INC lock to the
+        # end of an INSERT ... SELECT, which deadlocks with the row locks of concurrent counts
+        # (MariaDB reports it as error 1467). A duplicate key ends only this statement.
+        account = conn.scalar(select(Account.id).where(Account.ref == ref))
+        if account is None:
+            return
+        try:
+            conn.execute(
+                _usage.insert().values(
+                    account_id=account, feature=feature, period_start=start, used=0, updated_at=now
+                )
+            )
+        except IntegrityError as exc:
+            if _mysql_errno(exc) != _DUPLICATE_KEY:
+                raise
+        return
+    conn.execute(statement)
 
 
 def add(
@@ -136,17 +163,21 @@ def record_key(
     start: datetime,
     now: datetime,
 ) -> None:
-    """Store a track's idempotency key (raises IntegrityError when it was already stored)."""
-    source = select(
-        Account.id,
-        literal(feature),
-        literal(key),
-        literal(amount),
-        literal(start, UTCDateTime()),
-        literal(now, UTCDateTime()),
-    ).where(Account.ref == ref)
-    columns = ["account_id", "feature", "key", "amount", "period_start", "created_at"]
-    conn.execute(_key.insert().from_select(columns, source))
+    """Store a track's idempotency key (raises IntegrityError when it was already stored).
+
+    A single-row ``INSERT ... VALUES`` (the account found by a scalar subquery): on MariaDB an
+    ``INSERT ... SELECT`` would take InnoDB's table-level AUTO-INC lock (see open_period).
+    """
+    conn.execute(
+        _key.insert().values(
+            account_id=account_id(ref),
+            feature=feature,
+            key=key,
+            amount=amount,
+            period_start=start,
+            created_at=now,
+        )
+    )
 
 
 def find_key(

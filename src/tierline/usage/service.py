@@ -209,7 +209,8 @@ class UsageService:
         if idempotency_key is None:
             # The hot path: one statement, one round trip (see tierline.usage.fast).
             fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
-            if fast is None:
+            if fast is None and self._fast.used(ref, feature, period.start) is None:
+                # The period's first use: open its row, then count.
                 self._retrying(lambda: self._fast.open_period(ref, feature, period.start, now))
                 fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
             if fast is not None:
@@ -243,8 +244,8 @@ class UsageService:
         try:
             with self.ctx.engine.begin() as conn:
                 counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
-                if not counted:
-                    # The period's first use (or a refusal): open its row, then try again.
+                if not counted and counter.used(conn, ref, feature, period.start) is None:
+                    # The period's first use: open its row, then try again.
                     counter.open_period(conn, ref, feature, period.start, now)
                     counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
                 if not counted:
@@ -351,4 +352,5 @@ _NO_ACCOUNT = object()
 
 def _is_deadlock(exc: OperationalError) -> bool:
     args: tuple[object, ...] = getattr(exc.orig, "args", ())
-    return bool(args) and args[0] in (1213, 1205)
+    # 1213 deadlock, 1205 lock wait timeout, 1467 an AUTO-INC lock deadlock as MariaDB words it.
+    return bool(args) and args[0] in (1213, 1205, 1467)
