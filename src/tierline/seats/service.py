@@ -146,7 +146,8 @@ class SeatService:
                 return bool(attempt())
             except OperationalError as exc:
                 args = getattr(exc.orig, "args", ())
-                if remaining == 0 or not (args and args[0] in (1213, 1205)):
+                # MariaDB: 1213 deadlock, 1205 lock wait timeout, 1467 an AUTO-INC lock deadlock.
+                if remaining == 0 or not (args and args[0] in (1213, 1205, 1467)):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
