@@ -135,7 +135,7 @@ class SeatService:
                 conn.execute(
                     _seat.insert().from_select(["account_id", "member_ref", "created_at"], source)
                 )
-                # (Not rowcount: psycopg reports 1 for an INSERT ... SELECT of no row.)
+                # Whether the member holds a seat now (inserted by us or before us).
                 return bool(conn.scalar(select(taken)))
         except IntegrityError:
             return True  # assigned concurrently: the unique constraint held
