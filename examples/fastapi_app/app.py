@@ -8,6 +8,8 @@ What Tierline does here, in four lines of wiring (see :func:`create_app`):
 * ``TierlineFastAPI(tl, current_account=...).install(app)``: webhooks, ``/billing/settings``,
   checkout, the fake provider's checkout page, and ``?ref=`` capture on every request;
 * ``Depends(billing.require_paid)`` on ``/api/analyze``: 402 with a JSON reason until paid;
+* ``Depends(billing.require_quota("analyze"))`` on ``/api/analyze/preview``: 3 a day on the
+  free tier, then 402 ``quota_exceeded`` (the settings page shows the usage bar);
 * ``billing.claim_referral(request, account_ref)`` when a new user signs in.
 """
 
@@ -179,3 +181,10 @@ def _add_pages(
     def analyze(account: str | None = Depends(billing.require_paid)) -> dict[str, Any]:
         """A paid endpoint: 402 (with a JSON ``reason``) until the account has paid access."""
         return {"account": account, "analysis": "Everything looks great.", "score": 0.97}
+
+    @app.get("/api/analyze/preview")
+    def analyze_preview(
+        account: str | None = Depends(billing.require_quota("analyze")),
+    ) -> dict[str, Any]:
+        """A metered endpoint: each call counts; the free tier gets 3 a day."""
+        return {"account": account, "analysis": "Looks good (preview).", "score": 0.9}

@@ -37,3 +37,12 @@ class ValidationError(TierlineError):
 
 class ProviderAPIError(TierlineError):
     """A billing provider's API refused a call or could not be reached."""
+
+
+class SeatsExhaustedError(TierlineError):
+    """Every seat of the account is taken (or more are assigned than it now has)."""
+
+    def __init__(self, message: str, *, limit: int, assigned: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.assigned = assigned

@@ -25,8 +25,13 @@ from tierline.credits.service import CreditInfo, CreditService
 from tierline.db.engine import make_engine, session_factory
 from tierline.db.types import utcnow
 from tierline.outbox.service import OutboxService
+from tierline.overrides.service import OverrideService
+from tierline.overrides.snapshot import OverrideSnapshot
 from tierline.referrals.service import ReferralInfo, ReferralService, ReferralStats
+from tierline.seats.service import SeatService
 from tierline.settings import TierlineSettings
+from tierline.usage.features import FeatureKeys
+from tierline.usage.service import UsageService
 
 if TYPE_CHECKING:
     from tierline.billing.actions.base import ProrationPreview
@@ -83,6 +88,15 @@ class Tierline:
         self.inbox = Inbox(self.ctx, self.referrals, self.access.tiers)
         #: Provider calls waiting for delivery after their commit (``tierline outbox ...``).
         self.outbox = OutboxService(self.ctx)
+        features = FeatureKeys(self.engine, self.ctx.cache)
+        overrides = OverrideSnapshot(self.engine, self.ctx.cache)
+        self.access.adjust = overrides.adjust
+        #: Per-account overrides: ``tl.overrides.set(ref, feature, limit=..., reason=...)``.
+        self.overrides = OverrideService(self.ctx, overrides, features)
+        #: Usage metering: ``tl.usage.check/track/release/summary(ref, feature, ...)``.
+        self.usage = UsageService(self.ctx, self.access, self.accounts, features)
+        #: Seats: ``tl.seats.assign/unassign/list(ref, member_ref)``.
+        self.seats = SeatService(self.ctx, self.access)
 
     # -- access -----------------------------------------------------------------------
     def status(self, account_ref: AccountRef) -> AccessStatus:

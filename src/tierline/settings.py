@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +30,18 @@ class TierlineSettings(BaseSettings):
     cache_ttl_seconds: float = Field(default=0.0, ge=0)
     #: A bearer token that passes every paid-access gate (compared in constant time).
     admin_token: str | None = None
+
+    # -- usage metering -----------------------------------------------------------------
+    #: The time zone whose midnights and first days of the month start usage periods (an IANA
+    #: name such as ``Europe/Paris``, read with :mod:`zoneinfo`).
+    usage_timezone: str = "UTC"
+    #: ``calendar``: monthly periods start on the 1st; ``anniversary``: on the day of the
+    #: month of the account's subscription period end (accounts without one use calendar).
+    usage_alignment: Literal["calendar", "anniversary"] = "calendar"
+    #: PostgreSQL only: ``False`` runs the usage counter's statements with
+    #: ``synchronous_commit = off`` (about twice the hot-counter throughput; a server crash
+    #: may lose the last fraction of a second of counted uses, never corrupt them).
+    usage_synchronous_commit: bool = True
 
     # -- webhooks -----------------------------------------------------------------------
     stripe_webhook_secret: SecretList = Field(default_factory=list)
@@ -123,6 +136,17 @@ class TierlineSettings(BaseSettings):
         if key.startswith("pdl_sdbx_"):
             return "https://sandbox-api.paddle.com"
         return "https://api.paddle.com"
+
+    @field_validator("usage_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"usage_timezone {value!r} is not an IANA time zone such as 'UTC' or 'Europe/Paris'"
+            ) from exc
+        return value
 
     @field_validator("stripe_mode", mode="before")
     @classmethod

@@ -64,11 +64,19 @@ COMMANDS: dict[str, list[str]] = {
     "outbox run": ["--once"],
     "reconcile": ["stripe"],
     "simulate": ["subscription.created", "--account", "acct-1", "--tier", "staff"],
+    "usage show": ["acct-1"],
+    "usage track": ["acct-1", "reports", "2", "--key", "k-1"],
+    "seats list": ["acct-1"],
+    "seats assign": ["acct-1", "member-1"],
+    "seats unassign": ["acct-1", "member-1"],
+    "overrides set": ["acct-1", "reports", "--limit", "5", "--reason", "support"],
+    "overrides list": ["acct-1"],
+    "overrides clear": ["acct-1", "reports"],
 }
 #: Commands that never open Tierline's database.
 NO_DATABASE = {"db history", "catalog validate", "simulate"}
 #: Commands that write, so a read-only or locked database must stop them.
-WRITERS = {"accounts add", "grant-credit", "accounts link"}
+WRITERS = {"accounts add", "grant-credit", "accounts link", "seats assign"}
 #: Commands whose exit 1 can also be a reported outcome (printed on stdout), not an error.
 OUTCOME_EXIT = {"events ingest", "events replay"}
 #: ``demo`` serves the example app on its own demo database until stopped: not run here.

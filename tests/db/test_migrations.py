@@ -262,6 +262,57 @@ def test_subscriptions_survive_the_upgrade_from_0003_to_0004(empty_db_url: URL) 
     assert [s["past_due_since"] for s in subs] == [None, failed, created]
 
 
+def test_rows_survive_the_upgrade_to_0006_and_its_tables_take_new_rows(empty_db_url: URL) -> None:
+    created = _naive("2026-03-04 05:06:07.000008")
+    assert_rows_survive(
+        empty_db_url,
+        at="0005",
+        to="0006",
+        rows={
+            "tierline_account": [{"id": 1, "ref": "org-1", "created_at": created}],
+            "tierline_credit_grant": [
+                {
+                    "id": 1,
+                    "account_id": 1,
+                    "starts_at": created,
+                    "expires_at": _naive("2026-04-04 05:06:07"),
+                    "created_at": created,
+                }
+            ],
+        },
+    )
+    engine = db.make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tierline_usage (account_id, feature, period_start, used, "
+                    "updated_at) VALUES (1, 'quotes', :at, 3, :at)"
+                ),
+                {"at": created},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tierline_seat (account_id, member_ref, created_at) "
+                    "VALUES (1, 'alice', :at)"
+                ),
+                {"at": created},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tierline_override (account_id, feature, reason, created_at) "
+                    "VALUES (1, 'beta', 'early access', :at)"
+                ),
+                {"at": created},
+            )
+            enabled = conn.scalar(text("SELECT enabled FROM tierline_override"))
+        assert bool(enabled) is True  # the server default grants
+    finally:
+        engine.dispose()
+    db.downgrade(empty_db_url, "0005")
+    db.upgrade(empty_db_url)
+
+
 def _naive(value: str):  # type: ignore[no-untyped-def]
     from datetime import datetime
 

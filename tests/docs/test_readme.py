@@ -132,6 +132,15 @@ print("ran")
     ),
     Harness(marker="def test_past_due_keeps_access_through_grace", pytest=True),
     Harness(
+        marker='tl.usage.track("org-1", "analyze"',
+        after="""
+with Tierline("sqlite:///usage-demo.db", catalog=catalog) as tl:
+    assert tl.usage.check("org-1", "analyze").used == 1   # the retry counted once
+    assert [member.member_ref for member in tl.seats.list("org-1").members] == ["alice"]
+print("metered")
+""",
+    ),
+    Harness(
         marker="from tierline.doctor import assert_chain_healthy",
         after="test_migrations()\nprint('healthy')\n",
     ),

@@ -94,8 +94,15 @@ def test_invited_sign_up_upgrade_and_gate_on_every_dialect(empty_db_url: URL) ->
         assert denied.status_code == 402
         assert denied.json()["reason"] == "no_subscription"
         assert denied.json()["tier"] == "free"
+        # The metered preview: 3 a day on the free tier, then 402 with the counter.
+        for _ in range(3):
+            assert client.get("/api/analyze/preview").status_code == 200
+        quota = client.get("/api/analyze/preview")
+        assert quota.status_code == 402
+        assert (quota.json()["reason"], quota.json()["used"]) == ("quota_exceeded", 3)
 
         settings = client.get("/settings")
+        assert attribute(settings.text, "usage-bar-analyze", "value") == "3"
         assert settings.url.path == "/billing/settings"
         assert attribute(settings.text, "tier-badge", "data-tier") == "free"
         assert f"/login?ref={tl.referral_code(user_ref)}" in attribute(

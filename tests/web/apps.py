@@ -22,9 +22,10 @@ from flask import request as flask_request
 
 from tierline import Tierline, TierlineError, TierlineSettings
 from tierline.billing.providers import fake, sign_for
-from tierline.catalog.spec import Catalog, ReferralPolicy, TierSpec
+from tierline.catalog.models import LimitPeriod
+from tierline.catalog.spec import Catalog, LimitSpec, ReferralPolicy, TierSpec
 from tierline.web.fastapi import TierlineFastAPI
-from tierline.web.flask import TierlineFlask, require_feature, require_paid
+from tierline.web.flask import TierlineFlask, require_feature, require_paid, require_quota
 
 ADMIN_TOKEN = "admin-token-for-tests"
 WEBHOOK_SECRET = "whsec_web_tests"
@@ -32,7 +33,13 @@ SECRET_KEY = "web-tests-secret-key"
 
 CATALOG = Catalog(
     tiers={
-        "free": TierSpec(key="free", name="Free", exempt=True, features=("dashboard",)),
+        "free": TierSpec(
+            key="free",
+            name="Free",
+            exempt=True,
+            features=("dashboard",),
+            limits={"analyze": LimitSpec(2, LimitPeriod.DAY)},
+        ),
         "team": TierSpec(
             key="team",
             name="Team",
@@ -71,7 +78,7 @@ CATALOG = Catalog(
             features=("dashboard", "reports", "export"),
         ),
     },
-    features={"dashboard": None, "reports": None, "export": None},
+    features={"dashboard": None, "reports": None, "export": None, "analyze": None},
     referrals=ReferralPolicy(reward_days=14),
     free_tier="free",
 )
@@ -107,6 +114,14 @@ def build_fastapi_app(tl: Tierline) -> FastAPI:
     @app.get("/export", dependencies=[Depends(billing.require_feature("export"))])
     def export() -> dict[str, Any]:
         return {"ok": True}
+
+    @app.post("/analyze")
+    def analyze(account: str | None = Depends(billing.require_quota("analyze"))) -> dict[str, Any]:
+        return {"ok": True, "account": account}
+
+    @app.post("/analyze-broken", dependencies=[Depends(billing.require_quota("analyze"))])
+    def analyze_broken() -> dict[str, Any]:
+        raise RuntimeError("the analysis crashed")
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page() -> str:
@@ -148,6 +163,16 @@ def build_flask_app(tl: Tierline) -> Flask:
     @require_feature("export")
     def export() -> Any:
         return jsonify(ok=True)
+
+    @app.post("/analyze")
+    @require_quota("analyze")
+    def analyze() -> Any:
+        return jsonify(ok=True, account=flask_request.headers.get("X-Account"))
+
+    @app.post("/analyze-broken")
+    @require_quota("analyze")
+    def analyze_broken() -> Any:
+        raise RuntimeError("the analysis crashed")
 
     @app.get("/login")
     def login_page() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -51,6 +52,8 @@ class AccessService:
         self.tiers = TierCache(ctx.engine, catalog, ctx.cache)
         self._query = AccessQuery(ctx.engine)
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
+        #: Applied to every computed status (the facade installs per-account overrides here).
+        self.adjust: Callable[[AccessStatus, datetime], AccessStatus] | None = None
 
     # -- reads --------------------------------------------------------------------------
     def status(self, ref: str) -> AccessStatus:
@@ -100,7 +103,8 @@ class AccessService:
             # A tier created since the snapshot (by another process).
             snapshot = self.tiers.reload()
         decision = decide(rows.subscriptions, rows.grants, snapshot.facts, now, self._grace)
-        return build_status(ref, decision, snapshot, now)
+        status = build_status(ref, decision, snapshot, now)
+        return self.adjust(status, now) if self.adjust is not None else status
 
     # -- writes -------------------------------------------------------------------------
     def assign_exempt(self, ref: str, tier_key: str) -> AccessStatus:
@@ -185,6 +189,7 @@ def build_status(
     else:
         shown = granting = snapshot.free
     expires_at = decision.expires_at
+    source = "credit_tier" if decision.source is AccessSource.CREDIT else "tier"
     days_remaining = None
     if expires_at is not None:
         days_remaining = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
@@ -199,4 +204,6 @@ def build_status(
         features=granting.features if granting is not None else frozenset(),
         limits=dict(granting.limits) if granting is not None else {},
         seats=(granting.seats if granting is not None else 1) * seats_factor,
+        feature_sources=dict.fromkeys(granting.features, source) if granting else {},
+        limit_sources=dict.fromkeys(granting.limits, source) if granting else {},
     )

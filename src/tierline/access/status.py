@@ -60,6 +60,10 @@ class AccessStatus:
     features: frozenset[str] = field(default_factory=frozenset)
     limits: dict[str, LimitInfo] = field(default_factory=dict)
     seats: int = 1
+    #: Where each feature comes from: ``tier``, ``credit_tier`` or ``override``.
+    feature_sources: dict[str, str] = field(default_factory=dict)
+    #: Where each limit comes from: ``tier``, ``credit_tier`` or ``override``.
+    limit_sources: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (used by ``show-status --json`` and 402 bodies)."""
@@ -77,4 +81,6 @@ class AccessStatus:
                 for key, info in sorted(self.limits.items())
             },
             "seats": self.seats,
+            "feature_sources": dict(sorted(self.feature_sources.items())),
+            "limit_sources": dict(sorted(self.limit_sources.items())),
         }

@@ -13,9 +13,12 @@ from tierline.cli import (
     doctor,
     events,
     outbox,
+    overrides,
     reconcile,
     referrals,
+    seats,
     simulate,
+    usage,
 )
 from tierline.cli.common import TierlineGroup
 
@@ -33,6 +36,9 @@ app.add_typer(referrals.app, name="referrals")
 app.add_typer(events.app, name="events")
 app.add_typer(outbox.app, name="outbox")
 reconcile.register(app)
+app.add_typer(usage.app, name="usage")
+app.add_typer(seats.app, name="seats")
+app.add_typer(overrides.app, name="overrides")
 # Top-level commands: grant-credit, revoke-credit, show-status, simulate, demo.
 credits.register(app)
 simulate.register(app)

@@ -8,7 +8,10 @@ from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
 from tierline.credits.models import CreditGrant
 from tierline.db.base import Base
 from tierline.outbox.models import OutboxItem
+from tierline.overrides.models import Override
 from tierline.referrals.models import Referral
+from tierline.seats.models import Seat
+from tierline.usage.models import UsageCounter, UsageKey
 
 __all__ = [
     "Account",
@@ -18,9 +21,13 @@ __all__ = [
     "Event",
     "Feature",
     "OutboxItem",
+    "Override",
     "Referral",
+    "Seat",
     "Subscription",
     "Tier",
     "TierFeature",
     "TierProviderLink",
+    "UsageCounter",
+    "UsageKey",
 ]

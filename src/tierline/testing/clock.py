@@ -32,10 +32,22 @@ class FrozenClock:
         hours: float = 0,
         minutes: float = 0,
         seconds: float = 0,
+        milliseconds: float = 0,
+        microseconds: float = 0,
     ) -> datetime:
-        """Move the clock forward (a negative amount moves it back); returns the new time."""
+        """Move the clock forward (a negative amount moves it back); returns the new time.
+
+        The amounts are those of :class:`datetime.timedelta`, down to microseconds, so a test
+        can stand exactly at a boundary or one microsecond either side of it.
+        """
         self.now = self.now + timedelta(
-            weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds
+            weeks=weeks,
+            days=days,
+            hours=hours,
+            minutes=minutes,
+            seconds=seconds,
+            milliseconds=milliseconds,
+            microseconds=microseconds,
         )
         return self.now
 

@@ -1,7 +1,8 @@
 """Tierline on the web: FastAPI and Flask adapters around a framework-free core.
 
 - :mod:`tierline.web.fastapi`: ``TierlineFastAPI`` (router, gate dependencies, middleware).
-- :mod:`tierline.web.flask`: ``TierlineFlask`` extension, ``require_paid``/``require_feature``.
+- :mod:`tierline.web.flask`: ``TierlineFlask`` extension, ``require_paid``,
+  ``require_feature`` and ``require_quota``.
 - :mod:`tierline.web.pages`, :mod:`tierline.web.common`, :mod:`tierline.web.referral_cookie`:
   the settings and fake checkout pages, the 401/402 answers, and referral capture, shared.
 

@@ -19,6 +19,7 @@ from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.facade import Tierline
 from tierline.settings import TierlineSettings
+from tierline.usage.decision import UsageDecision, UsageReason
 
 #: Where the adapters mount their routes; checkout URLs and redirects rely on them.
 BILLING_PREFIX = "/billing"
@@ -150,6 +151,52 @@ def check_access(
     else:
         reason = status.reason
     return payment_required(tl.settings, reason, status.tier, feature)
+
+
+def quota_exceeded(settings: TierlineSettings, decision: UsageDecision) -> Denial:
+    """The 402 answer of a refused quota: ``reason`` ``quota_exceeded`` with the counter."""
+    return Denial(
+        402,
+        {
+            "error": "payment_required",
+            "reason": UsageReason.QUOTA_EXCEEDED.value,
+            "feature": decision.feature,
+            "limit": decision.limit,
+            "used": decision.used,
+            "resets_at": decision.resets_at.isoformat() if decision.resets_at else None,
+            "upgrade_url": settings.upgrade_url,
+        },
+    )
+
+
+def consume_quota(
+    tl: Tierline,
+    account_ref: AccountRef | None,
+    authorization: str | None,
+    feature: str,
+    amount: int = 1,
+) -> tuple[str | None, Denial | None]:
+    """Count ``amount`` uses of ``feature`` for a gated request (``require_quota``).
+
+    Returns the account ref whose use was counted (``None`` when nothing was: the admin bearer
+    token passes without counting) and ``None``, or a :class:`Denial`: 401/400 as
+    :func:`check_access`, 402 ``quota_exceeded`` with the limit, the count and when it resets,
+    or 402 with :func:`check_access`'s reason when the feature is not granted at all.
+    """
+    if tl.is_admin_token(bearer_token(authorization)):
+        return None, None
+    try:
+        ref = current_ref(account_ref)
+    except ValidationError as exc:
+        return None, invalid_account(exc)
+    if ref is None:
+        return None, UNAUTHENTICATED
+    decision = tl.usage.track(ref, feature, amount)
+    if decision.allowed:
+        return ref, None
+    if decision.reason is UsageReason.QUOTA_EXCEEDED:
+        return None, quota_exceeded(tl.settings, decision)
+    return None, check_access(tl, ref, authorization, feature)
 
 
 def _csrf_serializer(settings: TierlineSettings) -> URLSafeTimedSerializer:

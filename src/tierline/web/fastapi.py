@@ -11,6 +11,9 @@ Usage::
     @app.get("/export", dependencies=[Depends(billing.require_feature("export"))])
     def export(): ...
 
+    @app.post("/analyze", dependencies=[Depends(billing.require_quota("analyze"))])
+    def analyze(): ...
+
 ``install`` adds the router (``POST /webhooks/{provider}``, ``/billing/...``), the ``?ref=``
 capture middleware and the handler that turns a refused gate into its 401/402 JSON answer.
 """
@@ -18,7 +21,7 @@ capture middleware and the handler that turns a refused gate into its 401/402 JS
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,6 +38,7 @@ from tierline.errors import TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
 from tierline.settings import TierlineSettings
+from tierline.usage.service import clean_amount
 from tierline.web import pages, referral_cookie, selfservice
 from tierline.web.common import (
     CHECKOUT_PATH,
@@ -45,6 +49,7 @@ from tierline.web.common import (
     Denial,
     body_too_large,
     check_access,
+    consume_quota,
     csrf_valid,
     current_ref,
     declared_length,
@@ -188,6 +193,42 @@ class TierlineFastAPI:
 
         async def dependency(request: Request) -> str | None:
             return await self._gate(request, key)
+
+        return dependency
+
+    def require_quota(
+        self, feature: str, amount: int = 1
+    ) -> Callable[[Request], AsyncIterator[str | None]]:
+        """Dependency factory: count ``amount`` uses of ``feature`` before the endpoint runs
+        (402 ``quota_exceeded`` with ``limit``, ``used`` and ``resets_at`` when they do not
+        fit). The use is given back when the endpoint raises.
+
+        Returns the account ref (``None`` when the admin bearer token let the request in,
+        which counts nothing).
+        """
+        clean_amount(amount)
+
+        async def dependency(request: Request) -> AsyncIterator[str | None]:
+            try:
+                account = await self.account(request)
+            except ValidationError as exc:
+                raise AccessDenied(invalid_account(exc)) from exc
+            ref, denial = await run_in_threadpool(
+                consume_quota,
+                self.tl,
+                account,
+                request.headers.get("authorization"),
+                feature,
+                amount,
+            )
+            if denial is not None:
+                raise AccessDenied(denial)
+            try:
+                yield account
+            except Exception:
+                if ref is not None:
+                    await run_in_threadpool(self.tl.usage.release, ref, feature, amount)
+                raise
 
         return dependency
 

@@ -12,6 +12,10 @@ Usage::
     @require_feature("export")
     def export(): ...
 
+    @app.post("/analyze")
+    @require_quota("analyze")
+    def analyze(): ...
+
 The extension registers a blueprint (``POST /webhooks/<provider>``, ``/billing/...``), the
 ``?ref=`` capture, and the ``flask tierline ...`` command (the whole ``tierline`` CLI, run
 against the app's Tierline database unless ``--database-url``/``TIERLINE_DATABASE_URL`` say
@@ -47,6 +51,7 @@ from tierline.billing.result import IngestResult
 from tierline.errors import ConfigurationError, TierlineError, ValidationError
 from tierline.facade import Tierline
 from tierline.referrals.service import ReferralInfo
+from tierline.usage.service import clean_amount
 from tierline.web import pages, referral_cookie, selfservice
 from tierline.web.common import (
     CHECKOUT_PATH,
@@ -57,6 +62,7 @@ from tierline.web.common import (
     Denial,
     body_too_large,
     check_access,
+    consume_quota,
     csrf_valid,
     current_ref,
     fake_checkout_mounted,
@@ -359,6 +365,45 @@ def require_feature(key: str) -> Callable[[Callable[P, R]], Callable[P, R | Resp
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             refusal = _gate(key)
             return refusal if refusal is not None else view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def require_quota(
+    feature: str, amount: int = 1
+) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """Decorator factory: count ``amount`` uses of ``feature`` before the view runs (402
+    ``quota_exceeded`` with ``limit``, ``used`` and ``resets_at`` when they do not fit); the
+    use is given back when the view raises. The admin bearer token passes without counting.
+    """
+    clean_amount(amount)
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            ext = _extension()
+            denial: Denial | None
+            ref: str | None = None
+            try:
+                account = ext.account()
+            except ValidationError as exc:
+                denial = invalid_account(exc)
+            else:
+                ref, denial = consume_quota(
+                    ext.tl, account, request.headers.get("Authorization"), feature, amount
+                )
+            if denial is not None:
+                response = jsonify(denial.body)
+                response.status_code = denial.status_code
+                return response
+            try:
+                return view(*args, **kwargs)
+            except Exception:
+                if ref is not None:
+                    ext.tl.usage.release(ref, feature, amount)
+                raise
 
         return wrapper
 

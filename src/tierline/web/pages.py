@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -76,6 +77,36 @@ class SettingsPage:
     manage: ManageBilling | None = None
     #: The host app's page to go back to (``app_url`` setting or the adapter's argument).
     app_url: str | None = None
+    #: The current period's use of every limited feature (usage bars).
+    usage: tuple[UsageBar, ...] = ()
+    #: Seats: (assigned, limit).
+    seats: tuple[int, int] = (0, 1)
+
+
+@dataclass(frozen=True)
+class UsageBar:
+    """One limited feature's use in the current period, for a usage bar."""
+
+    feature: str
+    used: int
+    limit: int
+    resets_at: datetime | None
+
+    @property
+    def percent(self) -> int:
+        """How full the bar is, 0 to 100."""
+        if self.limit <= 0:
+            return 100
+        return min(100, round(100 * self.used / self.limit))
+
+
+def usage_bars(tl: Tierline, account_ref: str) -> tuple[UsageBar, ...]:
+    """The account's usage bars (see :meth:`tierline.usage.service.UsageService.summary`)."""
+    return tuple(
+        UsageBar(d.feature, d.used, d.limit, d.resets_at)
+        for d in tl.usage.summary(account_ref)
+        if d.limit is not None
+    )
 
 
 def invite_link(base_url: str, code: str) -> str:
@@ -135,6 +166,8 @@ def settings_page_context(
         notice=CHECKOUT_NOTICES.get(checkout or "") or NOTICES.get(checkout or ""),
         manage=manage_billing(live_subscription(tl.ctx, account_ref)),
         app_url=app_url or tl.settings.app_url,
+        usage=usage_bars(tl, account_ref),
+        seats=(tl.seats.list(account_ref).assigned, status.seats),
     )
 
 

@@ -1,0 +1,1 @@
+"""Per-account overrides: an admin's grant of a feature or a different limit to one account."""

@@ -1,0 +1,1 @@
+"""Usage metering: what an account consumed of a limited feature in one period."""

@@ -1,0 +1,356 @@
+"""Usage use cases: ``check()``, ``track()``, ``release()`` and ``summary()``.
+
+The limit is the account's effective one: its tier's (or the credit tier's) with the
+account's overrides applied, exactly what ``status()`` reports. Counting is
+:mod:`tierline.usage.counter`'s conditional update; the period is
+:mod:`tierline.usage.periods`'s. An unlimited feature (granted without a number) still counts,
+per calendar (or anniversary) month, so a limit set later sees the month's use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from tierline.access.service import AccessService
+from tierline.access.status import AccessSource, AccessStatus, LimitInfo
+from tierline.accounts.service import AccountRef, AccountService, canonical_ref
+from tierline.catalog.models import LimitPeriod
+from tierline.context import Context
+from tierline.errors import NotFoundError, ValidationError
+from tierline.usage import counter
+from tierline.usage.decision import UsageDecision, UsageReason
+from tierline.usage.fast import FastCounter
+from tierline.usage.features import FeatureKeys
+from tierline.usage.periods import Period, period_at
+
+#: Largest amount one call may count or give back.
+MAX_AMOUNT = 1_000_000
+MAX_KEY_LENGTH = 255
+#: The period an unlimited feature counts in.
+UNLIMITED_PERIOD = LimitPeriod.MONTH.value
+_PERIOD_MEMO_SIZE = 10_000
+#: Attempts of a transaction MariaDB chose as a deadlock victim (errno 1213).
+_DEADLOCK_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+def clean_amount(amount: object, name: str = "amount") -> int:
+    """A positive whole number of uses, at most :data:`MAX_AMOUNT`.
+
+    Raises:
+        ValidationError: naming the bad value.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_AMOUNT:
+        raise ValidationError(f"{name} {amount!r} is not a whole number from 1 to {MAX_AMOUNT}")
+    return amount
+
+
+def clean_key(key: object) -> str:
+    """An idempotency key: 1 to 255 characters of text."""
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(
+            f"idempotency key {key!r} must be text of 1 to {MAX_KEY_LENGTH} characters"
+        )
+    return key
+
+
+class UsageService:
+    """Count uses of limited features, atomically, per period."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        access: AccessService,
+        accounts: AccountService,
+        features: FeatureKeys,
+    ) -> None:
+        self.ctx = ctx
+        self.access = access
+        self.accounts = accounts
+        self.features = features
+        self._zone = ZoneInfo(ctx.settings.usage_timezone)
+        self._anniversary = ctx.settings.usage_alignment == "anniversary"
+        self._grace = timedelta(days=ctx.settings.past_due_grace_days)
+        #: The last period computed per (kind, anchor): most calls fall in the same one.
+        self._periods: dict[tuple[str, datetime | None], Period] = {}
+        self._fast = FastCounter(
+            ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
+        )
+
+    # -- what applies ---------------------------------------------------------------------
+    def _anchor(self, status: AccessStatus) -> datetime | None:
+        """The subscription period end that anniversary periods align to, if any."""
+        if not self._anniversary or status.expires_at is None:
+            return None
+        if status.source in (AccessSource.SUBSCRIPTION, AccessSource.TRIAL):
+            return status.expires_at
+        if status.source is AccessSource.GRACE:
+            return status.expires_at - self._grace  # the period end the grace runs from
+        return None
+
+    def period_of(self, status: AccessStatus, limit: LimitInfo | None, now: datetime) -> Period:
+        """The period the account's use of a feature with ``limit`` counts in now."""
+        kind = limit.period if limit is not None else UNLIMITED_PERIOD
+        anchor = self._anchor(status)
+        key = (kind, anchor)
+        known = self._periods.get(key)
+        if known is not None and known.start <= now and (known.end is None or now < known.end):
+            return known  # the hot path: the same period as the last call
+        period = period_at(kind, now, self._zone, anchor)
+        if len(self._periods) > _PERIOD_MEMO_SIZE:
+            self._periods.clear()
+        self._periods[key] = period
+        return period
+
+    def _decision(
+        self,
+        feature: str,
+        status: AccessStatus,
+        period: Period,
+        used: int,
+        allowed: bool,
+        *,
+        duplicate: bool = False,
+    ) -> UsageDecision:
+        limit = status.limits.get(feature)
+        granted = feature in status.features
+        reason = None
+        if not allowed:
+            reason = UsageReason.QUOTA_EXCEEDED if granted else UsageReason.FEATURE_NOT_IN_TIER
+        return UsageDecision(
+            allowed=allowed,
+            feature=feature,
+            used=used,
+            limit=limit.limit if limit is not None else None,
+            remaining=max(0, limit.limit - used) if limit is not None else None,
+            resets_at=period.end,
+            reason=reason,
+            period=limit.period if limit is not None else UNLIMITED_PERIOD,
+            period_start=period.start,
+            duplicate=duplicate,
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+    def check(self, ref: AccountRef, feature: str, amount: int = 1) -> UsageDecision:
+        """Whether ``amount`` more uses of ``feature`` fit now; counts nothing.
+
+        Returns the counter of the current period (0 for an account not yet known).
+
+        Raises:
+            ValidationError: unknown feature, or an amount that is not 1 to ``MAX_AMOUNT``.
+        """
+        ref = canonical_ref(ref)
+        amount = clean_amount(amount)
+        self.features.require(feature)
+        status = self.access.status(ref)
+        now = self.ctx.clock()
+        limit = status.limits.get(feature)
+        period = self.period_of(status, limit, now)
+        used = self._fast.used(ref, feature, period.start) or 0
+        allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
+        return self._decision(feature, status, period, used, allowed)
+
+    def summary(self, ref: AccountRef) -> list[UsageDecision]:
+        """The current period's counter of every limited feature of the account (by feature
+        key); ``allowed`` says whether one more use fits."""
+        ref = canonical_ref(ref)
+        status = self.access.status(ref)
+        now = self.ctx.clock()
+        periods = {
+            key: self.period_of(status, info, now) for key, info in sorted(status.limits.items())
+        }
+        if not periods:
+            return []
+        since = min(period.start for period in periods.values())
+        with self.ctx.engine.connect() as conn:
+            counts = counter.used_since(conn, ref, since)
+        decisions = []
+        for key, period in periods.items():
+            used = counts.get((key, period.start), 0)
+            allowed = key in status.features and used + 1 <= status.limits[key].limit
+            decisions.append(self._decision(key, status, period, used, allowed))
+        return decisions
+
+    # -- writes ---------------------------------------------------------------------------
+    def track(
+        self, ref: AccountRef, feature: str, amount: int = 1, idempotency_key: str | None = None
+    ) -> UsageDecision:
+        """Count ``amount`` uses of ``feature`` if they fit in the current period's limit.
+
+        One conditional ``UPDATE`` checks and counts (see :mod:`tierline.usage.counter`), so
+        concurrent calls never count past the limit. A refused call counts nothing and answers
+        ``allowed=False`` with ``reason`` ``quota_exceeded`` (or ``feature_not_in_tier``).
+        With ``idempotency_key``, a retry of a counted call counts nothing more and answers
+        ``duplicate=True``; the key is stored in the counter's transaction. An unknown account
+        is created (its use is counted against the free tier).
+
+        Raises:
+            ValidationError: unknown feature, bad amount or key.
+        """
+        ref = canonical_ref(ref)
+        amount = clean_amount(amount)
+        if idempotency_key is not None:
+            idempotency_key = clean_key(idempotency_key)
+        self.features.require(feature)
+        status = self.access.status(ref)
+        now = self.ctx.clock()
+        limit = status.limits.get(feature)
+        period = self.period_of(status, limit, now)
+        if feature not in status.features:
+            return self._refused_or_duplicate(ref, feature, status, period, idempotency_key)
+        ceiling = limit.limit if limit is not None else None
+        if idempotency_key is None:
+            # The hot path: one statement, one round trip (see tierline.usage.fast).
+            fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
+            if fast is None and self._fast.used(ref, feature, period.start) is None:
+                # The period's first use: open its row, then count.
+                self._retrying(lambda: self._fast.open_period(ref, feature, period.start, now))
+                fast = self._fast.add(ref, feature, period.start, amount, ceiling, now)
+            if fast is not None:
+                return self._decision(feature, status, period, fast, True)
+            # Refused, or no such account: the transactional path tells which.
+        counted = self._retrying(
+            lambda: self._count(ref, feature, period, amount, ceiling, idempotency_key, now)
+        )
+        if counted is _NO_ACCOUNT:
+            self.accounts.ensure(ref)
+            counted = self._retrying(
+                lambda: self._count(ref, feature, period, amount, ceiling, idempotency_key, now)
+            )
+        if counted is _DUPLICATE:
+            return self._duplicate(ref, feature, status, period)
+        if isinstance(counted, int):
+            return self._decision(feature, status, period, counted, True)
+        return self._refused_or_duplicate(ref, feature, status, period, idempotency_key)
+
+    def _count(
+        self,
+        ref: str,
+        feature: str,
+        period: Period,
+        amount: int,
+        limit: int | None,
+        key: str | None,
+        now: datetime,
+    ) -> int | object:
+        """The new count, or :data:`_REFUSED`, :data:`_DUPLICATE` or :data:`_NO_ACCOUNT`."""
+        try:
+            with self.ctx.engine.begin() as conn:
+                counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
+                if not counted and counter.used(conn, ref, feature, period.start) is None:
+                    # The period's first use: open its row, then try again.
+                    counter.open_period(conn, ref, feature, period.start, now)
+                    counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
+                if not counted:
+                    found = counter.used(conn, ref, feature, period.start)
+                    return _NO_ACCOUNT if found is None else _REFUSED
+                if key is not None:
+                    counter.record_key(conn, ref, feature, key, amount, period.start, now)
+                return counter.used(conn, ref, feature, period.start) or 0
+        except IntegrityError:
+            if key is None:
+                raise
+            return _DUPLICATE  # the key was stored before: this transaction rolled back
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        for remaining in range(_DEADLOCK_ATTEMPTS - 1, -1, -1):
+            try:
+                return attempt()
+            except OperationalError as exc:
+                if remaining == 0 or not _is_deadlock(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused_or_duplicate(
+        self,
+        ref: str,
+        feature: str,
+        status: AccessStatus,
+        period: Period,
+        key: str | None,
+    ) -> UsageDecision:
+        with self.ctx.engine.connect() as conn:
+            if key is not None and counter.find_key(conn, ref, feature, key) is not None:
+                return self._duplicate(ref, feature, status, period, conn)
+            used = counter.used(conn, ref, feature, period.start) or 0
+        return self._decision(feature, status, period, used, False)
+
+    def _duplicate(
+        self,
+        ref: str,
+        feature: str,
+        status: AccessStatus,
+        period: Period,
+        conn: Connection | None = None,
+    ) -> UsageDecision:
+        if conn is None:
+            with self.ctx.engine.connect() as own:
+                used = counter.used(own, ref, feature, period.start) or 0
+        else:
+            used = counter.used(conn, ref, feature, period.start) or 0
+        return self._decision(feature, status, period, used, True, duplicate=True)
+
+    def release(
+        self,
+        ref: AccountRef,
+        feature: str,
+        amount: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> UsageDecision:
+        """Give back uses that were counted but not used (a reservation).
+
+        With ``idempotency_key`` (the key the ``track()`` was given), gives back what that
+        track counted, in the period it counted in, once; ``amount`` may then be omitted (if
+        given it must match). Without a key, gives ``amount`` (default 1) back from the
+        current period. A counter never goes below 0. Answers the current period's counter.
+
+        Raises:
+            ValidationError: unknown feature, bad amount or key, an amount that differs
+                from the key's.
+            NotFoundError: no track was counted with ``idempotency_key``.
+        """
+        ref = canonical_ref(ref)
+        self.features.require(feature)
+        if amount is not None:
+            amount = clean_amount(amount)
+        now = self.ctx.clock()
+        if idempotency_key is None:
+            amount = amount or 1
+            status = self.access.status(ref)
+            period = self.period_of(status, status.limits.get(feature), now)
+            with self.ctx.engine.begin() as conn:
+                counter.subtract(conn, ref, feature, period.start, amount, now)
+            return self.check(ref, feature)
+        key = clean_key(idempotency_key)
+        with self.ctx.engine.begin() as conn:
+            stored = counter.find_key(conn, ref, feature, key)
+            if stored is None:
+                raise NotFoundError(
+                    f"no track of {feature!r} for account {ref!r} has idempotency key {key!r}"
+                )
+            tracked, start, _released = stored
+            if amount is not None and amount != tracked:
+                raise ValidationError(
+                    f"amount {amount} differs from the {tracked} tracked with key {key!r}"
+                )
+            if counter.mark_released(conn, ref, feature, key, now):
+                counter.subtract(conn, ref, feature, start, tracked, now)
+        return self.check(ref, feature)
+
+
+_REFUSED = object()
+_DUPLICATE = object()
+_NO_ACCOUNT = object()
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    # 1213 deadlock, 1205 lock wait timeout, 1467 an AUTO-INC lock deadlock as MariaDB words it.
+    return bool(args) and args[0] in (1213, 1205, 1467)

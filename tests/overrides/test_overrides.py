@@ -1,0 +1,96 @@
+"""Per-account overrides: a feature or a limit for one account, with expiry and a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tierline import Tierline
+from tierline.errors import NotFoundError, ValidationError
+
+from ..clock import FrozenClock
+from ..usage.seed import CATALOG, add_tiers
+
+MakeTierline = Callable[..., Tierline]
+
+
+@pytest.fixture
+def tl(make_tierline: MakeTierline) -> Tierline:
+    tl = make_tierline(CATALOG)
+    add_tiers(tl)
+    tl.ensure_account("acct")
+    return tl
+
+
+def test_an_override_grants_a_feature_and_says_so(tl: Tierline) -> None:
+    assert not tl.has_feature("acct", "beta")
+    tl.overrides.set("acct", "beta", reason="early access", created_by="ops@example.com")
+    status = tl.status("acct")
+    assert "beta" in status.features
+    assert status.feature_sources == {"basic": "tier", "quotes": "tier", "beta": "override"}
+    assert status.to_dict()["feature_sources"]["beta"] == "override"
+
+
+def test_an_override_limit_replaces_the_tier_limit_and_counts(tl: Tierline) -> None:
+    tl.overrides.set("acct", "quotes", limit=5, reason="support ticket 42")
+    status = tl.status("acct")
+    assert (status.limits["quotes"].limit, status.limits["quotes"].period) == (5, "day")
+    assert status.limit_sources["quotes"] == "override"
+    assert sum(tl.usage.track("acct", "quotes").allowed for _ in range(7)) == 5
+
+
+def test_a_disabled_override_withholds_a_tier_feature(tl: Tierline) -> None:
+    tl.overrides.set("acct", "quotes", enabled=False, reason="abuse")
+    assert "quotes" not in tl.status("acct").features
+    assert tl.usage.track("acct", "quotes").reason is not None
+
+
+def test_an_override_expires(tl: Tierline, clock: FrozenClock) -> None:
+    tl.overrides.set("acct", "beta", expires_at=clock.now + timedelta(days=1), reason="trial")
+    assert tl.has_feature("acct", "beta")
+    clock.advance(days=1, seconds=1)
+    assert not tl.has_feature("acct", "beta")
+    assert len(tl.overrides.list("acct")) == 1  # still listed, with its expiry
+
+
+def test_set_replaces_and_clear_removes(tl: Tierline) -> None:
+    tl.overrides.set("acct", "quotes", limit=5, reason="first")
+    tl.overrides.set("acct", "quotes", limit=9, period="month", reason="second")
+    (only,) = tl.overrides.list("acct")
+    assert (only.limit, only.period, only.reason) == (9, "month", "second")
+    assert tl.overrides.clear("acct", "quotes") == 1
+    assert tl.overrides.clear("acct", "quotes") == 0
+    assert tl.status("acct").limits["quotes"].limit == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"feature": "nope", "reason": "x"}, "'nope' is not in the catalog"),
+        ({"feature": "quotes", "limit": -1, "reason": "x"}, "limit -1"),
+        ({"feature": "quotes", "limit": 5, "period": "week", "reason": "x"}, "'week'"),
+        ({"feature": "quotes", "period": "day", "reason": "x"}, "needs a limit"),
+        ({"feature": "quotes", "reason": " "}, "reason"),
+        ({"feature": "quotes", "enabled": False, "limit": 3, "reason": "x"}, "enabled"),
+        (
+            {"feature": "quotes", "reason": "x", "expires_at": datetime(2020, 1, 1, tzinfo=UTC)},
+            "not in the future",
+        ),
+        ({"feature": "quotes", "reason": "x", "expires_at": datetime(2030, 1, 1)}, "time zone"),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    tl: Tierline, kwargs: dict[str, object], message: str
+) -> None:
+    given = dict(kwargs)
+    feature = given.pop("feature")
+    with pytest.raises(ValidationError, match=message):
+        tl.overrides.set("acct", feature, **given)  # type: ignore[arg-type]
+    assert tl.overrides.list("acct") == []
+
+
+def test_an_unknown_account_is_not_found(tl: Tierline) -> None:
+    with pytest.raises(NotFoundError, match="ghost"):
+        tl.overrides.set("ghost", "beta", reason="x")
