@@ -142,6 +142,7 @@ def test_unmapped_events_are_replayed_once_the_catalog_links_them(url: str, tmp_
         (["events", "replay"], "give exactly one of"),
         (["events", "replay", "1", "--failed"], "give exactly one of"),
         (["events", "list", "--status", "lost"], "unknown event status 'lost'"),
+        (["events", "list", "--provider", "strip"], "unknown provider 'strip'; known providers:"),
         (["events", "show", "42"], "no webhook event with id 42"),
     ],
 )

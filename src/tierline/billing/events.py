@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tierline.billing.models import Event, EventStatus
+from tierline.catalog.spec import KNOWN_PROVIDERS
 from tierline.errors import NotFoundError, ValidationError
 
 _STATUSES = ", ".join(status.value for status in EventStatus)
@@ -100,9 +101,17 @@ def list_events(
     provider: str | None = None,
     limit: int = 50,
 ) -> list[EventInfo]:
-    """The newest events first, optionally of one status and/or provider (no payloads)."""
+    """The newest events first, optionally of one status and/or provider (no payloads).
+
+    Raises :class:`ValidationError` for an unknown status or provider (a misspelt filter would
+    otherwise list nothing, as if the inbox were empty) or a limit outside 1..``MAX_LIMIT``.
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit {limit} is out of range; give 1 to {MAX_LIMIT}")
+    if provider is not None and provider not in KNOWN_PROVIDERS:
+        raise ValidationError(
+            f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
+        )
     query = select(*_LIST_COLUMNS).order_by(Event.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Event.status == parse_status(status).value)
