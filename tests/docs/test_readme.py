@@ -266,3 +266,31 @@ def test_the_readme_catalog_validates(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("catalog OK")
+
+
+def _section(title: str) -> str:
+    """The README's ``## title`` section, up to the next ``## `` heading."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_the_configuration_table_names_every_setting() -> None:
+    from tierline.settings import TierlineSettings
+
+    table = _section("Configuration")
+    missing = [
+        f"TIERLINE_{name.upper()}"
+        for name in TierlineSettings.model_fields
+        if f"`TIERLINE_{name.upper()}`" not in table
+    ]
+    assert missing == [], f"settings missing from the README's Configuration table: {missing}"
+
+
+def test_the_configuration_table_names_only_real_settings() -> None:
+    from tierline.settings import TierlineSettings
+
+    named = set(re.findall(r"`TIERLINE_([A-Z_]+)`", _section("Configuration")))
+    unknown = sorted(name for name in named if name.lower() not in TierlineSettings.model_fields)
+    assert unknown == [], f"the Configuration table names settings that do not exist: {unknown}"
