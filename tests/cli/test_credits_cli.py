@@ -94,7 +94,11 @@ def test_grant_until_a_date_and_idempotency_key(url: str) -> None:
         (("grant-credit", "ghost", "--days", "5"), "error: no account with ref 'ghost'"),
         (("grant-credit", "a", "--days", "0"), "error: days 0 is not valid"),
         (("grant-credit", "a", "--days", "-4"), "error: days -4 is not valid"),
-        (("grant-credit", "a"), "error: give exactly one of days or until"),
+        (("grant-credit", "a"), "error: give exactly one of --days N or --until DATE"),
+        (
+            ("grant-credit", "a", "--days", "3", "--until", "2030-01-01"),
+            "error: give exactly one of --days N or --until DATE",
+        ),
         (
             ("grant-credit", "a", "--until", "2026-13-45"),
             "error: --until '2026-13-45' is not a date",

@@ -54,6 +54,8 @@ def grant_credit(
     """Grant paid access for --days N (or --until a date), after any current credit."""
     from tierline.access.describe import describe_status
 
+    if (days is None) == (until is None):
+        raise ValidationError("give exactly one of --days N or --until DATE")
     until_at = parse_until(until) if until is not None else None
     with open_tierline(database_url_) as tl:
         grant = tl.grant_credit(
