@@ -124,6 +124,13 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert history(url) == []
 
 
+def test_an_unknown_account_names_the_command_that_creates_it(url: str) -> None:
+    for command in (("show-status", "ghost"), ("seats", "list", "ghost")):
+        code, _, err = run(*command, "--database-url", url)
+        assert code == 1
+        assert "create it first: `tierline accounts add ghost`" in err
+
+
 def test_assign_exempt(url: str) -> None:
     code, out, _ = run("assign-exempt", "a", "staff", "--database-url", url)
     assert code == 0

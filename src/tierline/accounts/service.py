@@ -124,7 +124,10 @@ def get_account(session: Session, ref: str) -> Account:
     """The account with this ref, in ``session``; raises :class:`NotFoundError`."""
     account = find_account(session, ref)
     if account is None:
-        raise NotFoundError(f"no account with ref {ref!r}; create it with `accounts add`")
+        raise NotFoundError(
+            f"no account with ref {ref!r}; create it first: `tierline accounts add {ref}`, or "
+            "`ensure_account` in code"
+        )
     return account
 
 

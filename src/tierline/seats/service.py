@@ -86,7 +86,10 @@ class SeatService:
         with self.ctx.engine.connect() as conn:
             found = conn.scalar(select(Account.id).where(Account.ref == ref))
         if found is None:
-            raise NotFoundError(f"no account with ref {ref!r}; create it with `accounts add`")
+            raise NotFoundError(
+                f"no account with ref {ref!r}; create it first: `tierline accounts add {ref}`, or "
+                "`ensure_account` in code"
+            )
         return int(found)
 
     def assign(self, ref: AccountRef, member_ref: str) -> SeatSummary:
