@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from tests.doctor.exhibit_helpers import EXHIBITS
 from tierline.cli.app import app
+from tierline.doctor.dynamic import run_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,3 +129,47 @@ def test_a_chain_whose_revisions_cannot_be_imported_is_one_error_line(tmp_path: 
         "error: Alembic cannot load the chain's revision files: ModuleNotFoundError: "
         "No module named 'app_models_not_installed'"
     ]
+
+
+def test_seed_reports_rows_lost_and_draws_no_bar_in_a_pipe(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["doctor", "dynamic_seed_rows_lost/alembic.ini", "--run", "sqlite", "--seed"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "rows-lost  upgrade of revision 0002 loses 1 seeded row of table 'notes'" in (
+        result.stdout
+    )
+    assert result.stderr == ""
+
+
+def test_seed_without_run_is_refused(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["doctor", "dynamic_seed_healthy/alembic.ini", "--seed"])
+    assert result.exit_code == 2
+    assert "--seed only goes with --run URL" in result.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_on_a_long_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tierline.cli import doctor
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(doctor, "LONG_RUN_STEPS", 9)
+    with doctor._progress_bar("sqlite") as progress:
+        assert progress is not None
+        run_chain(EXHIBITS / "dynamic_seed_healthy" / "alembic.ini", progress=progress)
+    assert "running sqlite" in terminal.getvalue()
+
+
+def test_a_short_run_draws_no_bar_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tierline.cli import doctor
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with doctor._progress_bar("sqlite") as progress:
+        run_chain(EXHIBITS / "dynamic_seed_healthy" / "alembic.ini", progress=progress)
+    assert terminal.getvalue() == ""

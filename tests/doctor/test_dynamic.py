@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.engine import URL
 
@@ -90,3 +92,97 @@ def test_a_none_name_the_naming_convention_fills_really_runs() -> None:
         "downgrade of revision 7777aaaa0001 fails on sqlite: "
         "ValueError: No such constraint: 'uq_users_'"
     )
+
+
+class _RecordedProgress:
+    def __init__(self) -> None:
+        self.total = 0
+        self.steps = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self) -> None:
+        self.steps += 1
+
+
+def test_seed_reports_the_revision_that_recreates_a_table_and_loses_its_rows(
+    empty_db_url: URL,
+) -> None:
+    url = empty_db_url.render_as_string(hide_password=False)
+    [found] = run_chain(EXHIBITS / "dynamic_seed_rows_lost" / "alembic.ini", url, seed=True)
+    assert found.rule == "rows-lost"
+    assert found.severity == "error"
+    assert found.file.name == "0002_short_note_bodies.py"
+    assert found.line == 22
+    assert found.message == (
+        f"upgrade of revision 0002 loses 1 seeded row of table 'notes' on "
+        f"{empty_db_url.get_backend_name()} (seeded after revision 0001); "
+        "the table stays, its rows go"
+    )
+
+
+def test_without_seed_the_lossy_chain_runs_clean() -> None:
+    assert run_chain(EXHIBITS / "dynamic_seed_rows_lost" / "alembic.ini") == []
+
+
+def test_seed_finds_nothing_when_batch_mode_copies_the_rows_and_a_table_is_dropped(
+    empty_db_url: URL,
+) -> None:
+    url = empty_db_url.render_as_string(hide_password=False)
+    assert run_chain(EXHIBITS / "dynamic_seed_healthy" / "alembic.ini", url, seed=True) == []
+
+
+def test_seed_skips_a_table_it_cannot_fill_with_a_warning() -> None:
+    [found] = run_chain(EXHIBITS / "dynamic_seed_unfillable" / "alembic.ini", seed=True)
+    assert found.rule == "seed-skipped"
+    assert found.severity == "warning"
+    assert found.file.name == "0001_codes.py"
+    assert found.message.startswith(
+        "--seed cannot insert a row into table 'currencies' after revision 0001 on sqlite: "
+        "IntegrityError: CHECK constraint failed"
+    )
+
+
+def test_seed_on_tierlines_own_chain_finds_nothing(empty_db_url: URL, tmp_path: Path) -> None:
+    from tierline.db.migrate import MIGRATIONS_DIR
+
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {MIGRATIONS_DIR}\n")
+    url = empty_db_url.render_as_string(hide_password=False)
+    assert run_chain(ini, url, seed=True) == []
+
+
+@pytest.mark.parametrize("seed", [False, True])
+def test_progress_hears_every_revision_step(seed: bool) -> None:
+    progress = _RecordedProgress()
+    assert (
+        run_chain(EXHIBITS / "dynamic_seed_healthy" / "alembic.ini", seed=seed, progress=progress)
+        == []
+    )
+    # 3 revisions: upgrade, downgrade to base, upgrade again.
+    assert (progress.total, progress.steps) == (9, 9)
+
+
+def test_seed_still_reports_the_revision_that_fails() -> None:
+    [found] = run_chain(EXHIBITS / "seed_003_sqlite_alters" / "alembic.ini", seed=True)
+    assert (found.rule, found.file.name, found.line) == (
+        "revision-fails",
+        "0005_widen_quotes_symbol.py",
+        12,
+    )
+    assert found.message == (
+        "seeded upgrade of revision 0005 fails on sqlite: OperationalError: "
+        'near "ALTER": syntax error'
+    )
+
+
+def test_seed_on_a_longer_healthy_chain_finds_nothing() -> None:
+    assert run_chain(EXHIBITS / "seed_003_fixed" / "alembic.ini", seed=True) == []
+
+
+def test_assert_chain_healthy_with_seed_lists_the_lost_rows() -> None:
+    path = EXHIBITS / "dynamic_seed_rows_lost" / "alembic.ini"
+    assert assert_chain_healthy(path, urls=["sqlite"]) == []
+    with pytest.raises(AssertionError, match=r"0002_short_note_bodies\.py:22: rows-lost"):
+        assert_chain_healthy(path, urls=["sqlite"], seed=True)

@@ -7,8 +7,10 @@ Exit codes: 0 healthy (warnings allowed), 1 at least one error, 2 the chain cann
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +18,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from tierline.doctor import Finding
+
+#: Chains with at least this many revision steps (3 per revision) get a progress bar.
+LONG_RUN_STEPS = 30
 
 
 class OutputFormat(StrEnum):
@@ -60,6 +67,15 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            "--seed",
+            help="With --run: upgrade one revision at a time, insert a row into every table "
+            "each revision creates or alters, and report the rows a later revision loses "
+            "(rows-lost).",
+        ),
+    ] = False,
     fix: Annotated[
         bool,
         typer.Option(
@@ -80,6 +96,9 @@ def doctor(
     except ValueError as exc:
         typer.echo(f"error: --dialects: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if seed and not run:
+        typer.echo("error: --seed only goes with --run URL", err=True)
+        raise typer.Exit(2)
     if write and not fix:
         typer.echo("error: --write only goes with --fix", err=True)
         raise typer.Exit(2)
@@ -97,7 +116,8 @@ def doctor(
             from tierline.doctor.dynamic import run_chain
 
             for url in run:
-                findings.extend(run_chain(path, url))
+                with _progress_bar(url) as progress:
+                    findings.extend(run_chain(path, url, seed=seed, progress=progress))
     except DoctorError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -109,6 +129,52 @@ def doctor(
     _print(findings, output, path)
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(1)
+
+
+class _RichProgress:
+    """A Rich bar on stderr, shown once the run proves long (``LONG_RUN_STEPS``)."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._bar: Progress | None = None
+
+    def start(self, total: int) -> None:
+        if total < LONG_RUN_STEPS:
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bar = Progress(console=Console(stderr=True), transient=True)
+        self._bar.add_task(self._label, total=total)
+        self._bar.start()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._bar.task_ids[0])
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def _progress_bar(url: str) -> Iterator[_RichProgress | None]:
+    """A progress bar for the run on ``url`` when stderr is a terminal; None otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        label = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        label = url  # run_chain names the bad URL
+    bar = _RichProgress(f"running {label}")
+    try:
+        yield bar
+    finally:
+        bar.stop()
 
 
 def _fix(path: Path, targets: frozenset[str], write: bool) -> bool:

@@ -5,6 +5,16 @@ revisions one at a time, each in order); the first revision that raises becomes 
 ``revision-fails`` finding naming the revision, the line on its traceback and the database's
 error. One command per phase, not per revision, keeps a long chain fast.
 
+With ``seed``, the first upgrade goes one revision at a time (``command.upgrade`` to each
+revision id, ancestors first) and :class:`~tierline.doctor.seed.Seeder` inserts a row into
+every table each revision created or altered, then counts every seeded row after each revision:
+rows a revision loses become a ``rows-lost`` finding naming it (a dropped table's rows are not
+lost), a table it cannot fill a ``seed-skipped`` warning.
+
+A ``progress`` object (:class:`Progress`) hears the number of revision steps of the run, then
+one ``advance()`` per revision upgraded or downgraded (Alembic logs "Running upgrade ..." on
+``alembic.runtime.migration`` for each one).
+
 After the first upgrade, ``alembic check`` (Alembic 1.9+) compares the migrated schema with
 the env's ``target_metadata`` (honouring its ``include_object``) and reports ``model-drift``;
 an env without ``target_metadata`` skips that comparison.
@@ -17,31 +27,51 @@ URL from elsewhere would migrate that database instead: give scratch databases o
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tierline.doctor.chain import ChainLocation, locate_chain
 from tierline.doctor.findings import DoctorError, Finding, Severity
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tierline.doctor.seed import LostRows, SkippedTable
 
 REVISION_FAILS = "revision-fails"
 MODEL_DRIFT = "model-drift"
 SCRATCH_SQLITE = "sqlite"
 
 
-def run_chain(path: Path | str, url: str = SCRATCH_SQLITE) -> list[Finding]:
+class Progress(Protocol):
+    """Hears how far a run is: ``start(total revision steps)``, then ``advance()`` per step."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+
+def run_chain(
+    path: Path | str,
+    url: str = SCRATCH_SQLITE,
+    *,
+    seed: bool = False,
+    progress: Progress | None = None,
+) -> list[Finding]:
     """Run the chain at ``path`` on ``url`` (``"sqlite"``: a scratch SQLite file).
 
     Returns at most one ``revision-fails`` finding (the run stops at the first failing step)
-    and any ``model-drift`` finding. Raises DoctorError when the chain has no alembic.ini or its
-    env.py cannot run at all (e.g. a Flask-Migrate env.py outside an application context).
+    and any ``model-drift`` finding; with ``seed``, also ``rows-lost`` (error) and
+    ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini
+    or its env.py cannot run at all (e.g. a Flask-Migrate env.py outside an application
+    context).
     """
     location = locate_chain(Path(path))
     if location.alembic_ini is None:
@@ -51,8 +81,8 @@ def run_chain(path: Path | str, url: str = SCRATCH_SQLITE) -> list[Finding]:
         )
     if url == SCRATCH_SQLITE:
         with tempfile.TemporaryDirectory(prefix="tierline-doctor-") as scratch:
-            return _run(location, f"sqlite:///{Path(scratch) / 'doctor.db'}")
-    return _run(location, url)
+            return _run(location, f"sqlite:///{Path(scratch) / 'doctor.db'}", seed, progress)
+    return _run(location, url, seed, progress)
 
 
 @contextmanager
@@ -85,7 +115,7 @@ def _config(location: ChainLocation, url: str) -> Config:
     return config
 
 
-def _run(location: ChainLocation, url: str) -> list[Finding]:
+def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | None) -> list[Finding]:
     from alembic import command
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
@@ -116,7 +146,19 @@ def _run(location: ChainLocation, url: str) -> list[Finding]:
         ("upgrade again", command.upgrade, "heads"),
     ]
     found: list[Finding] = []
-    with _importable(location.project_root):
+    if progress is not None:
+        progress.start(len(by_file) * len(steps))
+    with _importable(location.project_root), _counting_steps(progress):
+        if seed:
+            steps = steps[1:]
+            try:
+                found.extend(_seeded_upgrade(config, script, location, url, dialect))
+            except _SeededStepError as failed:
+                found.append(_failure(location, by_file, "seeded upgrade", dialect, failed.error))
+                return found
+            drift = _model_drift(config, location, dialect)
+            if drift is not None:
+                found.append(drift)
         for phase, step, target in steps:
             try:
                 step(config, target)
@@ -128,6 +170,118 @@ def _run(location: ChainLocation, url: str) -> list[Finding]:
                 if drift is not None:
                     found.append(drift)
     return found
+
+
+class _SeededStepError(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _seeded_upgrade(
+    config: Config, script: ScriptDirectory, location: ChainLocation, url: str, dialect: str
+) -> list[Finding]:
+    """Upgrade one revision at a time, seeding rows after each; the findings of the seeding.
+
+    Raises _SeededStepError carrying the error of a revision that fails.
+    """
+    from alembic import command
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from tierline.doctor.seed import Seeder
+
+    revisions = list(reversed(list(script.walk_revisions("base", "heads"))))
+    # NullPool: no connection of the seeder stays open while a revision runs (MariaDB's
+    # metadata locks would block its DDL).
+    engine = create_engine(url, poolclass=NullPool)
+    seeder = Seeder(engine)
+    found: list[Finding] = []
+    try:
+        for revision in revisions:
+            try:
+                command.upgrade(config, revision.revision)
+            except Exception as exc:  # any error of the host's code is the finding
+                raise _SeededStepError(exc) from exc
+            lost, skipped = seeder.after(revision.revision)
+            file = Path(revision.path)
+            found.extend(_rows_lost(file, revision.revision, dialect, item) for item in lost)
+            found.extend(_seed_skipped(file, revision.revision, dialect, s) for s in skipped)
+    finally:
+        engine.dispose()
+    return found
+
+
+def _upgrade_line(file: Path) -> int:
+    """The line of ``def upgrade`` in a revision file (1 when there is none)."""
+    try:
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 1
+    for number, text in enumerate(lines, start=1):
+        if text.lstrip().startswith("def upgrade"):
+            return number
+    return 1
+
+
+def _rows_lost(file: Path, revision: str, dialect: str, lost: LostRows) -> Finding:
+    rows = f"{lost.count} seeded row{'s' * (lost.count != 1)}"
+    return Finding(
+        rule="rows-lost",
+        file=file,
+        line=_upgrade_line(file),
+        severity=Severity.ERROR,
+        message=f"upgrade of revision {revision} loses {rows} of table {lost.table!r} on "
+        f"{dialect} (seeded after revision {lost.seeded_at}); the table stays, its rows go",
+        fix="alter the table in place, or in batch mode (which copies the rows); when "
+        "recreating it by hand, copy the rows into the new table before dropping the old one",
+    )
+
+
+def _seed_skipped(file: Path, revision: str, dialect: str, skipped: SkippedTable) -> Finding:
+    return Finding(
+        rule="seed-skipped",
+        file=file,
+        line=_upgrade_line(file),
+        severity=Severity.WARNING,
+        message=f"--seed cannot insert a row into table {skipped.table!r} after revision "
+        f"{revision} on {dialect}: {skipped.reason}; its rows are not checked",
+        fix="nothing to change if the table is right; check that its rows survive the chain "
+        "in a test of your own",
+    )
+
+
+class _StepCounter(logging.Filter):
+    """Advance the progress on each "Running upgrade/downgrade"; pass on what was shown before."""
+
+    def __init__(self, progress: Progress, shown_from: int) -> None:
+        super().__init__()
+        self._progress = progress
+        self._shown_from = shown_from
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Running ") and record.args:
+            step = str(record.args[0]) if isinstance(record.args, tuple) else ""
+            if step.startswith(("upgrade", "downgrade")):
+                self._progress.advance()
+        return record.levelno >= self._shown_from
+
+
+@contextmanager
+def _counting_steps(progress: Progress | None) -> Iterator[None]:
+    if progress is None:
+        yield
+        return
+    logger = logging.getLogger("alembic.runtime.migration")
+    level = logger.level
+    counter = _StepCounter(progress, logger.getEffectiveLevel())
+    logger.addFilter(counter)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        logger.removeFilter(counter)
 
 
 def _model_drift(config: Config, location: ChainLocation, dialect: str) -> Finding | None:

@@ -13,13 +13,16 @@ def assert_chain_healthy(
     path: Path | str,
     urls: Iterable[str] | None = None,
     dialects: frozenset[str] = DIALECTS,
+    *,
+    seed: bool = False,
 ) -> list[Finding]:
     """Raise AssertionError listing every error the doctor finds in the chain at ``path``.
 
     ``path``: a ``versions/`` folder, a folder holding one, or an ``alembic.ini``. ``urls``:
     scratch databases to run the chain on as well (``"sqlite"`` = a scratch SQLite file; None
-    = static pass only). Returns the warnings when there is no error. Raises DoctorError when
-    the chain cannot be read or run at all.
+    = static pass only); ``seed``: seed rows at each revision on those databases and report
+    the rows a revision loses (``rows-lost``). Returns the warnings when there is no error.
+    Raises DoctorError when the chain cannot be read or run at all.
 
     Example, in the host app's tests::
 
@@ -30,7 +33,7 @@ def assert_chain_healthy(
     for url in urls or ():
         from tierline.doctor.dynamic import run_chain
 
-        findings.extend(run_chain(path, url))
+        findings.extend(run_chain(path, url, seed=seed))
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors:
         listed = "\n".join(
