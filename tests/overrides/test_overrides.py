@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -128,3 +128,14 @@ def test_clearing_a_feature_key_no_column_holds_is_refused(tl: Tierline, feature
     with pytest.raises(ValidationError, match="feature"):
         tl.overrides.clear("acct", feature)
     assert len(tl.overrides.list("acct")) == 1
+
+
+def test_an_expiry_with_an_offset_is_kept_and_shown_in_utc(tl: Tierline) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    info = tl.overrides.set(
+        "acct", "beta", reason="trial", expires_at=datetime(2030, 1, 1, 2, tzinfo=plus_two)
+    )
+    assert info.expires_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert info.expires_at is not None and info.expires_at.utcoffset() == timedelta(0)
+    [listed] = tl.overrides.list("acct")
+    assert listed.expires_at == datetime(2030, 1, 1, tzinfo=UTC)

@@ -101,7 +101,7 @@ class OverrideService:
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise ValidationError(f"expires_at {expires_at!r} has no time zone; give UTC")
-            bounds.check_datetime(expires_at, field="expires_at")
+            expires_at = bounds.check_datetime(expires_at, field="expires_at")  # in UTC
             if expires_at <= now:
                 raise ValidationError(
                     f"expires_at {expires_at.isoformat()} is not in the future "
