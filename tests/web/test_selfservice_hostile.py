@@ -91,3 +91,22 @@ def test_hostile_forms_and_methods_are_4xx(
     for reply in replies:
         assert 400 <= reply.status < 500 or reply.status == 405, (reply.status, reply.text[:300])
     assert fake_stripe.subscriptions[sub_id] == before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"--x\r\n"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\n"),
+        ("multipart/form-data; boundary=x", b"garbage"),
+        ("application/x-www-form-urlencoded", b"&".join([b"a=1"] * 5000)),
+        ("application/x-www-form-urlencoded; charset=utf-16", b"\xff\xfeA\x00"),
+    ],
+)
+def test_a_malformed_form_body_is_a_4xx(
+    paying: tuple[Tierline, WebClient, str], content_type: str, body: bytes
+) -> None:
+    _tl, client, _sub = paying
+    for path in ("/billing/cancel", "/billing/portal", "/billing/change/team"):
+        reply = client.post(path, account="ivy", body=body, headers={"content-type": content_type})
+        assert 400 <= reply.status < 500, (path, reply.status, reply.text[:300])
