@@ -39,7 +39,17 @@ Mutation = Callable[[dict[str, Any]], None]
 @pytest.fixture
 def tl(make_tierline: MakeTierline) -> Tierline:
     tl = make_tierline(**SECRET_SETTINGS)
-    add_tier(tl, "pro", {"stripe": ("pro_monthly",), "fake": ("pro",), "paddle": ("pro",)})
+    add_tier(
+        tl,
+        "pro",
+        {
+            "stripe": ("pro_monthly",),
+            "fake": ("pro",),
+            "paddle": ("pro",),
+            "whop": ("plan_9XcRt5YhJk3mNa",),
+            "polar": ("pro",),
+        },
+    )
     return tl
 
 
@@ -100,6 +110,9 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         _set("data.object.metadata", {"tierline_account": "a\x00"}),
         "malformed_payload",
     ),
+    ("whop", "payment.succeeded", _set("data.total", "1e9999"), "malformed_payload"),
+    ("whop", "payment.succeeded", _set("data.total", 1e300), "malformed_payload"),
+    ("polar", "order.paid", _set("data.total_amount", 2**70), "malformed_payload"),
     ("paddle", PADDLE, _set("occurred_at", "0001-01-01T00:00:00+01:00"), "malformed_payload"),
     ("paddle", PADDLE, _set("occurred_at", "0001-01-01T00:00:00Z"), "malformed_payload"),
     ("paddle", PADDLE, _set("data.updated_at", "9999-12-31T23:59:59Z"), "malformed_payload"),

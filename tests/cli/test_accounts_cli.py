@@ -62,3 +62,19 @@ def test_a_bad_email_is_a_one_line_error_and_adds_nothing(runner: CliRunner, db_
     assert json.loads(runner.invoke(app, ["accounts", "list", "--json", *url]).stdout) == []
     empty = runner.invoke(app, ["accounts", "list", *url])
     assert empty.stdout == "no accounts\n"
+
+
+def test_linking_a_customer_of_the_disabled_fake_provider_is_refused(
+    runner: CliRunner, db_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERLINE_ENABLE_FAKE_PROVIDER", raising=False)
+    url = ["--database-url", db_url.render_as_string(hide_password=False)]
+
+    result = runner.invoke(
+        app, ["accounts", "link", "acme", "--provider", "fake", "--customer", "c1", *url]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unknown billing provider 'fake'; valid: stripe")
+    assert "fake" not in result.stderr.split("valid:")[1]
+    assert json.loads(runner.invoke(app, ["accounts", "list", "--json", *url]).stdout) == []

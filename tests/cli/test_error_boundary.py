@@ -241,6 +241,24 @@ def test_empty_server_database_says_run_db_upgrade(empty_db_url: URL, scratch: P
         )
 
 
+def test_a_database_behind_head_says_run_db_upgrade(empty_db_url: URL, scratch: Path) -> None:
+    """Commands on a database an older Tierline migrated name its revision, not missing tables
+    (and never run against tables that lack today's columns)."""
+    url = empty_db_url.render_as_string(hide_password=False)
+    [head] = db.heads()
+    previous = next(info.down_revision for info in db.history() if info.revision == head)
+    db.upgrade(url, previous)
+    for command in ("accounts list", "usage show", "overrides list", "outbox list", "catalog sync"):
+        result = invoke(command, url, scratch)
+        assert_clean(result, command)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: the database is at Tierline revision {previous}, behind the head "
+            f"{head}: run `tierline db upgrade`\n"
+        )
+    assert db.current(url) == previous
+
+
 @pytest.mark.parametrize(
     ("option", "expected"),
     [

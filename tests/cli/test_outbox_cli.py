@@ -141,3 +141,21 @@ def test_the_cli_names_every_outbox_status() -> None:
     from tierline.outbox.models import OutboxStatus
 
     assert tuple(status.value for status in OutboxStatus) == OUTBOX_STATUSES
+
+
+@pytest.mark.parametrize("item_id", ["0", str(2**31), str(10**20)])
+def test_an_item_id_no_row_can_have_is_the_same_one_line_error_on_every_dialect(
+    db_url: URL, item_id: str
+) -> None:
+    url = db_url.render_as_string(hide_password=False)
+    result = runner.invoke(app, ["outbox", "retry", item_id, "--database-url", url])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: outbox item id {item_id} is out of range: ids run from 1 to 2147483647\n"
+    )
+
+
+def test_a_list_limit_past_the_maximum_is_a_usage_error(url: str) -> None:
+    result = runner.invoke(app, ["outbox", "list", "--limit", str(10**20), "--database-url", url])
+    assert result.exit_code == 2
+    assert "--limit" in result.output

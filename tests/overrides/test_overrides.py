@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -94,3 +94,48 @@ def test_bad_input_is_refused_and_changes_nothing(
 def test_an_unknown_account_is_not_found(tl: Tierline) -> None:
     with pytest.raises(NotFoundError, match="ghost"):
         tl.overrides.set("ghost", "beta", reason="x")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reason", "a\x00b"),
+        ("reason", "\ud800"),
+        ("created_by", "ops\x00"),
+        ("created_by", "\udc80"),
+    ],
+)
+def test_text_with_nul_or_a_lone_surrogate_is_refused_on_every_dialect(
+    tl: Tierline, field: str, value: str
+) -> None:
+    given = {"reason": "ticket 7", field: value}
+    with pytest.raises(ValidationError, match=field):
+        tl.overrides.set("acct", "beta", **given)
+    assert tl.overrides.list("acct") == []
+
+
+def test_an_expiry_past_the_stored_window_is_refused(tl: Tierline) -> None:
+    with pytest.raises(ValidationError, match="expires_at"):
+        tl.overrides.set(
+            "acct", "beta", reason="forever", expires_at=datetime(9999, 12, 31, tzinfo=UTC)
+        )
+    assert tl.overrides.list("acct") == []
+
+
+@pytest.mark.parametrize("feature", ["a\x00b", "\ud800", "f" * 300])
+def test_clearing_a_feature_key_no_column_holds_is_refused(tl: Tierline, feature: str) -> None:
+    tl.overrides.set("acct", "beta", reason="kept")
+    with pytest.raises(ValidationError, match="feature"):
+        tl.overrides.clear("acct", feature)
+    assert len(tl.overrides.list("acct")) == 1
+
+
+def test_an_expiry_with_an_offset_is_kept_and_shown_in_utc(tl: Tierline) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    info = tl.overrides.set(
+        "acct", "beta", reason="trial", expires_at=datetime(2030, 1, 1, 2, tzinfo=plus_two)
+    )
+    assert info.expires_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert info.expires_at is not None and info.expires_at.utcoffset() == timedelta(0)
+    [listed] = tl.overrides.list("acct")
+    assert listed.expires_at == datetime(2030, 1, 1, tzinfo=UTC)

@@ -265,3 +265,14 @@ def test_a_feature_added_by_a_catalog_sync_is_known_at_once(tl: Tierline) -> Non
     )
     tl.sync_catalog(catalog)
     assert tl.usage.track("acct", "reports").allowed
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "\ud800", "k\udc80"])
+def test_an_idempotency_key_with_nul_or_a_lone_surrogate_is_refused_on_every_dialect(
+    tl: Tierline, key: str
+) -> None:
+    with pytest.raises(ValidationError, match="idempotency key"):
+        tl.usage.track("acct", "quotes", idempotency_key=key)
+    with pytest.raises(ValidationError, match="idempotency key"):
+        tl.usage.release("acct", "quotes", idempotency_key=key)
+    assert counters(tl) == []

@@ -175,11 +175,13 @@ class AccountService:
         customer already linked to another account.
         """
         from tierline.accounts.customers import clean_customer_id, link_customer
-        from tierline.billing.providers import PROVIDER_NAMES
+        from tierline.billing.providers import enabled_providers
 
-        if provider not in PROVIDER_NAMES:
+        # The fake provider only while it is enabled (its webhooks are refused otherwise).
+        known = enabled_providers(self.ctx.settings)
+        if provider not in known:
             raise ValidationError(
-                f"unknown billing provider {provider!r}; valid: {', '.join(PROVIDER_NAMES)}"
+                f"unknown billing provider {provider!r}; valid: {', '.join(known)}"
             )
         from tierline.accounts.queries import account_by_ref, insert_account
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tierline.cli.catalog import open_without_catalog
-from tierline.cli.common import DatabaseURLOption, JsonOption, print_json
+from tierline.cli.common import DatabaseURLOption, JsonOption, check_row_id, print_json
 from tierline.cli.output import print_table
 
 if TYPE_CHECKING:
@@ -30,7 +30,9 @@ _STATUS_HELP = "Only this status: " + ", ".join(OUTBOX_STATUSES)
 @app.command("list")
 def list_command(
     status: Annotated[str | None, typer.Option("--status", help=_STATUS_HELP)] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")
+    ] = 50,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -79,7 +81,7 @@ def retry_command(
         raise typer.BadParameter("give exactly one of: an item id, --all-failed")
     with open_without_catalog(database_url) as tl:
         if item_id is not None:
-            item = tl.outbox.retry(item_id)
+            item = tl.outbox.retry(check_row_id("outbox item id", item_id))
             revived = 1
         else:
             revived = tl.outbox.retry_all_failed()

@@ -75,15 +75,25 @@ def require_database_file(url: str | URL | Engine) -> None:
 
 
 def require_schema(url: str | URL | Engine) -> None:
-    """Refuse a database Tierline's chain was never applied to (or was downgraded to base).
+    """Refuse a database Tierline's chain was never applied to (or was downgraded to base),
+    or one an older Tierline migrated (behind the head: today's tables and columns are not
+    all there, so a command would fail half-way on a missing table).
 
     Raises:
-        SchemaMissingError: no Tierline tables (a missing SQLite file is never created).
+        SchemaMissingError: no Tierline tables (a missing SQLite file is never created), or
+            a revision behind the head (the message names both).
         DatabaseUnreachableError: the server cannot be reached.
     """
     require_database_file(url)
-    if current(url) is None:
+    revision = current(url)
+    if revision is None:
         raise SchemaMissingError(NO_SCHEMA)
+    chain_heads = heads()
+    if revision not in chain_heads and revision in {info.revision for info in history()}:
+        raise SchemaMissingError(
+            f"the database is at Tierline revision {revision}, behind the head "
+            f"{', '.join(chain_heads)}: run `tierline db upgrade`"
+        )
 
 
 def _missing_file(url: str | URL | Engine) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from tierline import bounds
 from tierline.accounts.models import Account
 from tierline.accounts.service import AccountRef, canonical_ref, get_account
 from tierline.catalog.models import LimitPeriod
@@ -18,6 +19,8 @@ from tierline.usage.features import FeatureKeys
 
 MAX_LIMIT = 2**31 - 1
 MAX_TEXT = 255
+#: The ``feature`` column's size.
+MAX_FEATURE = 64
 _PERIODS = ", ".join(p.value for p in LimitPeriod)
 
 
@@ -98,6 +101,7 @@ class OverrideService:
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise ValidationError(f"expires_at {expires_at!r} has no time zone; give UTC")
+            expires_at = bounds.check_datetime(expires_at, field="expires_at")  # in UTC
             if expires_at <= now:
                 raise ValidationError(
                     f"expires_at {expires_at.isoformat()} is not in the future "
@@ -106,8 +110,9 @@ class OverrideService:
         reason = (reason or "").strip()
         if not reason or len(reason) > MAX_TEXT:
             raise ValidationError(f"reason must be 1 to {MAX_TEXT} characters; say why")
-        if created_by is not None and len(created_by) > MAX_TEXT:
-            raise ValidationError(f"created_by is longer than {MAX_TEXT} characters")
+        bounds.check_text(reason, field="reason", max_length=MAX_TEXT)
+        if created_by is not None:
+            bounds.check_text(created_by, field="created_by", max_length=MAX_TEXT)
         with self.ctx.sessions.begin() as session:
             account = get_account(session, ref)
             row = session.scalars(
@@ -138,6 +143,8 @@ class OverrideService:
             NotFoundError: no account ``ref``.
         """
         ref = canonical_ref(ref)
+        if feature is not None:  # a key no longer in the catalog may still be cleared
+            bounds.check_text(feature, field="feature", max_length=MAX_FEATURE, allow_empty=False)
         with self.ctx.sessions.begin() as session:
             account = get_account(session, ref)
             statement = delete(Override).where(Override.account_id == account.id)

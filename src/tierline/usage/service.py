@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tierline import bounds
 from tierline.access.service import AccessService
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.accounts.service import AccountRef, AccountService, canonical_ref
@@ -53,8 +54,15 @@ def clean_amount(amount: object, name: str = "amount") -> int:
 
 
 def clean_key(key: object) -> str:
-    """An idempotency key: 1 to 255 characters of text."""
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+    """An idempotency key: 1 to 255 characters of text, without NUL or a lone surrogate
+    (PostgreSQL refuses NUL in text, no driver encodes a lone surrogate; see
+    :mod:`tierline.bounds`)."""
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or len(key) > MAX_KEY_LENGTH
+        or bounds.BAD_TEXT.search(key)
+    ):
         raise ValidationError(
             f"idempotency key {key!r} must be text of 1 to {MAX_KEY_LENGTH} characters"
         )

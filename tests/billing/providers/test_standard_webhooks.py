@@ -189,6 +189,12 @@ def test_missing_or_malformed_headers_and_tampered_bodies(name: str) -> None:
         with pytest.raises(WebhookRejected) as malformed:
             verifier.verify({**good, "webhook-timestamp": stamp}, body)
         assert malformed.value.reason == "malformed_signature"
+    # A message id no UTF-8 encoder takes (a host handing ingest() decoded headers) is
+    # refused, not a UnicodeEncodeError answered 500.
+    for message_id in ("msg_\ud800", "\udc80"):
+        with pytest.raises(WebhookRejected) as malformed:
+            verifier.verify({**good, "webhook-id": message_id}, body)
+        assert malformed.value.reason == "malformed_signature"
     for headers, sent in (
         (good, body + b" "),
         ({**good, "webhook-id": "msg_other"}, body),

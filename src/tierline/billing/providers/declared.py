@@ -26,6 +26,7 @@ from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.items import item_keys
 from tierline.billing.providers.ordering import LifecycleOrder
 from tierline.billing.providers.signing import SignedProvider
+from tierline.bounds import INT64
 
 #: How a field's value is read: an id (string or integer), text, an RFC 3339 time, a boolean,
 #: an integer, an amount in minor units (integer), an amount in major units (a JSON number,
@@ -146,6 +147,10 @@ _ID_FACTS = ("payment_id", "subscription_id", "customer_id", "account_ref")
 _TEXT_FACTS = ("currency", "billing_reason")
 
 
+#: The largest amount (major units, or minor ones) whose minor units fit a BigInteger column.
+_MAX_MAJOR_AMOUNT = Decimal(INT64[1]) / 100
+
+
 def _minor(reader: PayloadReader, value: Any, path: str, currency: str | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise reader.fail(path, value, "an amount (a number)")
@@ -153,8 +158,10 @@ def _minor(reader: PayloadReader, value: Any, path: str, currency: str | None) -
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise reader.fail(path, value, "an amount (a number)") from exc
-    if not amount.is_finite():
-        raise reader.fail(path, value, "a finite amount")
+    # Bounded before int(): int(Decimal("1e9999")) raises ValueError (too many digits), which
+    # would fail the delivery with 500 on every retry instead of refusing it.
+    if not amount.is_finite() or abs(amount) > _MAX_MAJOR_AMOUNT:
+        raise reader.fail(path, value, "a finite amount within a 64-bit integer of minor units")
     exponent = 0 if (currency or "").lower() in ZERO_DECIMAL_CURRENCIES else 2
     return int(amount.scaleb(exponent).to_integral_value())
 

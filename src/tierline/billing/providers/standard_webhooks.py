@@ -42,6 +42,7 @@ from tierline.billing.providers.signing import (
     required_header,
     unix_seconds,
 )
+from tierline.bounds import BAD_TEXT, shown
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -133,6 +134,10 @@ class StandardWebhooksScheme(HmacScheme):
         message_id = required_header(headers, ID_HEADER).strip()
         raw_ts = required_header(headers, TIMESTAMP_HEADER).strip()
         value = required_header(headers, SIGNATURE_HEADER)
+        if BAD_TEXT.search(message_id):  # no UTF-8 encoder takes a lone surrogate
+            raise WebhookRejected(
+                "malformed_signature", f"{ID_HEADER} {shown(message_id)} is not valid text"
+            )
         timestamp = unix_seconds(raw_ts)
         if timestamp is None:
             raise WebhookRejected(
