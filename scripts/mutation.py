@@ -1,0 +1,176 @@
+"""Mutation-test one decision module with mutmut and print its score.
+
+    uv run python scripts/mutation.py MODULE [--max-children N] [--fresh]
+    uv run python scripts/mutation.py --list
+
+MODULE is a key of ``MODULES`` below (``access.rules``, ``billing.ordering``, ...). Each module is
+mutated alone and checked only by its own tests, on SQLite: the PostgreSQL/MariaDB URLs are
+removed from the environment so those parametrisations skip.
+
+mutmut 3 reads its settings from ``[tool.mutmut]`` in the pyproject.toml of the directory it runs
+in and copies the project into ``mutants/`` there. To scope one module at a time, this script
+builds a scratch project per module under ``.mutation/<MODULE>/`` (git-ignored): a copy of
+``src/``, ``tests/`` and ``examples/`` and a pyproject.toml whose ``[tool.mutmut]`` names the module
+(``only_mutate``) and its tests (``pytest_add_cli_args_test_selection``). Results are cached
+there; ``--fresh`` throws the scratch project away first.
+
+The score is killed / (all mutants - known equivalent mutants). ``EQUIVALENT`` lists each mutant
+that no test can kill because the program behaves the same, with the reason; names are mutmut's
+(``uv run python scripts/mutation.py MODULE --show NAME`` prints one mutant's diff). A mutant's
+number is stable while its function's source is unchanged.
+
+This is a developer tool, not part of CI. See DEVELOPERS.md, "Mutation testing".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutation"
+COPIED = ("src", "tests", "examples")
+SQLITE_ONLY_UNSET = ("TIERLINE_TEST_POSTGRES_URL", "TIERLINE_TEST_MARIADB_URL")
+
+# mutmut's exit-code vocabulary (mutmut.stats.status_by_exit_code).
+KILLED_CODES = {1, 3, 37}  # test failure, pytest internal error, caught by the type checker
+TIMEOUT_CODES = {36, 24, -24, 152, 255}  # an endless loop is a detected mutant too
+SURVIVED_CODES = {0}
+NO_TESTS_CODES = {5, 33}
+
+
+@dataclass(frozen=True)
+class Module:
+    source: str
+    tests: tuple[str, ...]
+
+
+MODULES: dict[str, Module] = {
+    "access.rules": Module("src/tierline/access/rules.py", ("tests/access",)),
+    "billing.ordering": Module(
+        "src/tierline/billing/providers/ordering.py", ("tests/billing/providers/test_ordering.py",)
+    ),
+    "billing.claims": Module("src/tierline/billing/claims.py", ("tests/billing/test_claims.py",)),
+    "billing.plan": Module("src/tierline/billing/plan.py", ("tests/billing/test_plan.py",)),
+    "billing.subscriptions": Module(
+        "src/tierline/billing/subscriptions.py", ("tests/billing/test_subscription_rows.py",)
+    ),
+    "usage.periods": Module("src/tierline/usage/periods.py", ("tests/usage/test_periods.py",)),
+    "usage.decision": Module("src/tierline/usage/decision.py", ("tests/usage",)),
+}
+
+# Mutants that behave exactly like the original, by module: mutant name -> why.
+EQUIVALENT: dict[str, dict[str, str]] = {}
+
+
+def _scratch_pyproject(module: Module) -> str:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    selection = ", ".join(json.dumps(path) for path in module.tests)
+    return (
+        pyproject
+        + "\n[tool.mutmut]\n"
+        + 'source_paths = ["src"]\n'
+        + f"only_mutate = [{json.dumps(module.source)}]\n"
+        + f"pytest_add_cli_args_test_selection = [{selection}]\n"
+        + 'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider"]\n'
+    )
+
+
+def _prepare(key: str, module: Module, *, fresh: bool) -> Path:
+    work = SCRATCH / key
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        target = work / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(
+            ROOT / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db*")
+        )
+    # mutmut copies src/ and tests/ into mutants/ only when they are missing there; refresh the
+    # tests so a new test is seen, and let mutmut re-mutate a source whose mtime changed.
+    mutants_tests = work / "mutants" / "tests"
+    if mutants_tests.exists():
+        shutil.rmtree(mutants_tests)
+    (work / "pyproject.toml").write_text(_scratch_pyproject(module), encoding="utf-8")
+    return work
+
+
+def _run_mutmut(work: Path, args: list[str]) -> int:
+    env = {k: v for k, v in os.environ.items() if k not in SQLITE_ONLY_UNSET}
+    # Runs this interpreter's own mutmut on arguments built above, never on outside input.
+    return subprocess.call([sys.executable, "-m", "mutmut", *args], cwd=work, env=env)  # noqa: S603
+
+
+def _score(key: str, module: Module, work: Path) -> int:
+    meta = work / "mutants" / (module.source + ".meta")
+    if not meta.exists():
+        print(f"no results for {key}: mutmut did not finish generating mutants")
+        return 1
+    codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    equivalent = EQUIVALENT.get(key, {})
+    unknown = sorted(set(equivalent) - set(codes))
+    counted = {name: code for name, code in codes.items() if name not in equivalent}
+    killed = sorted(n for n, c in counted.items() if c in KILLED_CODES or c in TIMEOUT_CODES)
+    survived = sorted(n for n, c in counted.items() if c in SURVIVED_CODES)
+    no_tests = sorted(n for n, c in counted.items() if c in NO_TESTS_CODES)
+    unchecked = sorted(n for n, c in counted.items() if c is None)
+    other = sorted(set(counted) - set(killed) - set(survived) - set(no_tests) - set(unchecked))
+    total = len(counted)
+    score = 100.0 * len(killed) / total if total else 100.0
+    print()
+    print(f"{key} ({module.source}), tests: {' '.join(module.tests)}")
+    print(f"  mutants: {len(codes)}, equivalent (excluded): {len(codes) - total}")
+    print(f"  killed: {len(killed)} / {total}  score: {score:.1f}%")
+    for label, names in (
+        ("survived", survived),
+        ("no tests", no_tests),
+        ("not checked", unchecked),
+        ("other", other),
+    ):
+        if names:
+            print(f"  {label} ({len(names)}):")
+            for name in names:
+                print(f"    {name}")
+    if unknown:
+        print(f"  stale EQUIVALENT entries (no such mutant any more): {', '.join(unknown)}")
+    return 0 if score >= 90.0 else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", nargs="?", choices=sorted(MODULES), metavar="MODULE")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--max-children", type=int, default=2, help="parallel workers (2)")
+    parser.add_argument("--fresh", action="store_true", help="discard cached results first")
+    parser.add_argument("--score-only", action="store_true", help="print the cached score")
+    parser.add_argument("--show", metavar="MUTANT", help="print one mutant's diff")
+    args = parser.parse_args(argv)
+    if args.list or args.module is None:
+        for key, module in MODULES.items():
+            print(f"{key:24} {module.source}  <- {' '.join(module.tests)}")
+        return 0 if args.list else 1
+    module = MODULES[args.module]
+    work = SCRATCH / args.module
+    if args.show:
+        return _run_mutmut(work, ["show", args.show])
+    if not args.score_only:
+        work = _prepare(args.module, module, fresh=args.fresh)
+        # Naming the module's mutants makes mutmut re-check every one of them, so a test added
+        # since the last run counts.
+        mutants = module.source.removeprefix("src/").removesuffix(".py").replace("/", ".") + ".*"
+        code = _run_mutmut(work, ["run", "--max-children", str(args.max_children), mutants])
+        if code != 0:
+            print(f"mutmut run exited with {code}")
+    return _score(args.module, module, work)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
