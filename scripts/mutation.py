@@ -65,8 +65,34 @@ MODULES: dict[str, Module] = {
     "usage.decision": Module("src/tierline/usage/decision.py", ("tests/usage",)),
 }
 
-# Mutants that behave exactly like the original, by module: mutant name -> why.
-EQUIVALENT: dict[str, dict[str, str]] = {}
+# Mutants that behave exactly like the original, by module: mutant name -> why. They are left
+# out of the score.
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "billing.claims": {
+        "tierline.billing.claims.x_rowcount__mutmut_1": "cast(None, ...): typing.cast is a no-op",
+        "tierline.billing.claims.x_insert_claim__mutmut_48": (
+            "`returning or first is not None`: without RETURNING the insert's first row is None"
+        ),
+    },
+}
+
+_POSTGRES_ONLY = (
+    "the PostgreSQL RETURNING branch of insert_claim: killed by test_claims on PostgreSQL"
+)
+# Mutants that survive the SQLite-only run but change a branch that only another dialect takes;
+# checked by hand against that dialect's run of the module's tests. They stay in the score (as
+# survivors) and are only labelled in the report.
+OTHER_DIALECTS: dict[str, dict[str, str]] = {
+    "billing.claims": {
+        **{
+            f"tierline.billing.claims.x_insert_claim__mutmut_{n}": _POSTGRES_ONLY
+            for n in (32, 33, 34, 35, 41, 43, 45, 47, 49)
+        },
+        "tierline.billing.claims.x_insert_claim__mutmut_42": (
+            "RETURNING on every dialect: killed by test_claims on MariaDB"
+        ),
+    },
+}
 
 
 def _scratch_pyproject(module: Module) -> str:
@@ -79,6 +105,11 @@ def _scratch_pyproject(module: Module) -> str:
         + f"only_mutate = [{json.dumps(module.source)}]\n"
         + f"pytest_add_cli_args_test_selection = [{selection}]\n"
         + 'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider"]\n'
+        # Workers fork from a server that only collected the tests: forked from mutmut's main
+        # process they would inherit tests/conftest.py's cache of migrated databases from its
+        # earlier pytest sessions, whose temporary directories pytest deletes meanwhile, and
+        # every mutant would look killed.
+        + 'process_isolation = "forkserver"\n'
     )
 
 
@@ -138,7 +169,8 @@ def _score(key: str, module: Module, work: Path) -> int:
         if names:
             print(f"  {label} ({len(names)}):")
             for name in names:
-                print(f"    {name}")
+                note = OTHER_DIALECTS.get(key, {}).get(name)
+                print(f"    {name}" + (f"  ({note})" if note else ""))
     if unknown:
         print(f"  stale EQUIVALENT entries (no such mutant any more): {', '.join(unknown)}")
     return 0 if score >= 90.0 else 2

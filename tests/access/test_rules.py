@@ -119,6 +119,13 @@ def test_grace_ends_at_its_exact_instant(offset: timedelta, active: bool) -> Non
         assert verdict.reason is DenialReason.PAST_DUE
 
 
+def test_a_grace_that_would_run_past_year_9999_ends_at_the_last_moment() -> None:
+    late = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+    verdict = decide_now(sub("past_due", past_due_since=late), at=late)
+    assert (verdict.active, verdict.source) == (True, AccessSource.GRACE)
+    assert verdict.expires_at == datetime.max.replace(tzinfo=UTC)
+
+
 def test_grace_counts_from_past_due_since_not_the_period_end_nor_the_update() -> None:
     verdict = decide_now(
         sub(
