@@ -1,6 +1,6 @@
 """Mutation-test one decision module with mutmut and print its score.
 
-    uv run python scripts/mutation.py MODULE [--max-children N] [--fresh]
+    uv run python scripts/mutation.py MODULE [--max-children N] [--fresh | --not-killed]
     uv run python scripts/mutation.py --list
 
 MODULE is a key of ``MODULES`` below (``access.rules``, ``billing.ordering``, ...). Each module is
@@ -68,6 +68,27 @@ MODULES: dict[str, Module] = {
 # Mutants that behave exactly like the original, by module: mutant name -> why. They are left
 # out of the score.
 EQUIVALENT: dict[str, dict[str, str]] = {
+    "access.rules": {
+        "tierline.access.rules.x__preference__mutmut_3": "tiers.get(None) is None, as the guard",
+        "tierline.access.rules.x__judge__mutmut_11": "tiers.get(None) is None, as the guard",
+        "tierline.access.rules.x__preference__mutmut_12": 'float("INF") == float("inf")',
+        "tierline.access.rules.x__preference__mutmut_18": (
+            "-(3**31) for a tierless verdict: differs only for a sort_order below -2**31, "
+            "which the Integer column cannot hold on PostgreSQL/MariaDB"
+        ),
+        "tierline.access.rules.x__preference__mutmut_19": (
+            "-(2**32) for a tierless verdict: differs only for a sort_order below -2**31, "
+            "which the Integer column cannot hold on PostgreSQL/MariaDB"
+        ),
+        "tierline.access.rules.x_decide__mutmut_24": (
+            "key <= best_key: equal keys mean equal source, tier, expiry and quantity, so an "
+            "equal Decision"
+        ),
+        "tierline.access.rules.x__capped__mutmut_6": "cancel_at <= end: equal moments, same value",
+        "tierline.access.rules.x_credit_window__mutmut_14": (
+            "starts_at >= now: a grant starting now is already in the current window's max"
+        ),
+    },
     "billing.claims": {
         "tierline.billing.claims.x_rowcount__mutmut_1": "cast(None, ...): typing.cast is a no-op",
         "tierline.billing.claims.x_insert_claim__mutmut_48": (
@@ -140,6 +161,15 @@ def _run_mutmut(work: Path, args: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "mutmut", *args], cwd=work, env=env)  # noqa: S603
 
 
+def _not_killed(work: Path, module: Module) -> list[str]:
+    """The mutants of the last run that no test killed (survived, unchecked, no tests...)."""
+    meta = work / "mutants" / (module.source + ".meta")
+    if not meta.exists():
+        return []
+    codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return sorted(n for n, c in codes.items() if c not in KILLED_CODES | TIMEOUT_CODES)
+
+
 def _score(key: str, module: Module, work: Path) -> int:
     meta = work / "mutants" / (module.source + ".meta")
     if not meta.exists():
@@ -183,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="parallel workers (2)")
     parser.add_argument("--fresh", action="store_true", help="discard cached results first")
     parser.add_argument("--score-only", action="store_true", help="print the cached score")
+    parser.add_argument(
+        "--not-killed",
+        action="store_true",
+        help="re-check only the mutants the last run did not kill (after adding tests)",
+    )
     parser.add_argument("--show", metavar="MUTANT", help="print one mutant's diff")
     args = parser.parse_args(argv)
     if args.list or args.module is None:
@@ -197,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         work = _prepare(args.module, module, fresh=args.fresh)
         # Naming the module's mutants makes mutmut re-check every one of them, so a test added
         # since the last run counts.
-        mutants = module.source.removeprefix("src/").removesuffix(".py").replace("/", ".") + ".*"
-        code = _run_mutmut(work, ["run", "--max-children", str(args.max_children), mutants])
+        names = [module.source.removeprefix("src/").removesuffix(".py").replace("/", ".") + ".*"]
+        if args.not_killed:
+            names = _not_killed(work, module) or names
+        code = _run_mutmut(work, ["run", "--max-children", str(args.max_children), *names])
         if code != 0:
             print(f"mutmut run exited with {code}")
     return _score(args.module, module, work)
