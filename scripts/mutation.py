@@ -88,6 +88,32 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "starts_at >= now: a grant starting now is already in the current window's max"
         ),
     },
+    "usage.periods": {
+        # The `if end <= now` guard of _anniversary never runs in the original (its own comment
+        # says so): its mutants change nothing.
+        **{
+            f"tierline.usage.periods.x__anniversary__mutmut_{n}": "in the unreachable guard"
+            for n in range(39, 49)
+        },
+        # The guard puts right a start one month early, whatever caused it.
+        "tierline.usage.periods.x__anniversary__mutmut_19": (
+            "start >= now: one month early at an anniversary, which the guard corrects"
+        ),
+        "tierline.usage.periods.x__anniversary__mutmut_22": (
+            "months -= 2: one month early, which the guard corrects"
+        ),
+        # _anniversary passes day=anchor.day to add_months, which defaults to the moment's day
+        # (the anchor's): passing none is the same.
+        **{
+            f"tierline.usage.periods.x__anniversary__mutmut_{n}": "day=anchor.day is the default"
+            for n in (5, 15, 18, 26, 29, 33, 36)
+        },
+        # astimezone(None) is the machine's local zone: the same instant (Period compares
+        # instants), and the same wall clock where that zone is UTC, as on the machines we run.
+        "tierline.usage.periods.x__anniversary__mutmut_2": "astimezone(None) on a UTC machine",
+        "tierline.usage.periods.x__anniversary__mutmut_4": "astimezone(None) on a UTC machine",
+        "tierline.usage.periods.x__local__mutmut_1": "astimezone(None): the same instant",
+    },
     "billing.claims": {
         "tierline.billing.claims.x_rowcount__mutmut_1": "cast(None, ...): typing.cast is a no-op",
         "tierline.billing.claims.x_insert_claim__mutmut_48": (
