@@ -119,6 +119,13 @@ def test_grace_ends_at_its_exact_instant(offset: timedelta, active: bool) -> Non
         assert verdict.reason is DenialReason.PAST_DUE
 
 
+def test_a_grace_that_would_run_past_year_9999_ends_at_the_last_moment() -> None:
+    late = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+    verdict = decide_now(sub("past_due", past_due_since=late), at=late)
+    assert (verdict.active, verdict.source) == (True, AccessSource.GRACE)
+    assert verdict.expires_at == datetime.max.replace(tzinfo=UTC)
+
+
 def test_grace_counts_from_past_due_since_not_the_period_end_nor_the_update() -> None:
     verdict = decide_now(
         sub(
@@ -278,6 +285,50 @@ def test_an_exempt_row_that_no_longer_qualifies_grants_nothing(
 def test_an_exempt_row_grants_without_expiry_and_with_its_quantity() -> None:
     verdict = decide_now(sub("active", STAFF, provider=EXEMPT_PROVIDER, quantity=0))
     assert verdict == Decision(True, AccessSource.EXEMPT, STAFF)
+    verdict = decide_now(sub("active", STAFF, provider=EXEMPT_PROVIDER, quantity=3))
+    assert verdict == Decision(True, AccessSource.EXEMPT, STAFF, quantity=3)
+
+
+@pytest.mark.parametrize(
+    ("row", "source"),
+    [
+        (sub("active", quantity=3), AccessSource.SUBSCRIPTION),
+        (sub("trialing", quantity=3), AccessSource.TRIAL),
+        (sub("past_due", quantity=3, past_due_since=NOW), AccessSource.GRACE),
+    ],
+    ids=["active", "trialing", "grace"],
+)
+def test_every_granting_status_carries_the_quantity(
+    row: SubscriptionFacts, source: AccessSource
+) -> None:
+    verdict = decide_now(row)
+    assert (verdict.source, verdict.quantity) == (source, 3)
+
+
+def test_a_zero_day_grace_never_grants_even_before_the_failure() -> None:
+    row = sub("past_due", past_due_since=NOW + timedelta(hours=1))
+    assert decide_now(row, grace=timedelta(0)).reason is DenialReason.PAST_DUE
+    assert decide_now(row, grace=timedelta(days=1)).active is True
+
+
+def test_a_row_in_a_status_without_a_reason_does_not_hide_the_rows_after_it() -> None:
+    # "active" on an exempt row whose tier is not exempt: no grant and no reason.
+    silent = sub("active", PRO, provider=EXEMPT_PROVIDER)
+    assert decide_now(silent).reason is DenialReason.NO_SUBSCRIPTION
+    assert decide_now(silent, sub("active", TEAM)).tier_id == TEAM
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_row_on_a_tier_outranks_a_tierless_one_whatever_its_sort_order(order: int) -> None:
+    tiers = {**TIERS, 9: TierFacts(exempt=False, sort_order=-1000)}
+    rows = [sub("active", None), sub("active", 9)][::order]
+    assert decide(rows, [], tiers, NOW, GRACE).tier_id == 9
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_among_rows_on_unknown_tiers_the_higher_tier_id_wins(order: int) -> None:
+    rows = [sub("active", None), sub("active", 1)][::order]
+    assert decide(rows, [], {}, NOW, GRACE).tier_id == 1  # tier 1 unknown to this catalog
 
 
 @pytest.mark.parametrize(

@@ -96,12 +96,22 @@ def test_failed_and_unmapped_events_are_taken_at_once(engine: Engine) -> None:
     assert isinstance(_take(engine, T0), Claim)
 
 
+def test_an_event_is_taken_over_by_its_row_id(engine: Engine) -> None:
+    inserted = _insert(engine, EventStatus.FAILED, error="boom")
+    with engine.begin() as conn:
+        taken = claims.take_over(conn, now=T0, lease=LEASE, row_id=inserted.row_id)
+        assert taken == Claim(row_id=inserted.row_id, attempt=2)
+        refused = claims.take_over(conn, now=T0, lease=LEASE, row_id=inserted.row_id)
+        assert refused == Refused(row_id=inserted.row_id, status=EventStatus.PROCESSING)
+    assert _row(engine).locked_until == T0 + LEASE
+
+
 def test_a_final_event_is_refused_and_unknown_is_none(engine: Engine) -> None:
     _insert(engine, EventStatus.PROCESSED)
     row = _row(engine)
     assert (row.processed_at, row.locked_until) == (T0, None)
     refused = _take(engine, T0 + LEASE * 10)
-    assert isinstance(refused, Refused) and refused.status is EventStatus.PROCESSED
+    assert refused == Refused(row_id=row.id, status=EventStatus.PROCESSED)
     with engine.begin() as conn:
         assert claims.take_over(conn, now=T0, lease=LEASE, row_id=999_999) is None
 
@@ -115,6 +125,57 @@ def test_mark_is_fenced_by_the_attempt(engine: Engine) -> None:
         assert claims.mark(conn, second, EventStatus.PROCESSED, now=T0 + LEASE)
     row = _row(engine)
     assert (row.status, row.processed_at, row.locked_until) == ("processed", T0 + LEASE, None)
+
+
+def test_mark_records_a_failure_on_one_line_and_releases_the_lease(engine: Engine) -> None:
+    claim = _insert(engine)
+    with engine.begin() as conn:
+        assert claims.mark(conn, claim, EventStatus.FAILED, now=T0, error="boom\n  at line 2")
+    row = _row(engine)
+    assert (row.status, row.processed_at, row.locked_until) == ("failed", None, None)
+    assert row.last_error == "boom at line 2"
+
+
+def test_restate_changes_the_outcome_marked_in_the_same_transaction(engine: Engine) -> None:
+    claim = _insert(engine)
+    with engine.begin() as conn:
+        assert claims.mark(conn, claim, EventStatus.PROCESSED, now=T0)
+        claims.restate(conn, claim, EventStatus.FAILED, now=T0, error="kept\nback")
+    row = _row(engine)
+    assert (row.status, row.processed_at, row.last_error) == ("failed", None, "kept back")
+    with engine.begin() as conn:
+        claims.restate(conn, claim, EventStatus.IGNORED, now=T0 + LEASE, error=None)
+    row = _row(engine)
+    assert (row.status, row.processed_at, row.last_error) == ("ignored", T0 + LEASE, None)
+    assert row.attempts == 1
+
+
+def test_restate_of_a_lost_claim_changes_nothing(engine: Engine) -> None:
+    first = _insert(engine)
+    second = _take(engine, T0 + LEASE + US)
+    assert isinstance(second, Claim)
+    with engine.begin() as conn:
+        claims.restate(conn, first, EventStatus.IGNORED, now=T0, error="late")
+    row = _row(engine)
+    assert (row.status, row.attempts, row.last_error) == ("processing", 2, None)
+
+
+@pytest.mark.parametrize(
+    ("status", "provider", "waiting"),
+    [
+        (EventStatus.UNMAPPED, "fake", True),
+        (EventStatus.UNMAPPED, "stripe", False),
+        (EventStatus.FAILED, "fake", False),
+        (None, "fake", False),
+    ],
+)
+def test_any_unmapped_names_only_unmapped_events_of_the_provider(
+    engine: Engine, status: EventStatus | None, provider: str, waiting: bool
+) -> None:
+    if status is not None:
+        _insert(engine, status)
+    with engine.connect() as conn:
+        assert claims.any_unmapped(conn, provider) is waiting
 
 
 def test_one_line_folds_and_cuts() -> None:

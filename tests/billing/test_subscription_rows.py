@@ -12,16 +12,20 @@ import pytest
 from sqlalchemy import select
 
 from tierline import AccessSource, DenialReason, Tierline
+from tierline.access.rules import EXEMPT_PROVIDER
 from tierline.accounts.queries import account_by_ref
 from tierline.billing.apply import ApplyTx, Effect, EffectApplier
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.subscriptions import (
     PlanTerms,
+    StoredSubscription,
     Written,
     account_id_for,
     apply_snapshot,
+    has_paid_subscription,
     link_subscription,
+    stored_subscription,
 )
 from tierline.catalog.models import Tier, TierProviderLink
 
@@ -127,6 +131,64 @@ def test_a_checkout_link_row_takes_any_snapshot(tl: Tierline) -> None:
     assert row(tl).provider_updated_at == T0 - timedelta(days=400)
 
 
+def test_an_unseen_link_row_is_incomplete_without_tier_and_without_a_rank(tl: Tierline) -> None:
+    with tl.engine.begin() as conn:
+        link_subscription(
+            conn, "stripe", "sub_rows", account_id=account_id(tl), customer_id="cus_rows", now=T0
+        )
+    stored = row(tl)
+    assert (stored.status, stored.tier_id, stored.customer_id) == ("incomplete", None, "cus_rows")
+    assert (stored.cancel_at_period_end, stored.quantity, stored.provider_rank) == (False, 1, 0)
+    assert (stored.provider_updated_at, stored.current_period_end, stored.cancel_at) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_linking_a_stored_subscription_keeps_and_returns_its_status(tl: Tierline) -> None:
+    write(tl, snap("past_due"))
+    owner = account_id(tl)
+    with tl.engine.begin() as conn:
+        status = link_subscription(
+            conn, "stripe", "sub_rows", account_id=owner, customer_id="cus_new", now=T0
+        )
+        assert status is SubscriptionStatus.PAST_DUE
+        stored = stored_subscription(conn, "stripe", "sub_rows")
+        assert stored == StoredSubscription(owner, row(tl).tier_id, SubscriptionStatus.PAST_DUE)
+        assert stored_subscription(conn, "fake", "sub_rows") is None
+        assert stored_subscription(conn, "stripe", "sub_other") is None
+    assert row(tl).customer_id == "cus_new"
+
+
+def test_a_stored_subscription_finds_its_account_by_its_id(tl: Tierline) -> None:
+    write(tl, snap("active"), provider="fake")
+    with tl.engine.begin() as conn:
+        assert account_id_for(conn, "fake", "sub_rows", None) == account_id(tl)
+        assert account_id_for(conn, "fake", "sub_other", None) is None
+        assert account_id_for(conn, "fake", None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "provider", "paid"),
+    [
+        ("active", "stripe", True),
+        ("past_due", "stripe", True),
+        ("trialing", "stripe", False),
+        ("canceled", "stripe", False),
+        ("active", EXEMPT_PROVIDER, False),
+    ],
+)
+def test_a_paid_subscription_is_active_or_past_due_at_a_provider(
+    tl: Tierline, status: str, provider: str, paid: bool
+) -> None:
+    write(tl, snap(status), provider=provider)
+    owner = account_id(tl)
+    with tl.ctx.sessions() as session:
+        assert has_paid_subscription(session, owner) is paid
+        assert has_paid_subscription(session, owner + 1) is False
+
+
 def test_customer_look_ups_are_scoped_by_provider(tl: Tierline) -> None:
     write(tl, snap("active"), provider="fake")
     with tl.engine.begin() as conn:
@@ -142,6 +204,41 @@ def test_past_due_since_from_the_snapshot_else_now(tl: Tierline) -> None:
     assert row(tl).past_due_since is None
     write(tl, snap("past_due", T0 + timedelta(hours=2)))
     assert row(tl).past_due_since == T0 + timedelta(hours=2)
+
+
+def test_past_due_since_is_kept_while_the_subscription_stays_past_due(tl: Tierline) -> None:
+    write(tl, snap("past_due", T0))
+    write(tl, snap("past_due", T0 + timedelta(hours=1)))
+    assert row(tl).past_due_since == T0
+
+
+@pytest.mark.parametrize(("quantity", "stored"), [(None, 1), (3, 3)])
+def test_a_new_row_takes_the_plan_quantity_else_one(
+    tl: Tierline, quantity: int | None, stored: int
+) -> None:
+    tier = tl.access.tiers.get().tier_for_link("stripe", ("pro",))
+    assert tier is not None
+    with tl.engine.begin() as conn:
+        written = apply_snapshot(
+            conn,
+            "stripe",
+            snap("active"),
+            account_id=account_id(tl),
+            terms=PlanTerms(tier.id, quantity, None),
+            now=T0,
+        )
+    assert written is Written.INSERTED
+    assert row(tl).quantity == stored
+
+
+def test_a_customer_linked_by_an_admin_finds_its_account_before_any_subscription(
+    tl: Tierline,
+) -> None:
+    assert tl.accounts.link_customer(ACCOUNT, "stripe", "cus_linked")
+    with tl.engine.begin() as conn:
+        assert account_id_for(conn, "stripe", None, "cus_linked") == account_id(tl)
+        assert account_id_for(conn, "fake", None, "cus_linked") is None
+        assert account_id_for(conn, "stripe", "sub_unknown", "cus_linked") == account_id(tl)
 
 
 # -- cancel_at through the applier, for any provider ------------------------------------

@@ -75,6 +75,24 @@ def test_an_anniversary_on_the_31st_is_held_at_the_last_day_of_shorter_months() 
     assert add_months(at(2028, 1, 31), 1) == at(2028, 2, 29)
 
 
+def test_anniversary_months_count_across_years_and_far_from_the_anchor_day() -> None:
+    assert period_at("month", at(2026, 3, 10), UTC_ZONE, at(2025, 11, 5, 10)) == Period(
+        at(2026, 3, 5, 10), at(2026, 4, 5, 10)
+    )
+    assert period_at("month", at(2026, 3, 10), UTC_ZONE, at(2024, 11, 5, 10)) == Period(
+        at(2026, 3, 5, 10), at(2026, 4, 5, 10)
+    )
+    assert period_at("month", at(2026, 12, 20), UTC_ZONE, at(2026, 1, 5)) == Period(
+        at(2026, 12, 5), at(2027, 1, 5)
+    )
+
+
+def test_add_months_crosses_years_and_holds_the_given_day() -> None:
+    assert add_months(at(2025, 12, 15), 1) == at(2026, 1, 15)
+    assert add_months(at(2026, 1, 15), -1) == at(2025, 12, 15)
+    assert add_months(at(2026, 2, 28), 1, day=31) == at(2026, 3, 31)
+
+
 def test_a_day_limit_ignores_the_anniversary() -> None:
     assert period_at("day", at(2026, 6, 1, 12), UTC_ZONE, at(2026, 6, 15, 10)) == Period(
         at(2026, 6, 1), at(2026, 6, 2)

@@ -8,7 +8,7 @@ import pytest
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers import fake, paddle, stripe
-from tierline.billing.providers.ordering import LifecycleOrder
+from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 
 ORDERS = {"stripe": stripe.LIFECYCLE, "paddle": paddle.LIFECYCLE, "fake": fake.LIFECYCLE}
 #: Each provider's first event type (its created snapshot) and its plain update.
@@ -73,3 +73,24 @@ def test_terminal_states_outrank_every_other_snapshot(provider: str) -> None:
         order.rank(e, s) for e in order.events for s in order.statuses if s not in order.terminal
     ]
     assert min(ends) > max(others)
+
+
+@pytest.mark.parametrize("value", [0, 99])
+def test_a_rank_at_either_end_of_0_to_99_is_accepted(value: int) -> None:
+    order = LifecycleOrder(events={"created": value}, statuses={A: value})
+    assert order.rank("created", A) == value * 100 + value
+
+
+def test_a_status_the_table_does_not_name_ranks_0() -> None:
+    order = LifecycleOrder(events={"created": 0, "updated": 1}, statuses={A: 2})
+    assert order.rank("updated", T) == 100
+    assert order.rank("updated", T) < order.rank("updated", A)
+
+
+def test_event_ranks_number_the_groups_earliest_first() -> None:
+    assert event_ranks(("created",), ("updated", "paused"), ("deleted",)) == {
+        "created": 0,
+        "updated": 1,
+        "paused": 1,
+        "deleted": 2,
+    }
