@@ -136,11 +136,15 @@ class Inbox:
                 f"cannot read the webhook: {first_line(exc)}",
                 reason="internal_error",
             )
+        return self._store_and_apply(event, text)
+
+    def _store_and_apply(self, event: ProviderEvent, text: str) -> IngestResult:
+        """A new event is inserted and applied in one transaction; one stored before (a
+        duplicate, or a failed / unmapped / abandoned event) is claimed and taken over."""
         try:
             return self._insert_and_apply(event, text)
         except _Exists:
             pass
-        # Stored before: a duplicate, or a failed / unmapped / abandoned event to take over.
         with self._transaction() as conn:
             taken = claims.take_over(
                 conn,
@@ -430,21 +434,7 @@ class Inbox:
         """
         event = validate_event(self._provider(provider).parse(payload))
         text = json.dumps(payload, separators=(",", ":"))
-        try:
-            return self._insert_and_apply(event, text)
-        except _Exists:
-            pass
-        with self._transaction() as conn:
-            taken = claims.take_over(
-                conn,
-                now=self.ctx.clock(),
-                lease=self.lease,
-                provider=event.provider,
-                external_id=event.event_id,
-            )
-        if not isinstance(taken, Claim):
-            return _refused(taken, event.event_id)
-        return self._run(taken, event, follow_links=True)
+        return self._store_and_apply(event, text)
 
     # -- reading -----------------------------------------------------------------------
     def list_events(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -175,7 +176,7 @@ class Delivery:
     message_id: str | None = None
 
 
-class HmacScheme:
+class HmacScheme(ABC):
     """An HMAC-SHA256 webhook scheme: :meth:`verify` once, each scheme's spelling in subclasses.
 
     A subclass sets ``provider`` and ``setting`` (the secrets' setting, named when none is
@@ -190,17 +191,17 @@ class HmacScheme:
     provider: str
     setting: str
 
+    @abstractmethod
     def read(self, headers: Mapping[str, str], body: bytes) -> Delivery:
         """The delivery's signatures and signed content."""
-        raise NotImplementedError
 
     def expected(self, secret: str, delivery: Delivery) -> bytes:
         """The signature ``secret`` gives for ``delivery``, as sent (default: hex HMAC)."""
         return hmac_sha256_hex(secret, delivery.content).encode()
 
+    @abstractmethod
     def sign(self, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
         """The headers carrying a valid signature of ``body`` (timestamp defaults to now)."""
-        raise NotImplementedError
 
     def mismatch(self, tried: int) -> str:
         """The ``bad_signature`` message."""
