@@ -151,3 +151,14 @@ def test_helpers() -> None:
     assert header_value({"X-A": "1"}, "X-B") is None
     assert unix_now(lambda: 12.5) == 12.5
     assert unix_now(lambda: datetime(2026, 6, 1, 12, 0, tzinfo=UTC)) == NOW
+
+
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.provider)
+def test_a_huge_malformed_header_is_not_echoed_whole(scheme: SignatureScheme) -> None:
+    sig = scheme.sign(BODY, "s1", NOW)[scheme.header].split(scheme.separator)[1]
+    huge = header(scheme, f"{scheme.timestamp_key}={'9' * 5000}", sig)
+    with pytest.raises(WebhookRejected) as info:
+        scheme.verify(huge, BODY, secrets=("s1",), tolerance=300, now=NOW)
+    assert info.value.reason == "malformed_signature"
+    assert "is not unix seconds" in str(info.value)
+    assert len(str(info.value)) < 400  # the sender's text is cut, not echoed at any size

@@ -286,7 +286,7 @@ class SignatureScheme(HmacScheme):
         timestamp = unix_seconds(timestamps[0])
         if timestamp is None:
             raise self._malformed(
-                value, f"{self.timestamp_key}={timestamps[0]!r} is not unix seconds"
+                value, f"{self.timestamp_key}={bounds.shown(timestamps[0])} is not unix seconds"
             )
         if not signatures:
             raise self._malformed(value, f"no {self.hash_key}=<hex signature>")
@@ -311,7 +311,8 @@ class SignatureScheme(HmacScheme):
 
     def _malformed(self, value: str, why: str) -> WebhookRejected:
         return WebhookRejected(
-            "malformed_signature", f"cannot read the {self.header} header {value!r}: {why}"
+            "malformed_signature",
+            f"cannot read the {self.header} header {bounds.shown(value, 120)}: {why}",
         )
 
 
