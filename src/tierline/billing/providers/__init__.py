@@ -68,10 +68,11 @@ _SIGNERS: dict[str, Callable[[bytes, str, int | None], dict[str, str]]] = {
 PROVIDER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
 
-def _unknown(name: str) -> WebhookRejected:
+def _unknown(name: str, valid: tuple[str, ...]) -> WebhookRejected:
+    """The ``unknown_provider`` refusal of ``name``, naming the ``valid`` providers."""
     return WebhookRejected(
         "unknown_provider",
-        f"unknown billing provider {name[:40]!r}; valid providers: {', '.join(PROVIDER_NAMES)}",
+        f"unknown billing provider {name[:40]!r}; valid providers: {', '.join(valid)}",
     )
 
 
@@ -109,7 +110,7 @@ def get_provider(name: str, settings: TierlineSettings, *, clock: Clock = time.t
     """
     factory = _FACTORIES.get(name)
     if factory is None:
-        raise _unknown(name)
+        raise _unknown(name, enabled_providers(settings))
     if not is_enabled(name, settings):
         raise WebhookRejected("unknown_provider", FAKE_DISABLED)
     return factory(settings, clock)
@@ -119,5 +120,5 @@ def sign_for(name: str, body: bytes, secret: str, timestamp: int | None = None) 
     """The signature headers provider ``name`` would send with ``body`` (timestamp: now)."""
     signer = _SIGNERS.get(name)
     if signer is None:
-        raise _unknown(name)
+        raise _unknown(name, PROVIDER_NAMES)
     return signer(body, secret, timestamp)
