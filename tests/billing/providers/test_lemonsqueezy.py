@@ -85,7 +85,7 @@ def test_a_delivery_older_than_the_maximum_age_is_refused_as_stale() -> None:
             late.verify(sign_for("lemonsqueezy", body, SECRET), body)
         assert info.value.reason == "stale_timestamp"
     # The bound is a setting.
-    strict = LemonSqueezyProvider([SECRET], max_event_age_seconds=60, clock=lambda: NOW)
+    strict = LemonSqueezyProvider([SECRET], tolerance_seconds=60, clock=lambda: NOW)
     with pytest.raises(WebhookRejected, match="tolerance 60 s"):
         strict.verify(sign_for("lemonsqueezy", body, SECRET), body)
     # A forged old body is a bad signature, never "stale".

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from tierline.errors import ValidationError
 from tierline.settings import TierlineSettings
@@ -42,6 +42,12 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     email: str | None = None
+
+    @property
+    def account_data(self) -> dict[str, str]:
+        """The metadata / custom data that links the first event to the account:
+        ``{ACCOUNT_KEY: account_ref}``, read back by every provider's webhook parser."""
+        return {ACCOUNT_KEY: self.account_ref}
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,34 @@ class ProviderActions:
 
     def preview_change(self, settings: TierlineSettings, change: PlanChange) -> ProrationPreview:
         raise self._refuse("preview_change")
+
+
+class SubscriptionUpdateActions(ProviderActions):
+    """A provider whose resume and plan change are one update of the subscription (Polar,
+    Lemon Squeezy): it declares the update that resumes, how a plan change is spelled, and
+    :meth:`update`, which sends one."""
+
+    #: The changes that undo a cancellation scheduled for the period's end.
+    resume_changes: ClassVar[dict[str, Any]]
+
+    def update(
+        self, settings: TierlineSettings, sub_id: str, changes: dict[str, Any], what: str
+    ) -> None:
+        """Send ``changes`` to subscription ``sub_id``; ``what`` names the action in errors."""
+        raise NotImplementedError
+
+    def plan_changes(self, change: PlanChange) -> dict[str, Any]:
+        """The changes that move the subscription to ``change.external_key``."""
+        raise NotImplementedError
+
+    def resume(
+        self, settings: TierlineSettings, subscription: LiveSubscription, idempotency_key: str
+    ) -> None:
+        self.update(settings, subscription.external_id, self.resume_changes, "resuming")
+
+    def change_plan(self, settings: TierlineSettings, change: PlanChange) -> None:
+        what = f"moving to {change.tier_key!r}"
+        self.update(settings, change.subscription.external_id, self.plan_changes(change), what)
 
 
 def required(value: str | None, setting: str, provider: str, purpose: str) -> str:

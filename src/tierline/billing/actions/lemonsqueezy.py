@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 
 from tierline.billing.actions import http
 from tierline.billing.actions.base import (
-    ACCOUNT_KEY,
     CheckoutRequest,
     LiveSubscription,
     PlanChange,
-    ProviderActions,
+    SubscriptionUpdateActions,
     required,
 )
 from tierline.settings import TierlineSettings
@@ -39,14 +38,14 @@ def _ref(kind: str, ident: str) -> dict[str, Any]:
     return {"data": {"type": kind, "id": ident}}
 
 
-class LemonSqueezyActions(ProviderActions):
+class LemonSqueezyActions(SubscriptionUpdateActions):
     """Checkout, portal, cancel/resume and plan change (no preview)."""
 
     name: ClassVar[str] = "lemonsqueezy"
 
     def checkout_url(self, settings: TierlineSettings, request: CheckoutRequest) -> str:
         store = required(settings.lemonsqueezy_store_id, "lemonsqueezy_store_id", NAME, "store id")
-        checkout_data: dict[str, Any] = {"custom": {ACCOUNT_KEY: request.account_ref}}
+        checkout_data: dict[str, Any] = {"custom": request.account_data}
         if request.email:
             checkout_data["email"] = request.email
         body = {
@@ -79,24 +78,18 @@ class LemonSqueezyActions(ProviderActions):
     ) -> None:
         _call(settings, "canceling", "DELETE", f"/v1/subscriptions/{subscription.external_id}")
 
-    def _patch(
-        self, settings: TierlineSettings, sub_id: str, attributes: dict[str, Any], what: str
+    resume_changes: ClassVar[dict[str, Any]] = {"cancelled": False}
+
+    def update(
+        self, settings: TierlineSettings, sub_id: str, changes: dict[str, Any], what: str
     ) -> None:
-        body = {"data": {"type": "subscriptions", "id": sub_id, "attributes": attributes}}
+        body = {"data": {"type": "subscriptions", "id": sub_id, "attributes": changes}}
         _call(settings, what, "PATCH", f"/v1/subscriptions/{sub_id}", body)
 
-    def resume(
-        self, settings: TierlineSettings, subscription: LiveSubscription, idempotency_key: str
-    ) -> None:
-        self._patch(settings, subscription.external_id, {"cancelled": False}, "resuming")
-
-    def change_plan(self, settings: TierlineSettings, change: PlanChange) -> None:
-        attributes = {
+    def plan_changes(self, change: PlanChange) -> dict[str, Any]:
+        return {
             "variant_id": int(change.external_key)
             if change.external_key.isdigit()
             else change.external_key,
             "disable_prorations": not change.prorate,
         }
-        self._patch(
-            settings, change.subscription.external_id, attributes, f"moving to {change.tier_key!r}"
-        )

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 from tierline.billing.actions import http
 from tierline.billing.actions.base import (
-    ACCOUNT_KEY,
     CheckoutRequest,
     LiveSubscription,
     PlanChange,
@@ -45,7 +44,7 @@ class PaddleActions(ProviderActions):
     def checkout_url(self, settings: TierlineSettings, request: CheckoutRequest) -> str:
         body = {
             "items": [{"price_id": request.external_key, "quantity": 1}],
-            "custom_data": {ACCOUNT_KEY: request.account_ref},
+            "custom_data": request.account_data,
             "collection_mode": "automatic",
         }
         answer = _call(settings, "creating a transaction", "POST", "/transactions", body)

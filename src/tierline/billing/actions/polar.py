@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 
 from tierline.billing.actions import http
 from tierline.billing.actions.base import (
-    ACCOUNT_KEY,
     CheckoutRequest,
     LiveSubscription,
     PlanChange,
-    ProviderActions,
+    SubscriptionUpdateActions,
     required,
 )
 from tierline.settings import TierlineSettings
@@ -32,7 +31,7 @@ def _call(settings: TierlineSettings, action: str, method: str, path: str, body:
     return http.call(NAME, action, method, url, token=token, json=body)
 
 
-class PolarActions(ProviderActions):
+class PolarActions(SubscriptionUpdateActions):
     """Checkout, portal, cancel/resume and plan change (no preview)."""
 
     name: ClassVar[str] = "polar"
@@ -41,7 +40,7 @@ class PolarActions(ProviderActions):
         body: dict[str, Any] = {
             "products": [request.external_key],
             "external_customer_id": request.account_ref,
-            "metadata": {ACCOUNT_KEY: request.account_ref},
+            "metadata": request.account_data,
             "success_url": request.success_url,
         }
         if request.email:
@@ -62,26 +61,20 @@ class PolarActions(ProviderActions):
         )
         return http.text_at(NAME, "customer session", answer, "customer_portal_url")
 
-    def _patch(
-        self, settings: TierlineSettings, sub_id: str, body: dict[str, Any], what: str
+    resume_changes: ClassVar[dict[str, Any]] = {"cancel_at_period_end": False}
+
+    def update(
+        self, settings: TierlineSettings, sub_id: str, changes: dict[str, Any], what: str
     ) -> None:
-        _call(settings, what, "PATCH", f"/v1/subscriptions/{sub_id}", body)
+        _call(settings, what, "PATCH", f"/v1/subscriptions/{sub_id}", changes)
 
     def cancel_at_period_end(
         self, settings: TierlineSettings, subscription: LiveSubscription, idempotency_key: str
     ) -> None:
-        self._patch(settings, subscription.external_id, {"cancel_at_period_end": True}, "canceling")
+        self.update(settings, subscription.external_id, {"cancel_at_period_end": True}, "canceling")
 
-    def resume(
-        self, settings: TierlineSettings, subscription: LiveSubscription, idempotency_key: str
-    ) -> None:
-        self._patch(settings, subscription.external_id, {"cancel_at_period_end": False}, "resuming")
-
-    def change_plan(self, settings: TierlineSettings, change: PlanChange) -> None:
-        body = {
+    def plan_changes(self, change: PlanChange) -> dict[str, Any]:
+        return {
             "product_id": change.external_key,
             "proration_behavior": "invoice" if change.prorate else "prorate",
         }
-        self._patch(
-            settings, change.subscription.external_id, body, f"moving to {change.tier_key!r}"
-        )

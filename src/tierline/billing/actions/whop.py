@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from tierline.billing.actions import http
 from tierline.billing.actions.base import (
-    ACCOUNT_KEY,
     CheckoutRequest,
     LiveSubscription,
     ProviderActions,
@@ -38,7 +37,7 @@ class WhopActions(ProviderActions):
     def checkout_url(self, settings: TierlineSettings, request: CheckoutRequest) -> str:
         body = {
             "plan_id": request.external_key,
-            "metadata": {ACCOUNT_KEY: request.account_ref},
+            "metadata": request.account_data,
             "redirect_url": request.success_url,
         }
         answer = _call(

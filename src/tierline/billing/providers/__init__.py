@@ -50,7 +50,7 @@ _FACTORIES: dict[str, _Factory] = {
     ),
     lemonsqueezy.NAME: lambda s, clock: lemonsqueezy.LemonSqueezyProvider(
         s.lemonsqueezy_webhook_secret,
-        max_event_age_seconds=s.lemonsqueezy_max_event_age_seconds,
+        tolerance_seconds=s.lemonsqueezy_max_event_age_seconds,
         clock=clock,
     ),
     fake.NAME: lambda s, clock: fake.FakeProvider(s.fake_webhook_secret, clock=clock),

@@ -1,11 +1,15 @@
 """Providers that are a declaration of their fields: where each normalized value lives.
 
-Polar, Whop and Lemon Squeezy each send one object per event (a subscription, membership,
-order, payment or checkout) in a JSON envelope. A provider module declares, as dotted paths
-from the payload's root, where the event id, type and time are, which events carry a
-subscription snapshot (:class:`SnapshotSpec`) and which carry facts (:data:`FactSpec`), its
-status map and its :class:`~tierline.billing.providers.ordering.LifecycleOrder`;
-:class:`DeclaredProvider` does the reading, with every error naming the full path.
+Every provider sends one object per event (a subscription, membership, order, payment,
+invoice or checkout) in a JSON envelope. A provider module declares, as dotted paths from the
+payload's root, where the event id, type and time are, where its subscription object keeps each
+part of a snapshot (:class:`SnapshotSpec`; the events that carry one are its
+:class:`~tierline.billing.providers.ordering.LifecycleOrder`'s), which events carry facts
+(:data:`FactSpec`) and its status map; :class:`DeclaredProvider` does the reading, with every
+error naming the full path. What a provider cannot declare (Stripe's and Paddle's item lists,
+Paddle's scheduled change, Stripe's thin events) it adds by overriding one hook
+(:meth:`DeclaredProvider.items`, :meth:`~DeclaredProvider.snapshot`,
+:meth:`~DeclaredProvider.body`), never by re-implementing the parse.
 
 A :class:`Field` lists the paths to try in order (the first present value wins) and how to
 read the value (:data:`Kind`). A missing intermediate object gives None, never an error; a
@@ -14,8 +18,9 @@ present value of the wrong type is ``malformed_payload``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -28,10 +33,14 @@ from tierline.billing.providers.ordering import LifecycleOrder
 from tierline.billing.providers.signing import SignedProvider
 from tierline.bounds import INT64
 
-#: How a field's value is read: an id (string or integer), text, an RFC 3339 time, a boolean,
-#: an integer, an amount in minor units (integer), an amount in major units (a JSON number,
-#: converted to minor units), or a "paid" marker (true, or the string ``"paid"``).
-Kind = Literal["id", "text", "iso", "flag", "int", "minor", "major", "paid"]
+#: How a field's value is read: an id (string or integer), text, a reference (a string id, or
+#: the expanded object's ``id``), an RFC 3339 time, a unix-seconds time, a boolean, an integer,
+#: an amount in minor units (integer), an amount in minor units sent as a string of digits, an
+#: amount in major units (a JSON number, converted to minor units), or a "paid" marker (true,
+#: or the string ``"paid"``).
+Kind = Literal[
+    "id", "text", "ref", "iso", "unix", "flag", "int", "minor", "digits", "major", "paid"
+]
 #: ISO 4217 currencies without minor units (a Whop ``total`` of 500 JPY is 500 minor units).
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -41,31 +50,47 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 
 @dataclass(frozen=True)
 class Field:
-    """Where one value lives (paths tried in order) and how to read it."""
+    """Where one value lives (paths tried in order) and how to read it.
+
+    A ``required`` field found at none of its paths is ``malformed_payload``.
+    """
 
     paths: tuple[str, ...]
     kind: Kind = "id"
+    required: bool = False
 
     @classmethod
-    def of(cls, *paths: str, kind: Kind = "id") -> Field:
+    def of(cls, *paths: str, kind: Kind = "id", required: bool = False) -> Field:
         """A field from its paths, most specific first."""
-        return cls(paths, kind)
+        return cls(paths, kind, required)
 
 
 #: Facts of a non-snapshot event: fact name (``customer_id``, ``amount_paid``...) -> field.
 FactSpec = Mapping[str, Field]
 
 
+def by_event(*groups: tuple[Iterable[str], FactSpec]) -> dict[str, FactSpec]:
+    """A ``fact_events`` table from (event types, their facts) groups."""
+    return {event: spec for events, spec in groups for event in events}
+
+
 #: One path or several (tried in order).
 Paths = str | tuple[str, ...]
-#: How each snapshot part is read (an id otherwise).
+#: Where most providers keep the host's account ref: the object's metadata, under the key
+#: Tierline's checkout sets (``tierline_account``).
+ACCOUNT_METADATA = "metadata.tierline_account"
+#: The snapshot parts that are times (RFC 3339 unless a spec's ``kinds`` say otherwise).
+TIME_PARTS = ("updated_at", "current_period_end", "cancel_at", "trial_end")
+#: How each snapshot part is read by default (an id otherwise).
 _SNAPSHOT_KINDS: Mapping[str, Kind] = {
-    "updated_at": "iso",
-    "current_period_end": "iso",
-    "cancel_at": "iso",
-    "trial_end": "iso",
+    **dict.fromkeys(TIME_PARTS, "iso"),
     "cancel_at_period_end": "flag",
     "quantity": "int",
+}
+#: ``kinds`` of a provider whose times are unix seconds and whose ids are strings (Stripe, fake).
+UNIX_TEXT_KINDS: Mapping[str, Kind] = {
+    **dict.fromkeys(TIME_PARTS, "unix"),
+    **dict.fromkeys(("external_id", "account_ref", "customer_id"), "text"),
 }
 
 
@@ -89,15 +114,19 @@ class SnapshotSpec(_Rooted):
     the payload's root when they start with ``/``. The defaults are the names most providers
     use; a provider declares only what it names otherwise. The kind of each part is fixed
     (times are RFC 3339, ``cancel_at_period_end`` a boolean, ``quantity`` an integer, the rest
-    ids); ``()`` means the provider does not send it.
+    ids) unless ``kinds`` names another; ``()`` means the provider does not send it.
+    ``statuses`` maps the provider's status values to Tierline's; ``lifecycle`` ranks the
+    snapshots, and its event types are the events that carry one.
     """
 
-    root: str
-    tier_keys: Paths
+    statuses: Mapping[str, SubscriptionStatus]
+    lifecycle: LifecycleOrder
+    root: str = "data"
+    tier_keys: Paths = ()
     external_id: Paths = "id"
     status: Paths = "status"
     updated_at: Paths = "updated_at"
-    account_ref: Paths = ()
+    account_ref: Paths = ACCOUNT_METADATA
     customer_id: Paths = "customer_id"
     quantity: Paths = ()
     current_period_end: Paths = "current_period_end"
@@ -106,10 +135,12 @@ class SnapshotSpec(_Rooted):
     trial_end: Paths = "trial_end"
     #: Facts read beside the snapshot (e.g. a Polar subscription's ``checkout_id``).
     facts: FactSpec = field(default_factory=dict)
+    #: Part -> kind, where the provider's differs from the default (e.g. unix-seconds times).
+    kinds: Mapping[str, Kind] = field(default_factory=dict)
 
     def field(self, part: str) -> Field:
-        """Snapshot part ``part`` as a :class:`Field` of its fixed kind."""
-        return Field(self.paths(part), _SNAPSHOT_KINDS.get(part, "id"))
+        """Snapshot part ``part`` as a :class:`Field` of its kind."""
+        return Field(self.paths(part), self.kinds.get(part) or _SNAPSHOT_KINDS.get(part, "id"))
 
 
 @dataclass(frozen=True)
@@ -122,14 +153,14 @@ class PaymentSpec(_Rooted):
     when the provider has such a field), ``currency``, ``billing_reason``.
     """
 
-    root: str
     amount: Paths
+    root: str = "data"
     amount_kind: Kind = "minor"
     paid: Paths = ()
     payment_id: Paths = "id"
     subscription_id: Paths = "subscription_id"
     customer_id: Paths = "customer_id"
-    account_ref: Paths = ()
+    account_ref: Paths = ACCOUNT_METADATA
     currency: Paths = "currency"
     billing_reason: Paths = "billing_reason"
 
@@ -166,6 +197,20 @@ def _minor(reader: PayloadReader, value: Any, path: str, currency: str | None) -
     return int(amount.scaleb(exponent).to_integral_value())
 
 
+#: The :class:`PayloadReader` method that reads each plain kind.
+_READERS: Mapping[Kind, str] = {
+    "id": "opt_id",
+    "text": "opt_string",
+    "ref": "ref",
+    "iso": "iso",
+    "unix": "unix",
+    "flag": "flag",
+    "int": "opt_int",
+    "minor": "opt_int",
+    "digits": "digits",
+}
+
+
 @dataclass(frozen=True)
 class DeclaredReader:
     """Reads :class:`Field` values from one payload, by dotted path from its root."""
@@ -184,6 +229,11 @@ class DeclaredReader:
             data = inner
         return data, key
 
+    def object(self, dotted: str) -> Mapping[str, Any]:
+        """The object at ``dotted`` (an empty one when it or a parent is absent)."""
+        found = self.parent(f"{dotted}.-")
+        return {} if found is None else found[0]
+
     def value(self, spec: Field, currency: str | None = None) -> Any:
         """The first present value among ``spec.paths``, read as ``spec.kind`` (or None)."""
         for dotted in spec.paths:
@@ -194,25 +244,18 @@ class DeclaredReader:
             value = self._read(spec.kind, data, key, dotted, currency)
             if value is not None:
                 return value
+        if spec.required:
+            raise self.reader.fail(" or ".join(spec.paths), None, "a non-empty string")
         return False if spec.kind == "flag" else None
 
     def _read(
         self, kind: Kind, data: Mapping[str, Any], key: str, path: str, currency: str | None
     ) -> Any:
-        read = self.reader
-        if kind == "id":
-            return read.opt_id(data, key, path)
-        if kind == "text":
-            return read.opt_string(data, key, path)
-        if kind == "iso":
-            return read.iso(data, key, path)
-        if kind == "flag":
-            return read.flag(data, key, path)
-        if kind in ("int", "minor"):
-            return read.opt_int(data, key, path)
         if kind == "paid":
             return data[key] is True or data[key] == "paid"
-        return _minor(read, data[key], path, currency)
+        if kind == "major":
+            return _minor(self.reader, data[key], path, currency)
+        return getattr(self.reader, _READERS[kind])(data, key, path)
 
     def facts(self, spec: FactSpec) -> dict[str, Any]:
         """Every fact of ``spec``; ``amount_paid`` is None unless ``paid`` says it was."""
@@ -228,18 +271,18 @@ class DeclaredProvider(SignedProvider):
 
     Subclasses set ``name`` and the signing attributes of
     :class:`~tierline.billing.providers.signing.SignedProvider`, and the class attributes
-    below. :meth:`event_id` may be overridden when the id is not a payload field.
+    below. :meth:`event_id` may be overridden when the id is not a payload field; the other
+    hooks when a part cannot be declared.
     """
 
     event_id_field: ClassVar[Field]
     event_type_field: ClassVar[Field]
     occurred_at_field: ClassVar[Field]
-    #: Event type -> where its subscription lives; these events carry a snapshot.
-    snapshots: ClassVar[Mapping[str, SnapshotSpec]]
+    #: The subscription: where it lives, its statuses, and its lifecycle (whose event types
+    #: are the events that carry a snapshot).
+    subscription: ClassVar[SnapshotSpec]
     #: Event type -> its facts (payments, checkouts); these carry no snapshot.
-    fact_events: ClassVar[Mapping[str, FactSpec]]
-    statuses: ClassVar[Mapping[str, SubscriptionStatus]]
-    lifecycle: ClassVar[LifecycleOrder]
+    fact_events: ClassVar[Mapping[str, FactSpec]] = {}
 
     @cached_property
     def reader(self) -> PayloadReader:
@@ -254,6 +297,15 @@ class DeclaredProvider(SignedProvider):
             raise self.reader.fail(path, None, "a non-empty string")
         return str(value)
 
+    def occurred_at(self, fields: DeclaredReader) -> datetime | None:
+        """When the event happened (default: the declared field)."""
+        value: datetime | None = fields.value(self.occurred_at_field)
+        return value
+
+    def livemode(self, fields: DeclaredReader) -> bool | None:
+        """The provider's live/test flag (default: None, the provider sends none)."""
+        return None
+
     def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
         """Normalize a verified payload (see the provider module's docstring)."""
         fields = DeclaredReader(self.reader, payload)
@@ -261,51 +313,66 @@ class DeclaredProvider(SignedProvider):
         if event_type is None:
             path = " or ".join(self.event_type_field.paths)
             raise self.reader.fail(path, None, "the event type (a non-empty string)")
-        snapshot: SubscriptionSnapshot | None = None
-        facts: dict[str, Any] = {}
-        if (spec := self.snapshots.get(event_type)) is not None:
-            snapshot = self._snapshot(fields, spec, event_type)
-            facts = fields.facts(spec.facts)
-        elif (fact_spec := self.fact_events.get(event_type)) is not None:
-            facts = fields.facts(fact_spec)
+        snapshot, facts = self.body(fields, event_type)
         return ProviderEvent(
             provider=self.name,
             event_id=self.event_id(fields, event_type),
             type=event_type,
-            occurred_at=fields.value(self.occurred_at_field),
+            occurred_at=self.occurred_at(fields),
             subscription=snapshot,
             data=facts,
+            livemode=self.livemode(fields),
         )
 
-    def _snapshot(
+    def body(
+        self, fields: DeclaredReader, event_type: str
+    ) -> tuple[SubscriptionSnapshot | None, dict[str, Any]]:
+        """The event's snapshot (a lifecycle event) and facts; neither for another type."""
+        if event_type in self.subscription.lifecycle.events:
+            spec = self.subscription
+            return self.snapshot(fields, spec, event_type), fields.facts(spec.facts)
+        if (fact_spec := self.fact_events.get(event_type)) is not None:
+            return None, fields.facts(fact_spec)
+        return None, {}
+
+    def items(self, fields: DeclaredReader, spec: SnapshotSpec) -> tuple[SubscriptionItem, ...]:
+        """The subscription's priced items (default: one, from ``tier_keys`` and ``quantity``)."""
+        keys = item_keys(*(fields.value(Field.of(path)) for path in spec.paths("tier_keys")))
+        return (SubscriptionItem(keys=keys, quantity=fields.value(spec.field("quantity"))),)
+
+    def snapshot(
         self, fields: DeclaredReader, spec: SnapshotSpec, event_type: str
     ) -> SubscriptionSnapshot:
+        """The subscription at ``spec.root`` as a snapshot ranked by ``lifecycle``."""
         [status_path, *_] = spec.paths("status")
         found = fields.parent(status_path)
         if found is None:
-            raise self.reader.fail(status_path, None, f"one of {', '.join(self.statuses)}")
-        status: SubscriptionStatus = self.reader.choice(*found, status_path, self.statuses)
+            raise self.reader.fail(status_path, None, f"one of {', '.join(spec.statuses)}")
+        status: SubscriptionStatus = self.reader.choice(*found, status_path, spec.statuses)
         external_id = fields.value(spec.field("external_id"))
         if external_id is None:
             raise self.reader.fail(spec.paths("external_id")[0], None, "the subscription's id")
-        keys = item_keys(*(fields.value(Field.of(path)) for path in spec.paths("tier_keys")))
+        items = self.items(fields, spec)
         parts = {
             part: fields.value(spec.field(part))
-            for part in (
-                "account_ref",
-                "customer_id",
-                "current_period_end",
-                "cancel_at_period_end",
-                "cancel_at",
-                "trial_end",
-                "updated_at",
-            )
+            for part in ("account_ref", "customer_id", "cancel_at_period_end", *TIME_PARTS)
         }
-        item = SubscriptionItem(keys=keys, quantity=fields.value(spec.field("quantity")))
         return SubscriptionSnapshot(
             external_id=external_id,
             status=status,
-            items=(item,),
-            rank=self.lifecycle.rank(event_type, status),
+            items=items,
+            rank=spec.lifecycle.rank(event_type, status),
+            livemode=self.livemode(fields),
             **parts,
         )
+
+
+class EventObjectProvider(DeclaredProvider):
+    """A declared provider whose events are Stripe's event object (Stripe, the fake provider).
+
+    The envelope is ``{"id", "type", "created" (unix seconds), "data"}``; the id is required.
+    """
+
+    event_id_field = Field.of("id", kind="text")
+    event_type_field = Field.of("type", kind="text")
+    occurred_at_field = Field.of("created", kind="unix")

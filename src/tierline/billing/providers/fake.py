@@ -59,10 +59,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
+from tierline.billing.providers.base import SubscriptionItem, SubscriptionSnapshot
+from tierline.billing.providers.declared import (
+    UNIX_TEXT_KINDS,
+    DeclaredReader,
+    EventObjectProvider,
+    Field,
+    SnapshotSpec,
+)
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.ordering import LifecycleOrder
-from tierline.billing.providers.signing import SignatureScheme, SignedProvider
+from tierline.billing.providers.signing import SignatureScheme
 from tierline.errors import ValidationError
 
 NAME = "fake"
@@ -81,15 +88,8 @@ EVENT_TYPES: tuple[str, ...] = (
     SUBSCRIPTION_CANCELED,
 )
 
-SCHEME = SignatureScheme(
-    provider=NAME,
-    header=SIGNATURE_HEADER,
-    separator=",",
-    timestamp_key="t",
-    hash_key="v1",
-    joiner=".",
-    setting="TIERLINE_FAKE_WEBHOOK_SECRET",
-)
+#: Stripe's scheme under Tierline's name.
+SCHEME = SignatureScheme.stripe_style(NAME, SIGNATURE_HEADER, "TIERLINE_FAKE_WEBHOOK_SECRET")
 #: The ordering table (see the module docstring's "Ordering").
 LIFECYCLE = LifecycleOrder(
     events={
@@ -108,40 +108,54 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
     return SCHEME.sign(body, secret, timestamp)
 
 
-class FakeProvider(SignedProvider):
+_SUB = "data.subscription"
+#: Where an event's subscription keeps each part of a snapshot (its time is the event's).
+SUBSCRIPTION = SnapshotSpec(
+    statuses={status.value: status for status in SubscriptionStatus},
+    lifecycle=LIFECYCLE,
+    root=_SUB,
+    updated_at="/created",
+    account_ref="account_ref",
+    cancel_at="cancel_at",
+    kinds=UNIX_TEXT_KINDS,
+)
+#: A checkout's facts: the event's own, else its subscription's.
+CHECKOUT = {
+    "account_ref": Field.of("data.account_ref", f"{_SUB}.account_ref", kind="text"),
+    "customer_id": Field.of("data.customer_id", f"{_SUB}.customer_id", kind="text"),
+    "subscription_id": Field.of(f"{_SUB}.id", kind="text"),
+}
+
+
+class FakeProvider(EventObjectProvider):
     """Verifies and parses the fake provider's webhooks (see the module docstring)."""
 
     name = NAME
     scheme = SCHEME
     default_tolerance = DEFAULT_TOLERANCE_SECONDS
+    subscription = SUBSCRIPTION
 
-    def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
-        """Normalize a payload; checkout data has account_ref, customer_id, subscription_id."""
-        event_id = _READ.string(payload, "id", "id")
-        event_type = _READ.string(payload, "type", "type")
-        occurred_at = _READ.unix(payload, "created", "created")
-        data = _READ.obj(payload, "data", "data")
-        raw_sub = _READ.opt_obj(data, "subscription", "data.subscription")
+    def body(
+        self, fields: DeclaredReader, event_type: str
+    ) -> tuple[SubscriptionSnapshot | None, dict[str, Any]]:
+        """Any event may carry a subscription (``subscription.*`` must); a checkout its facts."""
+        data = _READ.obj(fields.payload, "data", "data")
+        raw_sub = _READ.opt_obj(data, "subscription", _SUB)
         if raw_sub is None and event_type.startswith("subscription."):
-            raise _READ.fail("data.subscription", None, f"an object for {event_type} events")
-        snapshot = None if raw_sub is None else _snapshot(raw_sub, event_type, occurred_at)
-        facts: dict[str, Any] = {}
-        if event_type == CHECKOUT_COMPLETED:
-            account_ref = _READ.opt_string(data, "account_ref", "data.account_ref")
-            customer_id = _READ.opt_string(data, "customer_id", "data.customer_id")
-            facts = {
-                "account_ref": account_ref or (snapshot.account_ref if snapshot else None),
-                "customer_id": customer_id or (snapshot.customer_id if snapshot else None),
-                "subscription_id": snapshot.external_id if snapshot else None,
-            }
-        return ProviderEvent(
-            provider=NAME,
-            event_id=event_id,
-            type=event_type,
-            occurred_at=occurred_at,
-            subscription=snapshot,
-            data=facts,
-        )
+            raise _READ.fail(_SUB, None, f"an object for {event_type} events")
+        snapshot = None if raw_sub is None else self.snapshot(fields, SUBSCRIPTION, event_type)
+        facts = fields.facts(CHECKOUT) if event_type == CHECKOUT_COMPLETED else {}
+        return snapshot, facts
+
+    def items(self, fields: DeclaredReader, spec: SnapshotSpec) -> tuple[SubscriptionItem, ...]:
+        """The ``items`` list, or one item from the subscription's own tier_key and quantity."""
+        sub = fields.object(_SUB)
+        if sub.get("items") is None:
+            return (_item({k: sub.get(k) for k in ("tier_key", "quantity")}, _SUB),)
+        raw = _READ.objects(sub, "items", f"{_SUB}.items")
+        if sub.get("tier_key") is not None:
+            raise _READ.fail(f"{_SUB}.tier_key", sub["tier_key"], "null when items are given")
+        return tuple(_item(item, f"{_SUB}.items[{index}]") for index, item in enumerate(raw))
 
 
 def _item(data: Mapping[str, Any], where: str) -> SubscriptionItem:
@@ -153,42 +167,6 @@ def _item(data: Mapping[str, Any], where: str) -> SubscriptionItem:
         keys=(tier_key,) if tier_key else (),
         quantity=quantity,
         current_period_end=_READ.unix(data, "current_period_end", f"{where}.current_period_end"),
-    )
-
-
-def _items(sub: Mapping[str, Any], where: str) -> tuple[SubscriptionItem, ...]:
-    """The ``items`` list, or one item from the subscription's own tier_key and quantity."""
-    if sub.get("items") is None:
-        return (_item({k: sub.get(k) for k in ("tier_key", "quantity")}, where),)
-    raw = _READ.objects(sub, "items", f"{where}.items")
-    if sub.get("tier_key") is not None:
-        raise _READ.fail(f"{where}.tier_key", sub["tier_key"], "null when items are given")
-    return tuple(_item(item, f"{where}.items[{index}]") for index, item in enumerate(raw))
-
-
-def _snapshot(
-    sub: Mapping[str, Any], event_type: str, updated_at: datetime | None
-) -> SubscriptionSnapshot:
-    where = "data.subscription"
-    raw_status = _READ.string(sub, "status", f"{where}.status")
-    try:
-        status = SubscriptionStatus(raw_status)
-    except ValueError as exc:
-        raise _READ.fail(f"{where}.status", raw_status, f"one of {_STATUSES}") from exc
-    return SubscriptionSnapshot(
-        external_id=_READ.string(sub, "id", f"{where}.id"),
-        status=status,
-        account_ref=_READ.opt_string(sub, "account_ref", f"{where}.account_ref"),
-        customer_id=_READ.opt_string(sub, "customer_id", f"{where}.customer_id"),
-        items=_items(sub, where),
-        current_period_end=_READ.unix(sub, "current_period_end", f"{where}.current_period_end"),
-        cancel_at_period_end=_READ.flag(
-            sub, "cancel_at_period_end", f"{where}.cancel_at_period_end"
-        ),
-        cancel_at=_READ.unix(sub, "cancel_at", f"{where}.cancel_at"),
-        trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
-        updated_at=updated_at,
-        rank=LIFECYCLE.rank(event_type, status),
     )
 
 

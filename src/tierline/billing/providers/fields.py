@@ -126,6 +126,22 @@ class PayloadReader:
                 path, value, f"an RFC 3339 timestamp with a time zone within {_WINDOW}"
             ) from exc
 
+    def ref(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        """An optional id sent as a string, or as the object itself when expanded (Stripe)."""
+        value = data.get(key)
+        if isinstance(value, Mapping):
+            return self.string(value, "id", f"{path}.id")
+        return self.opt_string(data, key, path)
+
+    def digits(self, data: Mapping[str, Any], key: str, path: str) -> int | None:
+        """An optional amount in minor units sent as a string of digits (Paddle's ``"2900"``)."""
+        value = self.opt_string(data, key, path)
+        if value is None:
+            return None
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
+            raise self.fail(path, value, "an amount in minor units (a string of digits)")
+        return int(value)
+
     def opt_id(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
         """An optional id sent as a string or an integer (Lemon Squeezy's numeric ids)."""
         value = data.get(key)

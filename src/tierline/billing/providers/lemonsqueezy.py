@@ -52,8 +52,7 @@ Ordering (:data:`LIFECYCLE`)
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -64,9 +63,10 @@ from tierline.billing.providers.declared import (
     Field,
     PaymentSpec,
     SnapshotSpec,
+    by_event,
 )
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
-from tierline.billing.providers.signing import BodyHmacScheme, Clock, check_age, unix_now
+from tierline.billing.providers.signing import BodyHmacScheme, check_age, unix_now
 
 NAME = "lemonsqueezy"
 ACCOUNT_CUSTOM_DATA_KEY = "tierline_account"
@@ -105,10 +105,17 @@ STATUS_MAP: Mapping[str, SubscriptionStatus] = {
 SCHEME = BodyHmacScheme(NAME, "X-Signature", "TIERLINE_LEMONSQUEEZY_WEBHOOK_SECRET")
 
 UPDATED_AT = Field.of("data.attributes.updated_at", kind="iso")
+#: JSON:API documents: the object's fields are its ``attributes``, its id is ``data.id``, and the
+#: checkout's custom data travels in ``meta``.
+_DOCUMENT: dict[str, Any] = {
+    "root": "data.attributes",
+    "account_ref": f"/meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
+}
 SUBSCRIPTION = SnapshotSpec(
-    root="data.attributes",
+    statuses=STATUS_MAP,
+    lifecycle=LIFECYCLE,
+    **_DOCUMENT,
     external_id="/data.id",
-    account_ref=f"/meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
     tier_keys=("variant_id", "product_id"),
     quantity="first_subscription_item.quantity",
     current_period_end="renews_at",
@@ -116,15 +123,7 @@ SUBSCRIPTION = SnapshotSpec(
     cancel_at="ends_at",
     trial_end="trial_ends_at",
 )
-
-
-INVOICE = PaymentSpec(
-    root="data.attributes",
-    amount="total",
-    paid="status",
-    payment_id="/data.id",
-    account_ref=f"/meta.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
-)
+INVOICE = PaymentSpec(**_DOCUMENT, amount="total", paid="status", payment_id="/data.id")
 #: An order names no subscription (the subscription event that follows links it).
 ORDER = dataclasses.replace(INVOICE, subscription_id=()).facts()
 INVOICE_FACTS = INVOICE.facts()
@@ -133,7 +132,8 @@ INVOICE_FACTS = INVOICE.facts()
 class LemonSqueezyProvider(DeclaredProvider):
     """Verifies and parses Lemon Squeezy webhooks (see the module docstring).
 
-    ``max_event_age_seconds`` bounds how far ``data.attributes.updated_at`` may be from now.
+    ``tolerance_seconds`` is the maximum event age: how far ``data.attributes.updated_at`` may
+    be from now (``TIERLINE_LEMONSQUEEZY_MAX_EVENT_AGE_SECONDS``).
     """
 
     name = NAME
@@ -142,22 +142,8 @@ class LemonSqueezyProvider(DeclaredProvider):
     event_id_field = Field(())
     event_type_field = Field.of("meta.event_name", kind="text")
     occurred_at_field = UPDATED_AT
-    snapshots = dict.fromkeys(SUBSCRIPTION_EVENT_RANKS, SUBSCRIPTION)
-    fact_events = {
-        **dict.fromkeys(INVOICE_EVENTS, INVOICE_FACTS),
-        **dict.fromkeys(ORDER_EVENTS, ORDER),
-    }
-    statuses = STATUS_MAP
-    lifecycle = LIFECYCLE
-
-    def __init__(
-        self,
-        secrets: Sequence[str],
-        *,
-        max_event_age_seconds: int | None = None,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(secrets, tolerance_seconds=max_event_age_seconds, clock=clock)
+    subscription = SUBSCRIPTION
+    fact_events = by_event((INVOICE_EVENTS, INVOICE_FACTS), (ORDER_EVENTS, ORDER))
 
     def check(self, payload: Mapping[str, Any]) -> None:
         """Refuse a delivery whose ``updated_at`` is too far from now (``stale_timestamp``)."""

@@ -51,15 +51,24 @@ Ordering (:data:`LIFECYCLE`, combined by :mod:`tierline.billing.providers.orderi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
-from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
+from tierline.billing.providers.base import SubscriptionItem, SubscriptionSnapshot
+from tierline.billing.providers.declared import (
+    DeclaredProvider,
+    DeclaredReader,
+    FactSpec,
+    Field,
+    SnapshotSpec,
+    by_event,
+)
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.items import item_keys
 from tierline.billing.providers.ordering import LifecycleOrder
-from tierline.billing.providers.signing import SignatureScheme, SignedProvider
+from tierline.billing.providers.signing import SignatureScheme
 
 NAME = "paddle"
 SIGNATURE_HEADER = "Paddle-Signature"
@@ -91,17 +100,10 @@ LIFECYCLE = LifecycleOrder(
     events=SUBSCRIPTION_EVENT_RANKS, terminal=frozenset({SubscriptionStatus.CANCELED})
 )
 
+#: ``ts=<unix>;h1=<hex>`` over ``{ts}:{body}`` (the columns of :mod:`...signing`'s table).
 SCHEME = SignatureScheme(
-    provider=NAME,
-    header=SIGNATURE_HEADER,
-    separator=";",
-    timestamp_key="ts",
-    hash_key="h1",
-    joiner=":",
-    setting="TIERLINE_PADDLE_WEBHOOK_SECRET",
+    NAME, SIGNATURE_HEADER, ";", "ts", "h1", ":", "TIERLINE_PADDLE_WEBHOOK_SECRET"
 )
-_READ = PayloadReader(NAME)
-
 #: Paddle's subscription statuses, normalized.
 STATUS_MAP: Mapping[str, SubscriptionStatus] = {
     "active": SubscriptionStatus.ACTIVE,
@@ -117,58 +119,90 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
     return SCHEME.sign(body, secret, timestamp)
 
 
-class PaddleProvider(SignedProvider):
+#: Where a subscription notification's entity (``data``) keeps each part of a snapshot; the
+#: cancellation and the trial end are read from ``scheduled_change`` and the items.
+SUBSCRIPTION = SnapshotSpec(
+    statuses=STATUS_MAP,
+    lifecycle=LIFECYCLE,
+    account_ref=f"custom_data.{ACCOUNT_CUSTOM_DATA_KEY}",
+    current_period_end="current_billing_period.ends_at",
+    cancel_at_period_end=(),
+    trial_end=(),
+    facts={"transaction_id": Field.of("data.transaction_id", kind="text")},
+    kinds=dict.fromkeys(("external_id", "account_ref", "customer_id"), "text"),
+)
+#: A payment's facts (the same keys a Stripe invoice gives).
+PAYMENT: FactSpec = {
+    "transaction_id": Field.of("data.id", kind="text", required=True),
+    "subscription_id": Field.of("data.subscription_id", kind="text"),
+    "customer_id": Field.of("data.customer_id", kind="text"),
+    "account_ref": Field.of(f"data.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}", kind="text"),
+    "amount_paid": Field.of("data.details.totals.grand_total", kind="digits"),
+    "currency": Field.of("data.currency_code", kind="text"),
+    "origin": Field.of("data.origin", kind="text"),
+}
+_NOTIFICATION_ID = Field.of("notification_id", kind="text")
+
+
+class PaddleProvider(DeclaredProvider):
     """Verifies and parses Paddle Billing webhooks (see the module docstring)."""
 
     name = NAME
     scheme = SCHEME
     default_tolerance = DEFAULT_TOLERANCE_SECONDS
+    event_id_field = Field.of("event_id", kind="text")
+    event_type_field = Field.of("event_type", kind="text")
+    occurred_at_field = Field.of("occurred_at", kind="iso")
+    subscription = SUBSCRIPTION
+    fact_events = by_event((PAYMENT_EVENTS, PAYMENT))
 
-    def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
-        """Normalize a verified Paddle notification."""
-        event_id = _READ.string(payload, "event_id", "event_id")
-        event_type = _READ.string(payload, "event_type", "event_type")
-        occurred_at = _READ.iso(payload, "occurred_at", "occurred_at")
-        data = _READ.obj(payload, "data", "data")
-        facts: dict[str, Any] = {
-            "notification_id": _READ.opt_string(payload, "notification_id", "notification_id")
-        }
-        snapshot = None
-        if event_type in SUBSCRIPTION_EVENTS:
-            snapshot = _snapshot(data, event_type)
-            transaction_id = _READ.opt_string(data, "transaction_id", "data.transaction_id")
-            if transaction_id is not None:
-                facts["transaction_id"] = transaction_id
-        elif event_type in PAYMENT_EVENTS:
-            facts.update(_payment_facts(data))
-        return ProviderEvent(
-            provider=NAME,
-            event_id=event_id,
-            type=event_type,
-            occurred_at=occurred_at,
-            subscription=snapshot,
-            data=facts,
+    def body(
+        self, fields: DeclaredReader, event_type: str
+    ) -> tuple[SubscriptionSnapshot | None, dict[str, Any]]:
+        """The declared body; every event also names its ``notification_id``."""
+        self.reader.obj(fields.payload, "data", "data")
+        snapshot, facts = super().body(fields, event_type)
+        if facts.get("transaction_id", ...) is None:
+            del facts["transaction_id"]  # a subscription event names one only when it has one
+        return snapshot, {"notification_id": fields.value(_NOTIFICATION_ID), **facts}
+
+    def items(self, fields: DeclaredReader, spec: SnapshotSpec) -> tuple[SubscriptionItem, ...]:
+        """One item per ``data.items[]`` entry (the period is the subscription's)."""
+        items = _READ.objects(fields.object("data"), "items", "data.items")
+        return tuple(_item(item, f"data.items[{index}]") for index, item in enumerate(items))
+
+    def snapshot(
+        self, fields: DeclaredReader, spec: SnapshotSpec, event_type: str
+    ) -> SubscriptionSnapshot:
+        """The declared snapshot with the scheduled cancellation and the trial's end."""
+        snapshot = super().snapshot(fields, spec, event_type)
+        sub = fields.object("data")
+        change = _READ.opt_obj(sub, "scheduled_change", "data.scheduled_change")
+        cancel_at, at_period_end = _cancel_at(change, snapshot.current_period_end)
+        trialing = snapshot.status is SubscriptionStatus.TRIALING
+        return replace(
+            snapshot,
+            cancel_at=cancel_at,
+            cancel_at_period_end=at_period_end,
+            trial_end=_trial_end(_READ.objects(sub, "items", "data.items")) if trialing else None,
         )
 
 
-def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
-    found: list[SubscriptionItem] = []
-    for index, item in enumerate(items):
-        where = f"data.items[{index}]"
-        price = _READ.obj(item, "price", f"{where}.price")
-        product = _READ.opt_obj(item, "product", f"{where}.product") or {}
-        keys = item_keys(
-            _tier_of(price, f"{where}.price"),
-            _tier_of(product, f"{where}.product"),
-            _READ.string(price, "id", f"{where}.price.id"),
-            _READ.opt_string(price, "product_id", f"{where}.price.product_id"),
-        )
-        found.append(
-            SubscriptionItem(
-                keys=keys, quantity=_READ.opt_int(item, "quantity", f"{where}.quantity")
-            )
-        )
-    return tuple(found)
+_READ = PayloadReader(NAME)
+
+
+def _item(item: Mapping[str, Any], where: str) -> SubscriptionItem:
+    price = _READ.obj(item, "price", f"{where}.price")
+    product = _READ.opt_obj(item, "product", f"{where}.product") or {}
+    keys = item_keys(
+        _tier_of(price, f"{where}.price"),
+        _tier_of(product, f"{where}.product"),
+        _READ.string(price, "id", f"{where}.price.id"),
+        _READ.opt_string(price, "product_id", f"{where}.price.product_id"),
+    )
+    return SubscriptionItem(
+        keys=keys, quantity=_READ.opt_int(item, "quantity", f"{where}.quantity")
+    )
 
 
 def _tier_of(entity: Mapping[str, Any], where: str) -> str | None:
@@ -189,34 +223,6 @@ def _trial_end(items: list[Mapping[str, Any]]) -> datetime | None:
     return max(ends, default=None)
 
 
-def _payment_facts(txn: Mapping[str, Any]) -> dict[str, Any]:
-    """The normalized payment facts of a transaction (the same keys a Stripe invoice gives)."""
-    custom = _READ.opt_obj(txn, "custom_data", "data.custom_data") or {}
-    details = _READ.opt_obj(txn, "details", "data.details") or {}
-    totals = _READ.opt_obj(details, "totals", "data.details.totals") or {}
-    return {
-        "transaction_id": _READ.string(txn, "id", "data.id"),
-        "subscription_id": _READ.opt_string(txn, "subscription_id", "data.subscription_id"),
-        "customer_id": _READ.opt_string(txn, "customer_id", "data.customer_id"),
-        "account_ref": _READ.opt_string(
-            custom, ACCOUNT_CUSTOM_DATA_KEY, f"data.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}"
-        ),
-        "amount_paid": _minor_units(totals, "grand_total", "data.details.totals.grand_total"),
-        "currency": _READ.opt_string(txn, "currency_code", "data.currency_code"),
-        "origin": _READ.opt_string(txn, "origin", "data.origin"),
-    }
-
-
-def _minor_units(data: Mapping[str, Any], key: str, path: str) -> int | None:
-    """A Paddle amount: a string of digits in the currency's lowest unit (``"2900"``)."""
-    value = _READ.opt_string(data, key, path)
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise _READ.fail(path, value, "an amount in minor units (a string of digits)")
-    return int(value)
-
-
 def _cancel_at(
     change: Mapping[str, Any] | None, period_end: datetime | None
 ) -> tuple[datetime | None, bool]:
@@ -227,35 +233,3 @@ def _cancel_at(
         return None, False
     effective = _READ.iso(change, "effective_at", "data.scheduled_change.effective_at")
     return effective, effective is None or effective == period_end
-
-
-def _snapshot(sub: Mapping[str, Any], event_type: str) -> SubscriptionSnapshot:
-    raw_status = _READ.string(sub, "status", "data.status")
-    status = STATUS_MAP.get(raw_status)
-    if status is None:
-        raise _READ.fail("data.status", raw_status, f"one of {', '.join(STATUS_MAP)}")
-    items = _READ.objects(sub, "items", "data.items")
-    custom = _READ.opt_obj(sub, "custom_data", "data.custom_data") or {}
-    period = _READ.opt_obj(sub, "current_billing_period", "data.current_billing_period")
-    period_end = (
-        None
-        if period is None
-        else _READ.iso(period, "ends_at", "data.current_billing_period.ends_at")
-    )
-    change = _READ.opt_obj(sub, "scheduled_change", "data.scheduled_change")
-    cancel_at, at_period_end = _cancel_at(change, period_end)
-    return SubscriptionSnapshot(
-        external_id=_READ.string(sub, "id", "data.id"),
-        status=status,
-        account_ref=_READ.opt_string(
-            custom, ACCOUNT_CUSTOM_DATA_KEY, f"data.custom_data.{ACCOUNT_CUSTOM_DATA_KEY}"
-        ),
-        customer_id=_READ.opt_string(sub, "customer_id", "data.customer_id"),
-        items=_items(items),
-        current_period_end=period_end,
-        cancel_at_period_end=at_period_end,
-        cancel_at=cancel_at,
-        trial_end=_trial_end(items) if status is SubscriptionStatus.TRIALING else None,
-        updated_at=_READ.iso(sub, "updated_at", "data.updated_at"),
-        rank=LIFECYCLE.rank(event_type, status),
-    )

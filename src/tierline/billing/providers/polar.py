@@ -45,18 +45,17 @@ from __future__ import annotations
 
 from tierline.billing.providers import stripe
 from tierline.billing.providers.declared import (
-    DeclaredProvider,
     DeclaredReader,
     FactSpec,
     Field,
     PaymentSpec,
     SnapshotSpec,
+    by_event,
 )
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
-    DEFAULT_TOLERANCE_SECONDS,
-    WEBHOOK_ID_KEY,
     KeyDerivation,
+    StandardWebhooksProvider,
     StandardWebhooksScheme,
 )
 
@@ -85,7 +84,8 @@ SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_POLAR_WEBHOOK_SECRET", KeyDeriva
 
 _ACCOUNT = Field.of(f"data.metadata.{ACCOUNT_METADATA_KEY}", "data.customer.external_id")
 SUBSCRIPTION = SnapshotSpec(
-    root="data",
+    statuses=STATUS_MAP,
+    lifecycle=LIFECYCLE,
     tier_keys=(f"product.metadata.{TIER_METADATA_KEY}", "product_id"),
     updated_at=("modified_at", "created_at"),
     account_ref=(f"metadata.{ACCOUNT_METADATA_KEY}", "customer.external_id"),
@@ -94,7 +94,6 @@ SUBSCRIPTION = SnapshotSpec(
     facts={"checkout_id": Field.of("data.checkout_id")},
 )
 ORDER = PaymentSpec(
-    root="data",
     amount="total_amount",
     paid="paid",
     account_ref=(f"metadata.{ACCOUNT_METADATA_KEY}", "customer.external_id"),
@@ -109,22 +108,13 @@ CHECKOUT: FactSpec = {
 }
 
 
-class PolarProvider(DeclaredProvider):
+class PolarProvider(StandardWebhooksProvider):
     """Verifies and parses Polar webhooks (see the module docstring)."""
 
     name = NAME
     scheme = SCHEME
-    default_tolerance = DEFAULT_TOLERANCE_SECONDS
-    event_id_field = Field.of(WEBHOOK_ID_KEY)
-    event_type_field = Field.of("type", kind="text")
-    occurred_at_field = Field.of("timestamp", kind="iso")
-    snapshots = dict.fromkeys(SUBSCRIPTION_EVENT_RANKS, SUBSCRIPTION)
-    fact_events = {
-        **dict.fromkeys(PAYMENT_EVENTS, ORDER),
-        **dict.fromkeys(CHECKOUT_EVENTS, CHECKOUT),
-    }
-    statuses = STATUS_MAP
-    lifecycle = LIFECYCLE
+    subscription = SUBSCRIPTION
+    fact_events = by_event((PAYMENT_EVENTS, ORDER), (CHECKOUT_EVENTS, CHECKOUT))
 
     def event_id(self, fields: DeclaredReader, event_type: str) -> str:
         """The ``webhook-id``; without it (a stored event re-parsed), a derived id."""

@@ -249,6 +249,11 @@ class SignatureScheme(HmacScheme):
     #: The setting that holds this provider's secrets, named in "no secret" errors.
     setting: str
 
+    @classmethod
+    def stripe_style(cls, provider: str, header: str, setting: str) -> SignatureScheme:
+        """Stripe's spelling (``t=<unix>,v1=<hex>`` over ``{t}.{body}``) in header ``header``."""
+        return cls(provider, header, ",", "t", "v1", ".", setting)
+
     def signed_content(self, timestamp: int, body: bytes) -> bytes:
         """The exact bytes the provider signs: timestamp, joiner, raw body."""
         return f"{timestamp}{self.joiner}".encode() + body

@@ -32,9 +32,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from hashlib import sha256
-from typing import Any
+from typing import Any, ClassVar
 
 from tierline.billing.providers.base import WebhookRejected
+from tierline.billing.providers.declared import DeclaredProvider, Field
 from tierline.billing.providers.signing import (
     DELIVERY_ID_KEY,
     Delivery,
@@ -171,3 +172,18 @@ class StandardWebhooksScheme(HmacScheme):
         """The payload with the ``webhook-id`` under :data:`WEBHOOK_ID_KEY`."""
         payload[WEBHOOK_ID_KEY] = delivery.message_id
         return payload
+
+
+class StandardWebhooksProvider(DeclaredProvider):
+    """A declared provider that signs with Standard Webhooks (Polar, Whop).
+
+    Its dedup key is the ``webhook-id``; its envelope is ``{"type", "timestamp" (RFC 3339),
+    "data"}``; the tolerance is the specification's. A subclass declares its ``scheme`` (the
+    key derivation), its subscription, facts, statuses and lifecycle.
+    """
+
+    scheme: ClassVar[StandardWebhooksScheme]
+    default_tolerance = DEFAULT_TOLERANCE_SECONDS
+    event_id_field = Field.of(WEBHOOK_ID_KEY)
+    event_type_field = Field.of("type", kind="text")
+    occurred_at_field = Field.of("timestamp", kind="iso")

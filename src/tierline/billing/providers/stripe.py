@@ -57,15 +57,25 @@ Live and test mode (https://docs.stripe.com/api/events/object#event_object-livem
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
+from tierline.billing.providers.declared import (
+    UNIX_TEXT_KINDS,
+    DeclaredReader,
+    EventObjectProvider,
+    FactSpec,
+    Field,
+    SnapshotSpec,
+    by_event,
+)
 from tierline.billing.providers.fields import PayloadReader
 from tierline.billing.providers.items import item_keys
 from tierline.billing.providers.ordering import LifecycleOrder
-from tierline.billing.providers.signing import SignatureScheme, SignedProvider
+from tierline.billing.providers.signing import SignatureScheme
 
 NAME = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -100,17 +110,7 @@ LIFECYCLE = LifecycleOrder(
     events=SUBSCRIPTION_EVENT_RANKS,
 )
 
-SCHEME = SignatureScheme(
-    provider=NAME,
-    header=SIGNATURE_HEADER,
-    separator=",",
-    timestamp_key="t",
-    hash_key="v1",
-    joiner=".",
-    setting="TIERLINE_STRIPE_WEBHOOK_SECRET",
-)
-_READ = PayloadReader(NAME)
-
+SCHEME = SignatureScheme.stripe_style(NAME, SIGNATURE_HEADER, "TIERLINE_STRIPE_WEBHOOK_SECRET")
 #: Stripe's subscription statuses, normalized (``incomplete_expired`` is Tierline's ``expired``).
 STATUS_MAP: Mapping[str, SubscriptionStatus] = {
     "incomplete": SubscriptionStatus.INCOMPLETE,
@@ -157,58 +157,109 @@ def expected_livemode(mode: str | None, api_key: str | None) -> bool | None:
     return None
 
 
-class StripeProvider(SignedProvider):
+_OBJECT = "data.object"
+#: Where a v1 event's subscription (``data.object``) keeps each part of a snapshot.
+SUBSCRIPTION = SnapshotSpec(
+    statuses=STATUS_MAP,
+    lifecycle=LIFECYCLE,
+    root=_OBJECT,
+    updated_at="/created",
+    customer_id="customer",
+    # From 2025-03-31.basil the billing period lives on each item; before, on the subscription.
+    quantity="quantity",
+    cancel_at="cancel_at",
+    kinds={**UNIX_TEXT_KINDS, "customer_id": "ref"},
+)
+CHECKOUT: FactSpec = {
+    "session_id": Field.of(f"{_OBJECT}.id", kind="text", required=True),
+    "account_ref": Field.of(f"{_OBJECT}.client_reference_id", kind="text"),
+    "customer_id": Field.of(f"{_OBJECT}.customer", kind="ref"),
+    "subscription_id": Field.of(f"{_OBJECT}.subscription", kind="ref"),
+    "mode": Field.of(f"{_OBJECT}.mode", kind="text"),
+    "payment_status": Field.of(f"{_OBJECT}.payment_status", kind="text"),
+}
+INVOICE: FactSpec = {
+    "invoice_id": Field.of(f"{_OBJECT}.id", kind="text", required=True),
+    "subscription_id": Field.of(
+        f"{_OBJECT}.subscription",
+        f"{_OBJECT}.parent.subscription_details.subscription",
+        kind="ref",
+    ),
+    "customer_id": Field.of(f"{_OBJECT}.customer", kind="ref"),
+    "amount_paid": Field.of(f"{_OBJECT}.amount_paid", kind="int"),
+    "currency": Field.of(f"{_OBJECT}.currency", kind="text"),
+    "billing_reason": Field.of(f"{_OBJECT}.billing_reason", kind="text"),
+}
+#: A v2 thin event's facts: a reference to the changed object, never a snapshot of it.
+THIN_EVENT: FactSpec = {
+    "related_object_id": Field.of("related_object.id", kind="text"),
+    "related_object_type": Field.of("related_object.type", kind="text"),
+}
+
+
+class StripeProvider(EventObjectProvider):
     """Verifies and parses Stripe webhooks (see the module docstring)."""
 
     name = NAME
     scheme = SCHEME
     default_tolerance = DEFAULT_TOLERANCE_SECONDS
+    subscription = SUBSCRIPTION
+    fact_events = by_event((CHECKOUT_EVENTS, CHECKOUT), (INVOICE_EVENTS, INVOICE))
 
     def parse(self, payload: Mapping[str, Any]) -> ProviderEvent:
         """Normalize a verified Stripe event object (a v1 snapshot event or a v2 thin event)."""
         kind = payload.get("object")
-        if kind == THIN_EVENT_OBJECT:
-            return _thin_event(payload)
-        if kind is not None and kind != EVENT_OBJECT:
-            raise _READ.fail("object", kind, f"{EVENT_OBJECT!r} or {THIN_EVENT_OBJECT!r}")
-        event_id = _READ.string(payload, "id", "id")
-        event_type = _READ.string(payload, "type", "type")
-        occurred_at = _READ.unix(payload, "created", "created")
-        livemode = _livemode(payload, "livemode")
-        obj = _READ.obj(_READ.obj(payload, "data", "data"), "object", "data.object")
-        snapshot: SubscriptionSnapshot | None = None
-        facts: dict[str, Any] = {}
-        if event_type in CHECKOUT_EVENTS:
-            facts = _checkout_facts(obj)
-        elif event_type in SUBSCRIPTION_EVENTS:
-            snapshot = _snapshot(obj, event_type, occurred_at, livemode)
-        elif event_type in INVOICE_EVENTS:
-            facts = _invoice_facts(obj)
-        return ProviderEvent(
-            provider=NAME,
-            event_id=event_id,
-            type=event_type,
-            occurred_at=occurred_at,
-            subscription=snapshot,
-            data=facts,
-            livemode=livemode,
+        if kind is not None and kind not in (EVENT_OBJECT, THIN_EVENT_OBJECT):
+            raise self.reader.fail("object", kind, f"{EVENT_OBJECT!r} or {THIN_EVENT_OBJECT!r}")
+        return super().parse(payload)
+
+    def occurred_at(self, fields: DeclaredReader) -> datetime | None:
+        """``created``: unix seconds in a v1 event, RFC 3339 in a v2 thin event."""
+        if not _thin(fields):
+            return super().occurred_at(fields)
+        created: datetime | None = fields.value(Field.of("created", kind="iso"))
+        return created
+
+    def livemode(self, fields: DeclaredReader) -> bool | None:
+        """The event's ``livemode`` (None when it does not say)."""
+        return _livemode(fields.payload, "livemode")
+
+    def body(
+        self, fields: DeclaredReader, event_type: str
+    ) -> tuple[SubscriptionSnapshot | None, dict[str, Any]]:
+        """A thin event's reference; a v1 event's ``data.object`` as declared."""
+        if _thin(fields):
+            return None, fields.facts(THIN_EVENT)
+        self.reader.obj(self.reader.obj(fields.payload, "data", "data"), "object", _OBJECT)
+        return super().body(fields, event_type)
+
+    def items(self, fields: DeclaredReader, spec: SnapshotSpec) -> tuple[SubscriptionItem, ...]:
+        """One item per ``items.data[]`` entry; an older API's quantity is the subscription's."""
+        items_list = self.reader.opt_obj(fields.object(_OBJECT), "items", f"{_OBJECT}.items")
+        raw = (
+            []
+            if items_list is None
+            else self.reader.objects(items_list, "data", f"{_OBJECT}.items.data")
         )
+        items = tuple(
+            _item(item, f"{_OBJECT}.items.data[{index}]") for index, item in enumerate(raw)
+        )
+        return _with_quantity(items, fields.value(spec.field("quantity")))
+
+    def snapshot(
+        self, fields: DeclaredReader, spec: SnapshotSpec, event_type: str
+    ) -> SubscriptionSnapshot:
+        """The declared snapshot, in the subscription's own mode when it says one."""
+        snapshot = super().snapshot(fields, spec, event_type)
+        livemode = _livemode(fields.object(_OBJECT), f"{_OBJECT}.livemode")
+        return snapshot if livemode is None else replace(snapshot, livemode=livemode)
 
 
-def _thin_event(payload: Mapping[str, Any]) -> ProviderEvent:
-    """A v2 thin event: a reference to the changed object, never a snapshot of it."""
-    related = _READ.opt_obj(payload, "related_object", "related_object") or {}
-    return ProviderEvent(
-        provider=NAME,
-        event_id=_READ.string(payload, "id", "id"),
-        type=_READ.string(payload, "type", "type"),
-        occurred_at=_READ.iso(payload, "created", "created"),
-        data={
-            "related_object_id": _READ.opt_string(related, "id", "related_object.id"),
-            "related_object_type": _READ.opt_string(related, "type", "related_object.type"),
-        },
-        livemode=_livemode(payload, "livemode"),
-    )
+def _thin(fields: DeclaredReader) -> bool:
+    return fields.payload.get("object") == THIN_EVENT_OBJECT
+
+
+_READ = PayloadReader(NAME)
 
 
 def _livemode(data: Mapping[str, Any], path: str) -> bool | None:
@@ -221,109 +272,19 @@ def _livemode(data: Mapping[str, Any], path: str) -> bool | None:
     return value
 
 
-def _ref(data: Mapping[str, Any], key: str, path: str) -> str | None:
-    """An id field that Stripe sends as a string, or as the object itself when expanded."""
-    value = data.get(key)
-    if isinstance(value, Mapping):
-        return _READ.string(value, "id", f"{path}.id")
-    return _READ.opt_string(data, key, path)
-
-
-def _checkout_facts(session: Mapping[str, Any]) -> dict[str, Any]:
-    where = "data.object"
-    return {
-        "session_id": _READ.string(session, "id", f"{where}.id"),
-        "account_ref": _READ.opt_string(
-            session, "client_reference_id", f"{where}.client_reference_id"
-        ),
-        "customer_id": _ref(session, "customer", f"{where}.customer"),
-        "subscription_id": _ref(session, "subscription", f"{where}.subscription"),
-        "mode": _READ.opt_string(session, "mode", f"{where}.mode"),
-        "payment_status": _READ.opt_string(session, "payment_status", f"{where}.payment_status"),
-    }
-
-
-def _invoice_facts(invoice: Mapping[str, Any]) -> dict[str, Any]:
-    where = "data.object"
-    subscription_id = _ref(invoice, "subscription", f"{where}.subscription")
-    parent = _READ.opt_obj(invoice, "parent", f"{where}.parent")
-    if subscription_id is None and parent is not None:
-        details = _READ.opt_obj(
-            parent, "subscription_details", f"{where}.parent.subscription_details"
+def _item(item: Mapping[str, Any], where: str) -> SubscriptionItem:
+    price = _READ.opt_obj(item, "price", f"{where}.price")
+    keys: tuple[str, ...] = ()
+    if price is not None:
+        keys = item_keys(
+            _READ.opt_string(price, "lookup_key", f"{where}.price.lookup_key"),
+            _READ.opt_string(price, "id", f"{where}.price.id"),
+            _READ.ref(price, "product", f"{where}.price.product"),
         )
-        if details is not None:
-            subscription_id = _ref(
-                details, "subscription", f"{where}.parent.subscription_details.subscription"
-            )
-    return {
-        "invoice_id": _READ.string(invoice, "id", f"{where}.id"),
-        "subscription_id": subscription_id,
-        "customer_id": _ref(invoice, "customer", f"{where}.customer"),
-        "amount_paid": _READ.opt_int(invoice, "amount_paid", f"{where}.amount_paid"),
-        "currency": _READ.opt_string(invoice, "currency", f"{where}.currency"),
-        "billing_reason": _READ.opt_string(invoice, "billing_reason", f"{where}.billing_reason"),
-    }
-
-
-def _items(items: list[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
-    found: list[SubscriptionItem] = []
-    for index, item in enumerate(items):
-        where = f"data.object.items.data[{index}]"
-        price = _READ.opt_obj(item, "price", f"{where}.price")
-        keys: tuple[str, ...] = ()
-        if price is not None:
-            keys = item_keys(
-                _READ.opt_string(price, "lookup_key", f"{where}.price.lookup_key"),
-                _READ.opt_string(price, "id", f"{where}.price.id"),
-                _ref(price, "product", f"{where}.price.product"),
-            )
-        found.append(
-            SubscriptionItem(
-                keys=keys,
-                quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
-                current_period_end=_READ.unix(
-                    item, "current_period_end", f"{where}.current_period_end"
-                ),
-            )
-        )
-    return tuple(found)
-
-
-def _snapshot(
-    sub: Mapping[str, Any],
-    event_type: str,
-    occurred_at: datetime | None,
-    event_livemode: bool | None,
-) -> SubscriptionSnapshot:
-    where = "data.object"
-    raw_status = _READ.string(sub, "status", f"{where}.status")
-    status = STATUS_MAP.get(raw_status)
-    if status is None:
-        raise _READ.fail(f"{where}.status", raw_status, f"one of {', '.join(STATUS_MAP)}")
-    items_list = _READ.opt_obj(sub, "items", f"{where}.items")
-    items = [] if items_list is None else _READ.objects(items_list, "data", f"{where}.items.data")
-    # From 2025-03-31.basil the billing period lives on each item; before, on the subscription.
-    period_end = _READ.unix(sub, "current_period_end", f"{where}.current_period_end")
-    quantity = _READ.opt_int(sub, "quantity", f"{where}.quantity")
-    metadata = _READ.opt_obj(sub, "metadata", f"{where}.metadata") or {}
-    livemode = _livemode(sub, f"{where}.livemode")
-    return SubscriptionSnapshot(
-        external_id=_READ.string(sub, "id", f"{where}.id"),
-        status=status,
-        account_ref=_READ.opt_string(
-            metadata, ACCOUNT_METADATA_KEY, f"{where}.metadata.{ACCOUNT_METADATA_KEY}"
-        ),
-        customer_id=_ref(sub, "customer", f"{where}.customer"),
-        items=_with_quantity(_items(items), quantity),
-        current_period_end=period_end,
-        cancel_at_period_end=_READ.flag(
-            sub, "cancel_at_period_end", f"{where}.cancel_at_period_end"
-        ),
-        cancel_at=_READ.unix(sub, "cancel_at", f"{where}.cancel_at"),
-        trial_end=_READ.unix(sub, "trial_end", f"{where}.trial_end"),
-        updated_at=occurred_at,
-        rank=LIFECYCLE.rank(event_type, status),
-        livemode=event_livemode if livemode is None else livemode,
+    return SubscriptionItem(
+        keys=keys,
+        quantity=_READ.opt_int(item, "quantity", f"{where}.quantity"),
+        current_period_end=_READ.unix(item, "current_period_end", f"{where}.current_period_end"),
     )
 
 

@@ -44,17 +44,17 @@ from collections.abc import Mapping
 
 from tierline.billing.models import SubscriptionStatus
 from tierline.billing.providers.declared import (
-    DeclaredProvider,
     DeclaredReader,
     Field,
     PaymentSpec,
     SnapshotSpec,
+    by_event,
 )
 from tierline.billing.providers.ordering import LifecycleOrder, event_ranks
 from tierline.billing.providers.standard_webhooks import (
-    DEFAULT_TOLERANCE_SECONDS,
     WEBHOOK_ID_KEY,
     KeyDerivation,
+    StandardWebhooksProvider,
     StandardWebhooksScheme,
 )
 
@@ -88,19 +88,17 @@ STATUS_MAP: Mapping[str, SubscriptionStatus] = {
 SCHEME = StandardWebhooksScheme(NAME, "TIERLINE_WHOP_WEBHOOK_SECRET", KeyDerivation.RAW_UTF8)
 
 MEMBERSHIP = SnapshotSpec(
-    root="data",
+    statuses=STATUS_MAP,
+    lifecycle=LIFECYCLE,
     tier_keys=("plan.id", "product.id"),
-    account_ref=f"metadata.{ACCOUNT_METADATA_KEY}",
     customer_id=("user.id", "member.id"),
     current_period_end="renewal_period_end",
 )
 PAYMENT = PaymentSpec(
-    root="data",
     amount="total",
     amount_kind="major",
     subscription_id="membership.id",
     customer_id="user.id",
-    account_ref=f"metadata.{ACCOUNT_METADATA_KEY}",
 ).facts()
 
 
@@ -122,16 +120,13 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, st
 _ENVELOPE_ID = Field.of("id")
 
 
-class WhopProvider(DeclaredProvider):
+class WhopProvider(StandardWebhooksProvider):
     """Verifies and parses Whop webhooks (see the module docstring)."""
 
     name = NAME
     scheme = SCHEME
-    default_tolerance = DEFAULT_TOLERANCE_SECONDS
     event_id_field = Field.of(WEBHOOK_ID_KEY, "id")
-    event_type_field = Field.of("type", kind="text")
-    occurred_at_field = Field.of("timestamp", kind="iso")
-    snapshots = dict.fromkeys(MEMBERSHIP_EVENT_RANKS, MEMBERSHIP)
+    subscription = MEMBERSHIP
 
     def event_id(self, fields: DeclaredReader, event_type: str) -> str:
         """The ``webhook-id``, else the envelope's ``id`` (the same value, in the body).
@@ -143,6 +138,4 @@ class WhopProvider(DeclaredProvider):
         fields.value(_ENVELOPE_ID)
         return super().event_id(fields, event_type)
 
-    fact_events = dict.fromkeys(PAYMENT_EVENTS, PAYMENT)
-    statuses = STATUS_MAP
-    lifecycle = LIFECYCLE
+    fact_events = by_event((PAYMENT_EVENTS, PAYMENT))

@@ -11,11 +11,11 @@ same entity).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tierline.billing.reconcile.sources import EVENT_ID_PREFIX, Page
+from tierline.billing.reconcile.sources import EVENT_ID_PREFIX, Page, PagedSource
 from tierline.errors import ConfigurationError, ProviderAPIError
 from tierline.settings import TierlineSettings
 
@@ -28,21 +28,11 @@ def api_base(settings: TierlineSettings) -> str:
     return settings.paddle_api_url()
 
 
-class PaddleSource:
+class PaddleSource(PagedSource):
     """Pages through Paddle subscriptions (see the module docstring)."""
 
     provider = "paddle"
-
-    def __init__(
-        self,
-        settings: TierlineSettings,
-        clock: Callable[[], datetime],
-        *,
-        page_size: int = PAGE_SIZE,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.page_size = page_size
+    default_page_size = PAGE_SIZE
 
     def _client(self) -> Any:
         if not self.settings.paddle_api_key:

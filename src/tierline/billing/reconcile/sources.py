@@ -7,10 +7,10 @@ webhook parser reads, so reconciliation and webhooks share one normalization.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from tierline.errors import ValidationError
 from tierline.settings import TierlineSettings
@@ -41,6 +41,27 @@ class SubscriptionSource(Protocol):
     def synthetic_event(self, obj: Mapping[str, Any], fetched_at: datetime) -> dict[str, Any]:
         """A webhook payload of the provider carrying ``obj``, with a stable event id."""
         ...
+
+
+class PagedSource:
+    """What every source shares: its settings, the clock that stamps each page, a page size.
+
+    A subclass names its ``provider`` and its ``default_page_size`` (the provider's largest).
+    """
+
+    provider: str
+    default_page_size: ClassVar[int]
+
+    def __init__(
+        self,
+        settings: TierlineSettings,
+        clock: Callable[[], datetime],
+        *,
+        page_size: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.page_size = self.default_page_size if page_size is None else page_size
 
 
 #: Providers reconciliation can read.

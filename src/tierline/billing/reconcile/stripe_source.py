@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tierline.billing.reconcile.sources import EVENT_ID_PREFIX, Page
-from tierline.settings import TierlineSettings
+from tierline.billing.reconcile.sources import EVENT_ID_PREFIX, Page, PagedSource
 
 #: Stripe's largest page.
 PAGE_SIZE = 100
@@ -23,21 +22,11 @@ PAGE_SIZE = 100
 _ENDED = frozenset({"canceled", "incomplete_expired"})
 
 
-class StripeSource:
+class StripeSource(PagedSource):
     """Pages through Stripe subscriptions (see the module docstring)."""
 
     provider = "stripe"
-
-    def __init__(
-        self,
-        settings: TierlineSettings,
-        clock: Callable[[], datetime],
-        *,
-        page_size: int = PAGE_SIZE,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.page_size = page_size
+    default_page_size = PAGE_SIZE
 
     def pages(self, customers: Sequence[str] | None) -> Iterator[Page]:
         import stripe
