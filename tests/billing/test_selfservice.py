@@ -20,7 +20,7 @@ from tierline.catalog.spec import Catalog, TierSpec
 from tierline.errors import NotFoundError, ValidationError
 
 from ..clock import FrozenClock
-from ..fakes.paddle_actions_server import FakePaddle, fake_paddle
+from ..fakes.paddle_server import FakePaddle, fake_paddle
 from ..fakes.stripe_server import FakeStripe, fake_stripe
 
 __all__ = ["fake_paddle", "fake_stripe"]

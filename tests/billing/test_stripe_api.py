@@ -60,7 +60,7 @@ def test_checkout_finds_the_price_by_lookup_key_and_sends_stripes_parameters(
         "subscription_data": {"metadata": {"tierline_account": "org_42"}},
         "customer_email": "owner@example.com",
     }
-    assert create.header("Authorization") == f"Bearer {fake_stripe.api_key}"
+    assert create.header("Authorization") == f"Bearer {fake_stripe.token}"
     assert create.header("Stripe-Version")  # the SDK pins its API version
     checkout(fake_stripe)
     assert "customer_email" not in fake_stripe.requests[-1].form
@@ -179,7 +179,7 @@ def raw(fake: FakeStripe, method: str, path: str, body: str = "", **headers: str
 def test_the_fake_speaks_stripes_wire_format(fake_stripe: FakeStripe) -> None:
     price_id = fake_stripe.seed_price("pro_monthly")
     fake_stripe.seed_price("team_monthly")
-    auth = {"Authorization": f"Bearer {fake_stripe.api_key}"}
+    auth = {"Authorization": f"Bearer {fake_stripe.token}"}
     status, listing = raw(fake_stripe, "GET", "/v1/prices?lookup_keys[]=pro_monthly", **auth)
     assert status == 200
     assert listing["object"] == "list"

@@ -167,7 +167,7 @@ def workdir(tmp_path: Path, fake_stripe: FakeStripe) -> tuple[Path, dict[str, st
         TIERLINE_SECRET_KEY="readme-test-secret-key",
         TIERLINE_DATABASE_URL=DATABASE_URL,
         TIERLINE_STRIPE_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
-        TIERLINE_STRIPE_API_KEY=fake_stripe.api_key,
+        TIERLINE_STRIPE_API_KEY=fake_stripe.token,
         TIERLINE_STRIPE_API_BASE=fake_stripe.url,
         PYTHONPATH=str(ROOT),
     )

@@ -1,9 +1,12 @@
-"""The shared half of the local fakes of JSON provider APIs (Paddle, Polar, Whop, Lemon Squeezy).
+"""The shared half of every local fake of a provider API (Stripe, Paddle, Polar, Whop, Lemon
+Squeezy).
 
-A fake subclasses :class:`FakeJSONAPI` and answers in :meth:`FakeJSONAPI.route`, raising
-:class:`APIFailure` with the provider's own error body. This base checks the bearer token,
-records every request (``.requests``), replays queued failures (``fail_next``) and serves it all
-on 127.0.0.1 (:func:`serving`).
+A fake subclasses :class:`FakeJSONAPI`, declares the settings that point Tierline at it and its
+error shape (:meth:`FakeJSONAPI.failure`), and answers in :meth:`FakeJSONAPI.route`, raising
+:class:`APIFailure` with the provider's own error body. This base decodes the request (JSON, or
+what :meth:`FakeJSONAPI.decode` reads), checks the bearer token, records every request
+(``.requests``), replays queued failures (``fail_next``) and serves it all on 127.0.0.1
+(:func:`serving`).
 """
 
 from __future__ import annotations
@@ -14,25 +17,34 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+#: An answer: HTTP status, JSON body, extra response headers.
+Answer = tuple[int, Any, dict[str, str]]
 
 
 @dataclass(frozen=True)
 class JSONRequest:
-    """One request the fake received, with its decoded JSON body (``None`` without one)."""
+    """One request the fake received, with its decoded body (``None`` without one) and query."""
 
     method: str
     path: str
     body: Any
     headers: dict[str, str]
-    status: int
+    status: int = 0
+    query: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name."""
         return self.headers.get(name.lower())
+
+    @property
+    def form(self) -> Any:
+        """The decoded body of a form-encoded API (Stripe): the body, or a GET's query."""
+        return self.body
 
 
 class APIFailure(Exception):  # noqa: N818 - it is a response, raised to unwind the handler
@@ -53,26 +65,64 @@ class FakeJSONAPI:
     requests: list[JSONRequest] = field(default_factory=list)
     _queued: list[APIFailure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The Tierline settings that hold this fake's token and base URL.
+    token_setting: ClassVar[str] = ""
+    base_setting: ClassVar[str] = ""
+    #: (status, code, message) of the answer to a wrong token.
+    unauthorized_error: ClassVar[tuple[int, str, str]] = (401, "unauthorized", "unauthorized")
+
+    def settings(self) -> dict[str, str]:
+        """The Tierline settings that point the provider's client here."""
+        return {self.token_setting: self.token, self.base_setting: self.url}
 
     def new_id(self, prefix: str) -> str:
         """A fresh provider-looking id: ``prefix`` + random hex."""
         return f"{prefix}{secrets.token_hex(8)}"
 
+    def store(self, objects: dict[str, dict[str, Any]], obj_id: str, **fields: Any) -> str:
+        """Seed ``objects[obj_id]`` as ``{"id": obj_id, **fields}``; return the id."""
+        objects[obj_id] = {"id": obj_id, **fields}
+        return obj_id
+
     def fail_next(self, status: int, body: dict[str, Any]) -> None:
         """Answer the next request with this error."""
         self._queued.append(APIFailure(status, body))
 
+    def failure(self, status: int, code: str, message: str) -> APIFailure:
+        """An error answer in the provider's shape (override for its shape)."""
+        return APIFailure(status, {"error": {"code": code, "detail": message}})
+
     def unauthorized(self) -> APIFailure:
-        """The provider's answer to a wrong token (override for its shape)."""
-        return APIFailure(401, {"error": {"detail": "unauthorized"}})
+        """The provider's answer to a wrong token."""
+        return self.failure(*self.unauthorized_error)
 
     def not_found(self, method: str, path: str) -> APIFailure:
         """The provider's answer to an unknown route or object."""
-        return APIFailure(404, {"error": {"detail": f"not found: {method} {path}"}})
+        return self.failure(404, "not_found", f"not found: {method} {path}")
 
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    def authenticate(self, headers: dict[str, str]) -> None:
+        """Raise :meth:`unauthorized` unless the bearer token is this fake's."""
+        if headers.get("authorization") != f"Bearer {self.token}":
+            raise self.unauthorized()
+
+    def decode(self, method: str, raw: str, query: str) -> Any:
+        """The request's body: JSON (override for a form-encoded API)."""
+        return json.loads(raw) if raw else None
+
+    def route(self, request: JSONRequest) -> tuple[int, Any]:
         """Answer one authenticated request: (status, JSON body)."""
-        raise self.not_found(method, path)
+        raise self.not_found(request.method, request.path)
+
+    def answer(self, request: JSONRequest) -> Answer:
+        """Authenticate, replay a queued failure or route; a failure is an answer too."""
+        try:
+            self.authenticate(request.headers)
+            if self._queued:
+                raise self._queued.pop(0)
+            status, body = self.route(request)
+        except APIFailure as failure:
+            return failure.status, failure.body, {}
+        return status, body, {}
 
     def last(self, method: str, pattern: str) -> JSONRequest:
         """The latest recorded request whose path matches ``pattern`` (a regex)."""
@@ -81,22 +131,16 @@ class FakeJSONAPI:
                 return request
         raise AssertionError(f"no {method} {pattern} among {[r.path for r in self.requests]}")
 
-    def handle(
-        self, method: str, target: str, headers: dict[str, str], raw: str
-    ) -> tuple[int, Any]:
-        path = urlsplit(target).path
-        body = json.loads(raw) if raw else None
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: str) -> Answer:
+        """Decode, answer and record one request."""
+        split = urlsplit(target)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        body = self.decode(method, raw, split.query)
+        request = JSONRequest(method, split.path, body, headers, query=query)
         with self._lock:
-            try:
-                if headers.get("authorization") != f"Bearer {self.token}":
-                    raise self.unauthorized()
-                if self._queued:
-                    raise self._queued.pop(0)
-                status, answer = self.route(method, path, body, headers)
-            except APIFailure as failure:
-                status, answer = failure.status, failure.body
-            self.requests.append(JSONRequest(method, path, body, headers, status))
-        return status, answer
+            status, answer, extra = self.answer(request)
+            self.requests.append(replace(request, status=status))
+        return status, answer, extra
 
 
 def _handler_for(fake: FakeJSONAPI) -> type[BaseHTTPRequestHandler]:
@@ -107,11 +151,13 @@ def _handler_for(fake: FakeJSONAPI) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode() if length else ""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer = fake.handle(self.command, self.path, headers, raw)
+            status, answer, extra = fake.handle(self.command, self.path, headers, raw)
             payload = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 

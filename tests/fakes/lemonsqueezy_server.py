@@ -15,18 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, serving
+from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
 
 API_KEY = "ls_test_apikey_fake01"
 STORE_ID = "4242"
 MEDIA_TYPE = "application/vnd.api+json"
 _SUB = re.compile(r"^/v1/subscriptions/([0-9]+)$")
-
-
-def _error(status: int, title: str, detail: str) -> APIFailure:
-    return APIFailure(
-        status, {"errors": [{"status": str(status), "title": title, "detail": detail}]}
-    )
 
 
 @dataclass
@@ -38,12 +32,12 @@ class FakeLemonSqueezy(FakeJSONAPI):
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     _next: int = 1000
 
+    token_setting = "lemonsqueezy_api_key"
+    base_setting = "lemonsqueezy_api_base"
+    unauthorized_error = (401, "Unauthorized", "Unauthenticated.")
+
     def settings(self) -> dict[str, str]:
-        return {
-            "lemonsqueezy_api_key": self.token,
-            "lemonsqueezy_store_id": STORE_ID,
-            "lemonsqueezy_api_base": self.url,
-        }
+        return {**super().settings(), "lemonsqueezy_store_id": STORE_ID}
 
     def seed_subscription(self, variant_id: str) -> str:
         self._next += 1
@@ -59,11 +53,13 @@ class FakeLemonSqueezy(FakeJSONAPI):
         }
         return sub_id
 
-    def unauthorized(self) -> APIFailure:
-        return _error(401, "Unauthorized", "Unauthenticated.")
+    def failure(self, status: int, code: str, message: str) -> APIFailure:
+        """JSON:API's error document (``code`` is the title)."""
+        error = {"status": str(status), "title": code, "detail": message}
+        return APIFailure(status, {"errors": [error]})
 
     def not_found(self, method: str, path: str) -> APIFailure:
-        return _error(404, "Not Found", f"{method} {path} was not found")
+        return self.failure(404, "Not Found", f"{method} {path} was not found")
 
     def _document(self, sub_id: str) -> dict[str, Any]:
         return {
@@ -74,20 +70,24 @@ class FakeLemonSqueezy(FakeJSONAPI):
             }
         }
 
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    def route(self, request: JSONRequest) -> tuple[int, Any]:
+        method, path, body = request.method, request.path, request.body
+        headers = request.headers
         if headers.get("accept") != MEDIA_TYPE or (
             body is not None and headers.get("content-type") != MEDIA_TYPE
         ):
-            raise _error(406, "Not Acceptable", f"use {MEDIA_TYPE}")
+            raise self.failure(406, "Not Acceptable", f"use {MEDIA_TYPE}")
         if method == "POST" and path == "/v1/checkouts":
             data = body["data"]
             relations = data.get("relationships", {})
             store = relations.get("store", {}).get("data", {}).get("id")
             variant = relations.get("variant", {}).get("data", {}).get("id")
             if store != STORE_ID:
-                raise _error(422, "Unprocessable Entity", f"store {store!r} does not exist")
+                raise self.failure(422, "Unprocessable Entity", f"store {store!r} does not exist")
             if variant not in self.variants:
-                raise _error(422, "Unprocessable Entity", f"variant {variant!r} does not exist")
+                raise self.failure(
+                    422, "Unprocessable Entity", f"variant {variant!r} does not exist"
+                )
             checkout_id = self.new_id("")
             attributes = {
                 **data.get("attributes", {}),
@@ -109,11 +109,11 @@ class FakeLemonSqueezy(FakeJSONAPI):
         if method == "PATCH":
             data = body["data"]
             if data.get("id") != sub_id or data.get("type") != "subscriptions":
-                raise _error(409, "Conflict", "data.id and data.type must match the URL")
+                raise self.failure(409, "Conflict", "data.id and data.type must match the URL")
             attributes = data.get("attributes", {})
             if "variant_id" in attributes:
                 if str(attributes["variant_id"]) not in self.variants:
-                    raise _error(422, "Unprocessable Entity", "variant does not exist")
+                    raise self.failure(422, "Unprocessable Entity", "variant does not exist")
                 sub["variant_id"] = attributes["variant_id"]
             if attributes.get("cancelled") is False:
                 sub.update(status="active", cancelled=False)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, serving
+from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
 
 TOKEN = "polar_oat_fake01"
 _SUB = re.compile(r"^/v1/subscriptions/([A-Za-z0-9-]+)$")
@@ -34,27 +34,23 @@ class FakePolar(FakeJSONAPI):
     token: str = TOKEN
     products: set[str] = field(default_factory=set)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def settings(self) -> dict[str, str]:
-        return {"polar_access_token": self.token, "polar_api_base": self.url}
+    token_setting = "polar_access_token"
+    base_setting = "polar_api_base"
+    unauthorized_error = (401, "Unauthorized", "Invalid access token")
 
     def seed_subscription(self, product_id: str) -> str:
         sub_id = self.new_id("sub-")
-        self.subscriptions[sub_id] = {
-            "id": sub_id,
-            "status": "active",
-            "product_id": product_id,
-            "cancel_at_period_end": False,
-        }
-        return sub_id
+        fields = {"product_id": product_id, "cancel_at_period_end": False}
+        return self.store(self.subscriptions, sub_id, status="active", **fields)
 
-    def unauthorized(self) -> APIFailure:
-        return APIFailure(401, {"error": "Unauthorized", "detail": "Invalid access token"})
+    def failure(self, status: int, code: str, message: str) -> APIFailure:
+        return APIFailure(status, {"error": code, "detail": message})
 
     def not_found(self, method: str, path: str) -> APIFailure:
-        return APIFailure(404, {"error": "ResourceNotFound", "detail": "Not found"})
+        return self.failure(404, "ResourceNotFound", "Not found")
 
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    def route(self, request: JSONRequest) -> tuple[int, Any]:
+        method, path, body = request.method, request.path, request.body
         if method == "POST" and path == "/v1/checkouts/":
             products = body.get("products") or []
             if not products or any(p not in self.products for p in products):

@@ -30,47 +30,29 @@ test module, then ``fake_stripe.seed_price("pro_monthly")`` and
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pytest
+
+from tests.fakes.json_api import Answer, APIFailure, FakeJSONAPI, JSONRequest, serving
 
 API_KEY = "sk_test_tierline_fake_51Hx"
 _SUBSCRIPTION_PATH = re.compile(r"^/v1/subscriptions/([A-Za-z0-9_]+)$")
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request the fake received: ``form`` is the decoded (nested) body or query."""
-
-    method: str
-    path: str
-    form: dict[str, Any]
-    headers: dict[str, str]
-    status: int
-
-    def header(self, name: str) -> str | None:
-        """A header by case-insensitive name."""
-        return self.headers.get(name.lower())
-
-
-class StripeAPIFailure(Exception):  # noqa: N818 - it is a response, raised to unwind the handler
+class StripeAPIFailure(APIFailure):
     """An error answer in Stripe's shape."""
 
     def __init__(
         self, status: int, message: str, *, kind: str = "invalid_request_error", **extra: str
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": {"type": kind, "message": message, **extra}}
+        super().__init__(status, {"error": {"type": kind, "message": message, **extra}})
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -102,11 +84,10 @@ def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 @dataclass
-class FakeStripe:
+class FakeStripe(FakeJSONAPI):
     """State and recordings of one fake Stripe server (see the module docstring)."""
 
-    url: str = ""
-    api_key: str = API_KEY
+    token: str = API_KEY
     #: lookup_key -> price object.
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: subscription id -> subscription object.
@@ -115,17 +96,13 @@ class FakeStripe:
     coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: checkout session id -> session object.
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[RecordedRequest] = field(default_factory=list)
     _idempotent: dict[str, tuple[str, str, dict[str, Any], int, dict[str, Any]]] = field(
         default_factory=dict
     )
-    _queued_errors: list[StripeAPIFailure] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    token_setting = "stripe_api_key"
+    base_setting = "stripe_api_base"
 
     # -- seeding -----------------------------------------------------------------------
-    def settings(self) -> dict[str, str]:
-        """The Tierline settings that point the Stripe client here."""
-        return {"stripe_api_key": self.api_key, "stripe_api_base": self.url}
 
     def seed_price(self, lookup_key: str, *, active: bool = True, unit_amount: int = 2900) -> str:
         """Add a recurring monthly price with ``lookup_key``; return its id."""
@@ -254,69 +231,68 @@ class FakeStripe:
             "valid": True,
         }
 
-    def fail_next(
+    def fail_next(  # type: ignore[override]  # Stripe's error is built from its message
         self, status: int, message: str, *, kind: str = "api_error", code: str | None = None
     ) -> None:
         """Answer the next request with this error (marked not retryable, as Stripe does)."""
         extra = {"code": code} if code else {}
-        self._queued_errors.append(StripeAPIFailure(status, message, kind=kind, **extra))
+        self._queued.append(StripeAPIFailure(status, message, kind=kind, **extra))
 
     # -- routing -----------------------------------------------------------------------
-    def handle(
-        self, method: str, target: str, headers: dict[str, str], body: str
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Answer one request: (status, JSON body, extra headers)."""
-        split = urlsplit(target)
-        raw = body if method == "POST" else split.query
-        form = decode_form(parse_qsl(raw, keep_blank_values=True))
-        with self._lock:
-            status, answer, extra = self._answer(method, split.path, form, headers)
-            self.requests.append(RecordedRequest(method, split.path, form, headers, status))
-        return status, answer, extra
+    def decode(self, method: str, raw: str, query: str) -> Any:
+        """The form-encoded body of a POST, else the query, as nested dicts and lists."""
+        return decode_form(parse_qsl(raw if method == "POST" else query, keep_blank_values=True))
 
-    def _answer(
-        self, method: str, path: str, form: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        try:
-            self._authenticate(headers)
-        except StripeAPIFailure as failure:
-            return self._error(failure)
-        key = headers.get("idempotency-key") if method == "POST" else None
-        if key is not None and key in self._idempotent:
-            first_method, first_path, first_form, status, answer = self._idempotent[key]
-            if (first_method, first_path, first_form) != (method, path, form):
-                return self._error(
-                    StripeAPIFailure(
-                        400,
-                        "Keys for idempotent requests can only be used with the same parameters "
-                        "they were first used with. Try using a key other than "
-                        f"'{key}' if you meant to execute a different request.",
-                        kind="idempotency_error",
-                    )
-                )
-            return status, answer, {"Idempotent-Replayed": "true"}
-        try:
-            if self._queued_errors:
-                raise self._queued_errors.pop(0)
-            status, answer, extra = 200, self._route(method, path, form), {}
-        except StripeAPIFailure as failure:
-            status, answer, extra = self._error(failure)
-        if key is not None:
-            self._idempotent[key] = (method, path, form, status, answer)
-        return status, answer, extra
-
-    def _error(self, failure: StripeAPIFailure) -> tuple[int, dict[str, Any], dict[str, str]]:
-        return failure.status, failure.body, {"Stripe-Should-Retry": "false"}
-
-    def _authenticate(self, headers: dict[str, str]) -> None:
+    def authenticate(self, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme != "Bearer" or not token.startswith("sk_test_"):
             raise StripeAPIFailure(
                 401, f"Invalid API Key provided: {token[:8]}****; the fake takes only sk_test_ keys"
             )
-        if token != self.api_key:
+        if token != self.token:
             raise StripeAPIFailure(401, f"Invalid API Key provided: {token[:12]}****")
+
+    def answer(self, request: JSONRequest) -> Answer:
+        """Stripe's idempotency: a POST's ``Idempotency-Key`` replays the first answer."""
+        try:
+            self.authenticate(request.headers)
+        except APIFailure as failure:
+            return self._sent(failure.status, failure.body, {})
+        key = request.header("idempotency-key") if request.method == "POST" else None
+        if key is not None and key in self._idempotent:
+            first_method, first_path, first_form, status, body = self._idempotent[key]
+            if (first_method, first_path, first_form) == (
+                request.method,
+                request.path,
+                request.body,
+            ):
+                return status, body, self._headers({"Idempotent-Replayed": "true"})
+            failure = StripeAPIFailure(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters "
+                "they were first used with. Try using a key other than "
+                f"'{key}' if you meant to execute a different request.",
+                kind="idempotency_error",
+            )
+            return self._sent(failure.status, failure.body, {})
+        status, body, extra = super().answer(request)
+        if key is not None:
+            self._idempotent[key] = (request.method, request.path, request.body, status, body)
+        return self._sent(status, body, extra)
+
+    @staticmethod
+    def _headers(extra: dict[str, str]) -> dict[str, str]:
+        return {"Request-Id": f"req_{secrets.token_hex(7)}", **extra}
+
+    def _sent(self, status: int, body: Any, extra: dict[str, str]) -> Answer:
+        """Every answer names its request; an error says it is not worth retrying."""
+        if status >= 400:
+            extra = {**extra, "Stripe-Should-Retry": "false"}
+        return status, body, self._headers(extra)
+
+    def route(self, request: JSONRequest) -> tuple[int, Any]:
+        return 200, self._route(request.method, request.path, request.body)
 
     def _route(self, method: str, path: str, form: dict[str, Any]) -> dict[str, Any]:
         if method == "GET" and path == "/v1/prices":
@@ -539,47 +515,8 @@ class FakeStripe:
         return list(self.subscriptions[sub_id].get("_applied_coupons", []))
 
 
-def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer, extra = fake.handle(self.command, self.path, headers, body)
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's naming
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the recorded requests are the log."""
-
-    return Handler
-
-
 @pytest.fixture
 def fake_stripe() -> Iterator[FakeStripe]:
     """A fake Stripe API on 127.0.0.1 (a free port) for one test."""
-    fake = FakeStripe()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
-    )
-    thread.start()
-    try:
+    with serving(FakeStripe()) as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -14,15 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, serving
+from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
 
 API_KEY = "whop_apikey_fake01"
 PREFIX = "/api/v1"
 _MEMBERSHIP = re.compile(rf"^{PREFIX}/memberships/(mem_[a-z0-9]+)/(cancel|uncancel)$")
-
-
-def _error(status: int, kind: str, message: str) -> APIFailure:
-    return APIFailure(status, {"error": {"type": kind, "message": message}})
 
 
 @dataclass
@@ -32,31 +28,23 @@ class FakeWhop(FakeJSONAPI):
     token: str = API_KEY
     plans: set[str] = field(default_factory=set)
     memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def settings(self) -> dict[str, str]:
-        return {"whop_api_key": self.token, "whop_api_base": self.url}
+    token_setting = "whop_api_key"
+    base_setting = "whop_api_base"
+    unauthorized_error = (401, "unauthorized", "The API key is invalid")
 
     def seed_membership(self, plan_id: str) -> str:
-        mem_id = self.new_id("mem_")
-        self.memberships[mem_id] = {
-            "id": mem_id,
-            "status": "active",
-            "plan": {"id": plan_id},
-            "cancel_at_period_end": False,
-        }
-        return mem_id
+        fields = {"plan": {"id": plan_id}, "cancel_at_period_end": False}
+        return self.store(self.memberships, self.new_id("mem_"), status="active", **fields)
 
-    def unauthorized(self) -> APIFailure:
-        return _error(401, "unauthorized", "The API key is invalid")
+    def failure(self, status: int, code: str, message: str) -> APIFailure:
+        return APIFailure(status, {"error": {"type": code, "message": message}})
 
-    def not_found(self, method: str, path: str) -> APIFailure:
-        return _error(404, "not_found", f"Not found: {method} {path}")
-
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    def route(self, request: JSONRequest) -> tuple[int, Any]:
+        method, path, body = request.method, request.path, request.body
         if method == "POST" and path == f"{PREFIX}/checkout_configurations":
             plan = body.get("plan_id")
             if plan not in self.plans:
-                raise _error(400, "invalid_request", f"Plan {plan!r} does not exist")
+                raise self.failure(400, "invalid_request", f"Plan {plan!r} does not exist")
             config_id = self.new_id("ch_")
             return 201, {
                 "id": config_id,

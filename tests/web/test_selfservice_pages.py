@@ -15,7 +15,7 @@ from tierline.catalog.spec import Catalog, TierSpec
 
 from ..billing.test_selfservice import add_subscription
 from ..clock import FrozenClock
-from ..fakes.paddle_actions_server import FakePaddle, fake_paddle
+from ..fakes.paddle_server import FakePaddle, fake_paddle
 from ..fakes.stripe_server import FakeStripe, fake_stripe
 from .apps import WebClient, element, form_token, web_settings
 

@@ -21,7 +21,7 @@ from tierline.billing.actions import (
 from tierline.errors import ConfigurationError, ProviderAPIError
 
 from ...fakes.lemonsqueezy_server import STORE_ID, FakeLemonSqueezy, fake_lemonsqueezy
-from ...fakes.paddle_actions_server import FakePaddle, fake_paddle
+from ...fakes.paddle_server import FakePaddle, fake_paddle
 from ...fakes.polar_server import FakePolar, fake_polar
 from ...fakes.stripe_server import FakeStripe, fake_stripe
 from ...fakes.whop_server import FakeWhop, fake_whop
@@ -131,7 +131,7 @@ def test_paddle_checkout_is_a_transaction_with_custom_data(fake_paddle: FakePadd
 
 def test_paddle_portal_cancel_resume_preview_change(fake_paddle: FakePaddle) -> None:
     fake_paddle.prices.update(pri_pro=1200, pri_team=3000)
-    sub_id = fake_paddle.seed_subscription("pri_pro", customer="ctm_abc")
+    sub_id = fake_paddle.seed_subscription("pri_pro", customer_id="ctm_abc")
     settings = _settings(**fake_paddle.settings())
     actions = actions_for("paddle")
     sub = _sub("paddle", sub_id, "ctm_abc")

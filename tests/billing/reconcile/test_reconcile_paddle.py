@@ -49,7 +49,7 @@ def test_apply_pages_with_the_next_url_and_writes_every_subscription_once(
     first, second = fake_paddle.requests
     assert first.query == {"per_page": "2"}
     assert second.query == {"per_page": "2", "after": canceled}
-    assert first.headers["authorization"] == f"Bearer {fake_paddle.api_key}"
+    assert first.headers["authorization"] == f"Bearer {fake_paddle.token}"
     outcomes = {d.subscription_id: (d.change, d.applied) for d in report.diffs}
     assert outcomes == {
         active: (Change.MISSING, "processed"),
