@@ -35,9 +35,9 @@ def test_checkout_through_each_provider_carries_the_account(
     fake_whop: FakeWhop,
     fake_lemonsqueezy: FakeLemonSqueezy,
 ) -> None:
-    fake_polar.products.add("prod-pro")
-    fake_whop.plans.add("plan_pro")
-    fake_lemonsqueezy.variants.add("555")
+    fake_polar.catalog.add("prod-pro")
+    fake_whop.catalog.add("plan_pro")
+    fake_lemonsqueezy.catalog.add("555")
     tl = make_tierline(
         catalog=CATALOG,
         public_url="https://app.example.com",

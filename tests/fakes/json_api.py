@@ -58,22 +58,26 @@ class APIFailure(Exception):  # noqa: N818 - it is a response, raised to unwind 
 
 @dataclass
 class FakeJSONAPI:
-    """A fake provider API: subclasses set ``token`` and implement :meth:`route`."""
+    """A fake provider API: subclasses declare ``credentials`` and implement :meth:`route`."""
 
     url: str = ""
-    token: str = "test_token"
     requests: list[JSONRequest] = field(default_factory=list)
     _queued: list[APIFailure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The Tierline settings that hold this fake's token and base URL.
-    token_setting: ClassVar[str] = ""
-    base_setting: ClassVar[str] = ""
+    #: (the setting holding the token, the token, the setting holding the base URL).
+    credentials: ClassVar[tuple[str, str, str]] = ("", "test_token", "")
     #: (status, code, message) of the answer to a wrong token.
     unauthorized_error: ClassVar[tuple[int, str, str]] = (401, "unauthorized", "unauthorized")
 
+    @property
+    def token(self) -> str:
+        """The bearer token this fake accepts."""
+        return self.credentials[1]
+
     def settings(self) -> dict[str, str]:
         """The Tierline settings that point the provider's client here."""
-        return {self.token_setting: self.token, self.base_setting: self.url}
+        token_setting, token, base_setting = self.credentials
+        return {token_setting: token, base_setting: self.url}
 
     def new_id(self, prefix: str) -> str:
         """A fresh provider-looking id: ``prefix`` + random hex."""
@@ -141,6 +145,20 @@ class FakeJSONAPI:
             status, answer, extra = self.answer(request)
             self.requests.append(replace(request, status=status))
         return status, answer, extra
+
+
+@dataclass
+class FakeCatalogAPI(FakeJSONAPI):
+    """A fake whose checkout names ids of a seeded ``catalog`` (Polar products, Whop plans,
+    Lemon Squeezy variants) and whose actions change seeded ``subscriptions`` (Whop's
+    memberships), each active and not canceling when seeded (:meth:`seed`)."""
+
+    catalog: set[str] = field(default_factory=set)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def seed(self, obj_id: str, **fields: Any) -> str:
+        """Seed an active subscription ``obj_id`` with ``fields``; return its id."""
+        return self.store(self.subscriptions, obj_id, status="active", **fields)
 
 
 def _handler_for(fake: FakeJSONAPI) -> type[BaseHTTPRequestHandler]:

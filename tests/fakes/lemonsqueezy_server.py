@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
+from tests.fakes.json_api import APIFailure, FakeCatalogAPI, JSONRequest, serving
 
 API_KEY = "ls_test_apikey_fake01"
 STORE_ID = "4242"
@@ -23,25 +22,17 @@ MEDIA_TYPE = "application/vnd.api+json"
 _SUB = re.compile(r"^/v1/subscriptions/([0-9]+)$")
 
 
-@dataclass
-class FakeLemonSqueezy(FakeJSONAPI):
-    """Seeded variants (ids) and subscriptions (id -> attributes)."""
+class FakeLemonSqueezy(FakeCatalogAPI):
+    """Variants (the catalog) and subscriptions (id -> attributes), numbered from 1001."""
 
-    token: str = API_KEY
-    variants: set[str] = field(default_factory=set)
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _next: int = 1000
-
-    token_setting = "lemonsqueezy_api_key"
-    base_setting = "lemonsqueezy_api_base"
+    credentials = ("lemonsqueezy_api_key", API_KEY, "lemonsqueezy_api_base")
     unauthorized_error = (401, "Unauthorized", "Unauthenticated.")
 
     def settings(self) -> dict[str, str]:
         return {**super().settings(), "lemonsqueezy_store_id": STORE_ID}
 
     def seed_subscription(self, variant_id: str) -> str:
-        self._next += 1
-        sub_id = str(self._next)
+        sub_id = str(1001 + len(self.subscriptions))
         self.subscriptions[sub_id] = {
             "variant_id": int(variant_id),
             "status": "active",
@@ -84,7 +75,7 @@ class FakeLemonSqueezy(FakeJSONAPI):
             variant = relations.get("variant", {}).get("data", {}).get("id")
             if store != STORE_ID:
                 raise self.failure(422, "Unprocessable Entity", f"store {store!r} does not exist")
-            if variant not in self.variants:
+            if variant not in self.catalog:
                 raise self.failure(
                     422, "Unprocessable Entity", f"variant {variant!r} does not exist"
                 )
@@ -112,7 +103,7 @@ class FakeLemonSqueezy(FakeJSONAPI):
                 raise self.failure(409, "Conflict", "data.id and data.type must match the URL")
             attributes = data.get("attributes", {})
             if "variant_id" in attributes:
-                if str(attributes["variant_id"]) not in self.variants:
+                if str(attributes["variant_id"]) not in self.catalog:
                     raise self.failure(422, "Unprocessable Entity", "variant does not exist")
                 sub["variant_id"] = attributes["variant_id"]
             if attributes.get("cancelled") is False:

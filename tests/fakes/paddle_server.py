@@ -48,11 +48,9 @@ class FakePaddle(FakeJSONAPI):
     """Seeded prices (id -> unit amount in cents) and subscriptions (id -> entity, in creation
     order); see the module docstring."""
 
-    token: str = API_KEY
     prices: dict[str, int] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    token_setting = "paddle_api_key"
-    base_setting = "paddle_api_base"
+    credentials = ("paddle_api_key", API_KEY, "paddle_api_base")
 
     def seed_subscription(
         self,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
+from tests.fakes.json_api import APIFailure, FakeCatalogAPI, JSONRequest, serving
 
 TOKEN = "polar_oat_fake01"
 _SUB = re.compile(r"^/v1/subscriptions/([A-Za-z0-9-]+)$")
@@ -27,24 +26,19 @@ def _invalid(field_name: str, message: str) -> APIFailure:
     return APIFailure(422, {"detail": detail})
 
 
-@dataclass
-class FakePolar(FakeJSONAPI):
-    """Seeded products (ids) and subscriptions (id -> object)."""
+class FakePolar(FakeCatalogAPI):
+    """Products (the catalog) and subscriptions; errors ``{"error": <type>, "detail"}``."""
 
-    token: str = TOKEN
-    products: set[str] = field(default_factory=set)
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    token_setting = "polar_access_token"
-    base_setting = "polar_api_base"
-    unauthorized_error = (401, "Unauthorized", "Invalid access token")
-
-    def seed_subscription(self, product_id: str) -> str:
-        sub_id = self.new_id("sub-")
-        fields = {"product_id": product_id, "cancel_at_period_end": False}
-        return self.store(self.subscriptions, sub_id, status="active", **fields)
+    credentials = ("polar_access_token", TOKEN, "polar_api_base")
 
     def failure(self, status: int, code: str, message: str) -> APIFailure:
         return APIFailure(status, {"error": code, "detail": message})
+
+    def unauthorized(self) -> APIFailure:
+        return self.failure(401, "Unauthorized", "Invalid access token")
+
+    def seed_subscription(self, product_id: str) -> str:
+        return self.seed(self.new_id("sub-"), product_id=product_id, cancel_at_period_end=False)
 
     def not_found(self, method: str, path: str) -> APIFailure:
         return self.failure(404, "ResourceNotFound", "Not found")
@@ -53,7 +47,7 @@ class FakePolar(FakeJSONAPI):
         method, path, body = request.method, request.path, request.body
         if method == "POST" and path == "/v1/checkouts/":
             products = body.get("products") or []
-            if not products or any(p not in self.products for p in products):
+            if not products or any(p not in self.catalog for p in products):
                 raise _invalid("products", f"Product does not exist: {products}")
             checkout_id = self.new_id("")
             answer = {
@@ -80,7 +74,7 @@ class FakePolar(FakeJSONAPI):
         if method == "PATCH" and match and match.group(1) in self.subscriptions:
             sub = self.subscriptions[match.group(1)]
             if "product_id" in body:
-                if body["product_id"] not in self.products:
+                if body["product_id"] not in self.catalog:
                     raise _invalid("product_id", "Product does not exist")
                 if body.get("proration_behavior") not in ("invoice", "prorate"):
                     raise _invalid("proration_behavior", "Input should be 'invoice' or 'prorate'")

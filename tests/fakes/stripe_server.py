@@ -55,6 +55,11 @@ class StripeAPIFailure(APIFailure):
         super().__init__(status, {"error": {"type": kind, "message": message, **extra}})
 
 
+def _missing(message: str, param: str) -> StripeAPIFailure:
+    """Stripe's 400 ``resource_missing`` for parameter ``param``."""
+    return StripeAPIFailure(400, message, code="resource_missing", param=param)
+
+
 def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Stripe's bracketed form keys as nested dicts and lists (``a[0][b]=1`` -> {a: [{b: 1}]})."""
     root: dict[str, Any] = {}
@@ -87,7 +92,6 @@ def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 class FakeStripe(FakeJSONAPI):
     """State and recordings of one fake Stripe server (see the module docstring)."""
 
-    token: str = API_KEY
     #: lookup_key -> price object.
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: subscription id -> subscription object.
@@ -99,8 +103,7 @@ class FakeStripe(FakeJSONAPI):
     _idempotent: dict[str, tuple[str, str, dict[str, Any], int, dict[str, Any]]] = field(
         default_factory=dict
     )
-    token_setting = "stripe_api_key"
-    base_setting = "stripe_api_base"
+    credentials = ("stripe_api_key", API_KEY, "stripe_api_base")
 
     # -- seeding -----------------------------------------------------------------------
 
@@ -215,9 +218,7 @@ class FakeStripe(FakeJSONAPI):
         for price in self.prices.values():
             if price["id"] == price_id:
                 return price
-        raise StripeAPIFailure(
-            400, f"No such price: '{price_id}'", code="resource_missing", param=param
-        )
+        raise _missing(f"No such price: '{price_id}'", param)
 
     def seed_coupon(self, coupon_id: str, *, percent_off: float = 100.0) -> None:
         """Add a one-month coupon."""
@@ -374,11 +375,8 @@ class FakeStripe(FakeJSONAPI):
         known = {price["id"] for price in self.prices.values()}
         for index, item in enumerate(items):
             if item.get("price") not in known:
-                raise StripeAPIFailure(
-                    400,
-                    f"No such price: '{item.get('price')}'",
-                    code="resource_missing",
-                    param=f"line_items[{index}][price]",
+                raise _missing(
+                    f"No such price: '{item.get('price')}'", f"line_items[{index}][price]"
                 )
         session_id = f"cs_test_{secrets.token_hex(24)}"
         session = {
@@ -435,11 +433,8 @@ class FakeStripe(FakeJSONAPI):
         result = [dict(item) for item in sub["items"]["data"]]
         for index, change in enumerate(items):
             if change.get("id") not in current:
-                raise StripeAPIFailure(
-                    400,
-                    f"Invalid subscription_item id: {change.get('id')}",
-                    code="resource_missing",
-                    param=f"{param}[{index}][id]",
+                raise _missing(
+                    f"Invalid subscription_item id: {change.get('id')}", f"{param}[{index}][id]"
                 )
             price = self._price_by_id(change.get("price"), f"{param}[{index}][price]")
             for item in result:
@@ -498,11 +493,8 @@ class FakeStripe(FakeJSONAPI):
         for index, entry in enumerate(form.get("discounts") or []):
             coupon = self.coupons.get(entry.get("coupon"))
             if coupon is None:
-                raise StripeAPIFailure(
-                    400,
-                    f"No such coupon: '{entry.get('coupon')}'",
-                    code="resource_missing",
-                    param=f"discounts[{index}][coupon]",
+                raise _missing(
+                    f"No such coupon: '{entry.get('coupon')}'", f"discounts[{index}][coupon]"
                 )
             discounts.append(f"di_{secrets.token_hex(12)}")
             sub.setdefault("_applied_coupons", []).append(coupon["id"])

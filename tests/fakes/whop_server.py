@@ -9,41 +9,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.fakes.json_api import APIFailure, FakeJSONAPI, JSONRequest, serving
+from tests.fakes.json_api import APIFailure, FakeCatalogAPI, JSONRequest, serving
 
 API_KEY = "whop_apikey_fake01"
 PREFIX = "/api/v1"
 _MEMBERSHIP = re.compile(rf"^{PREFIX}/memberships/(mem_[a-z0-9]+)/(cancel|uncancel)$")
 
 
-@dataclass
-class FakeWhop(FakeJSONAPI):
-    """Seeded plans (ids) and memberships (id -> object)."""
+class FakeWhop(FakeCatalogAPI):
+    """Plans (the catalog) and memberships (``subscriptions``), under ``/api/v1``."""
 
-    token: str = API_KEY
-    plans: set[str] = field(default_factory=set)
-    memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
-    token_setting = "whop_api_key"
-    base_setting = "whop_api_base"
-    unauthorized_error = (401, "unauthorized", "The API key is invalid")
+    credentials = ("whop_api_key", API_KEY, "whop_api_base")
 
     def seed_membership(self, plan_id: str) -> str:
-        fields = {"plan": {"id": plan_id}, "cancel_at_period_end": False}
-        return self.store(self.memberships, self.new_id("mem_"), status="active", **fields)
+        """Seed an active membership of plan ``plan_id``; return its id."""
+        return self.seed(self.new_id("mem_"), plan={"id": plan_id}, cancel_at_period_end=False)
 
     def failure(self, status: int, code: str, message: str) -> APIFailure:
         return APIFailure(status, {"error": {"type": code, "message": message}})
+
+    def unauthorized(self) -> APIFailure:
+        return self.failure(401, "unauthorized", "The API key is invalid")
 
     def route(self, request: JSONRequest) -> tuple[int, Any]:
         method, path, body = request.method, request.path, request.body
         if method == "POST" and path == f"{PREFIX}/checkout_configurations":
             plan = body.get("plan_id")
-            if plan not in self.plans:
+            if plan not in self.catalog:
                 raise self.failure(400, "invalid_request", f"Plan {plan!r} does not exist")
             config_id = self.new_id("ch_")
             return 201, {
@@ -54,8 +50,8 @@ class FakeWhop(FakeJSONAPI):
                 "purchase_url": f"https://whop.com/checkout/{plan}?session={config_id}",
             }
         match = _MEMBERSHIP.match(path)
-        if method == "POST" and match and match.group(1) in self.memberships:
-            membership = self.memberships[match.group(1)]
+        if method == "POST" and match and match.group(1) in self.subscriptions:
+            membership = self.subscriptions[match.group(1)]
             if match.group(2) == "cancel":
                 if body.get("cancel_at_period_end") is not True:
                     membership["status"] = "canceled"

@@ -177,7 +177,7 @@ def test_paddle_errors_name_the_action_and_paddles_detail(fake_paddle: FakePaddl
 
 # -- Polar ----------------------------------------------------------------------------------
 def test_polar_checkout_portal_cancel_resume_change(fake_polar: FakePolar) -> None:
-    fake_polar.products.update({"prod-pro", "prod-team"})
+    fake_polar.catalog.update({"prod-pro", "prod-team"})
     settings = _settings(**fake_polar.settings())
     actions = actions_for("polar")
     url = actions.checkout_url(settings, _request("prod-pro"))
@@ -218,7 +218,7 @@ def test_polar_validation_error_is_one_clear_line(fake_polar: FakePolar) -> None
 
 # -- Whop -----------------------------------------------------------------------------------
 def test_whop_checkout_configuration_hub_cancel_uncancel(fake_whop: FakeWhop) -> None:
-    fake_whop.plans.add("plan_pro")
+    fake_whop.catalog.add("plan_pro")
     settings = _settings(**fake_whop.settings())
     actions = actions_for("whop")
     url = actions.checkout_url(settings, _request("plan_pro"))
@@ -232,13 +232,13 @@ def test_whop_checkout_configuration_hub_cancel_uncancel(fake_whop: FakeWhop) ->
     sub = _sub("whop", mem_id)
     assert actions.portal_url(settings, sub, "x") == settings.whop_hub_url
     actions.cancel_at_period_end(settings, sub, "unused")
-    assert fake_whop.memberships[mem_id]["status"] == "active"
-    assert fake_whop.memberships[mem_id]["cancel_at_period_end"] is True
+    assert fake_whop.subscriptions[mem_id]["status"] == "active"
+    assert fake_whop.subscriptions[mem_id]["cancel_at_period_end"] is True
     assert fake_whop.last("POST", rf"/api/v1/memberships/{mem_id}/cancel").body == {
         "cancel_at_period_end": True
     }
     actions.resume(settings, sub, "unused")
-    assert fake_whop.memberships[mem_id]["cancel_at_period_end"] is False
+    assert fake_whop.subscriptions[mem_id]["cancel_at_period_end"] is False
     assert actions.supported() == ("checkout_url", "portal_url", "cancel_at_period_end", "resume")
     with pytest.raises(UnsupportedActionError, match="whop does not support change plan"):
         actions.change_plan(settings, _change(sub, "plan_team"))
@@ -248,7 +248,7 @@ def test_whop_checkout_configuration_hub_cancel_uncancel(fake_whop: FakeWhop) ->
 def test_lemonsqueezy_checkout_is_json_api_with_custom_data(
     fake_lemonsqueezy: FakeLemonSqueezy,
 ) -> None:
-    fake_lemonsqueezy.variants.add("555")
+    fake_lemonsqueezy.catalog.add("555")
     settings = _settings(**fake_lemonsqueezy.settings())
     url = actions_for("lemonsqueezy").checkout_url(settings, _request("555"))
     assert url.startswith("https://fake.lemonsqueezy.com/checkout/custom/")
@@ -265,7 +265,7 @@ def test_lemonsqueezy_checkout_is_json_api_with_custom_data(
 
 
 def test_lemonsqueezy_portal_cancel_resume_change(fake_lemonsqueezy: FakeLemonSqueezy) -> None:
-    fake_lemonsqueezy.variants.update({"555", "777"})
+    fake_lemonsqueezy.catalog.update({"555", "777"})
     sub_id = fake_lemonsqueezy.seed_subscription("555")
     settings = _settings(**fake_lemonsqueezy.settings())
     actions = actions_for("lemonsqueezy")
