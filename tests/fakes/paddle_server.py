@@ -90,31 +90,32 @@ class FakePaddle(FakeJSONAPI):
             "trial_dates": None,
             "price": price,
         }
-        return self.store(
-            self.subscriptions,
-            f"sub_01{secrets.token_hex(12)}",
-            status=status,
-            customer_id=customer_id,
-            address_id=f"add_01{secrets.token_hex(12)}",
-            business_id=None,
-            currency_code="USD",
-            created_at=_START,
-            updated_at=updated_at,
-            started_at=_START,
-            first_billed_at=_START,
-            next_billed_at=None if canceled else ends_at,
-            paused_at=None,
-            canceled_at=updated_at if canceled else None,
-            collection_mode="automatic",
-            billing_details=None,
-            current_billing_period=None if canceled else {"starts_at": _START, "ends_at": ends_at},
-            billing_cycle={"interval": "month", "frequency": 1},
-            scheduled_change=None,
-            items=[item],
-            custom_data=None if account_ref is None else {"tierline_account": account_ref},
-            import_meta=None,
-            discount=None,
-        )
+        entity = {
+            "status": status,
+            "customer_id": customer_id,
+            "address_id": f"add_01{secrets.token_hex(12)}",
+            "business_id": None,
+            "currency_code": "USD",
+            "created_at": _START,
+            "updated_at": updated_at,
+            "started_at": _START,
+            "first_billed_at": _START,
+            "next_billed_at": None if canceled else ends_at,
+            "paused_at": None,
+            "canceled_at": updated_at if canceled else None,
+            "collection_mode": "automatic",
+            "billing_details": None,
+            "current_billing_period": (
+                None if canceled else {"starts_at": _START, "ends_at": ends_at}
+            ),
+            "billing_cycle": {"interval": "month", "frequency": 1},
+            "scheduled_change": None,
+            "items": [item],
+            "custom_data": None if account_ref is None else {"tierline_account": account_ref},
+            "import_meta": None,
+            "discount": None,
+        }
+        return self.store(self.subscriptions, f"sub_01{secrets.token_hex(12)}", **entity)
 
     # -- errors and authentication -----------------------------------------------------
     def failure(self, status: int, code: str, message: str) -> APIFailure:
