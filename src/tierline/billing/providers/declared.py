@@ -94,10 +94,16 @@ UNIX_TEXT_KINDS: Mapping[str, Kind] = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
 class _Rooted:
-    """Paths relative to ``root`` (the event's object), or absolute when they start with ``/``."""
+    """Paths relative to ``root`` (the event's object), or absolute when they start with ``/``.
 
-    root: str
+    The parts every object names: where the host's account ref and the customer id live.
+    """
+
+    root: str = "data"
+    account_ref: Paths = ACCOUNT_METADATA
+    customer_id: Paths = "customer_id"
 
     def paths(self, part: str) -> tuple[str, ...]:
         """The absolute dotted paths of part ``part``."""
@@ -106,7 +112,7 @@ class _Rooted:
         return tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in found)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SnapshotSpec(_Rooted):
     """Where a provider's subscription object keeps each part of a snapshot.
 
@@ -121,13 +127,10 @@ class SnapshotSpec(_Rooted):
 
     statuses: Mapping[str, SubscriptionStatus]
     lifecycle: LifecycleOrder
-    root: str = "data"
     tier_keys: Paths = ()
     external_id: Paths = "id"
     status: Paths = "status"
     updated_at: Paths = "updated_at"
-    account_ref: Paths = ACCOUNT_METADATA
-    customer_id: Paths = "customer_id"
     quantity: Paths = ()
     current_period_end: Paths = "current_period_end"
     cancel_at_period_end: Paths = "cancel_at_period_end"
@@ -143,7 +146,7 @@ class SnapshotSpec(_Rooted):
         return Field(self.paths(part), self.kinds.get(part) or _SNAPSHOT_KINDS.get(part, "id"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PaymentSpec(_Rooted):
     """Where a provider's payment object (order, invoice, payment) keeps each payment fact.
 
@@ -154,13 +157,10 @@ class PaymentSpec(_Rooted):
     """
 
     amount: Paths
-    root: str = "data"
     amount_kind: Kind = "minor"
     paid: Paths = ()
     payment_id: Paths = "id"
     subscription_id: Paths = "subscription_id"
-    customer_id: Paths = "customer_id"
-    account_ref: Paths = ACCOUNT_METADATA
     currency: Paths = "currency"
     billing_reason: Paths = "billing_reason"
 

@@ -39,13 +39,23 @@ class PayloadReader:
             raise self.fail(path, value, "an object")
         return value
 
-    def opt_obj(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
-        """An optional nested object (absent or null gives None)."""
+    def _present(
+        self, data: Mapping[str, Any], key: str, path: str, kind: type, expected: str
+    ) -> Any:
+        """The value at ``key`` when it is of ``kind`` (a bool is no int here), else None when
+        absent or null; anything else fails as ``expected``."""
         value = data.get(key)
         if value is None:
             return None
-        if not isinstance(value, Mapping):
-            raise self.fail(path, value, "an object or null")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(path, value, expected)
+        return value
+
+    def opt_obj(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        """An optional nested object (absent or null gives None)."""
+        value: Mapping[str, Any] | None = self._present(
+            data, key, path, Mapping, "an object or null"
+        )
         return value
 
     def string(self, data: Mapping[str, Any], key: str, path: str) -> str:
@@ -66,21 +76,12 @@ class PayloadReader:
 
     def opt_int(self, data: Mapping[str, Any], key: str, path: str) -> int | None:
         """An optional integer (booleans are not integers here)."""
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, value, "an integer or null")
+        value: int | None = self._present(data, key, path, int, "an integer or null")
         return value
 
     def flag(self, data: Mapping[str, Any], key: str, path: str) -> bool:
         """An optional boolean; absent or null is False."""
-        value = data.get(key)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(path, value, "true or false")
-        return value
+        return self._present(data, key, path, bool, "true or false") is True
 
     def objects(self, data: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
         """An optional list of objects (absent or null gives an empty list)."""
