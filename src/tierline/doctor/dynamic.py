@@ -21,23 +21,29 @@ an env without ``target_metadata`` skips that comparison.
 
 Alembic is configured through the app's ``alembic.ini`` (Flask-Migrate keeps one in
 ``migrations/``), with ``sqlalchemy.url`` replaced by the scratch URL. An env.py that takes its
-URL from elsewhere would migrate that database instead: give scratch databases only.
+URL from elsewhere would migrate that database instead: give scratch databases only. The env's
+own logging setup (``logging.config.fileConfig``) is skipped while it runs, so Alembic's INFO
+lines do not mix with the report. A Flask-Migrate env.py runs inside the app ``app`` names
+(``module:create_app``, or ``FLASK_APP``), pointed at the scratch URL
+(:mod:`tierline.doctor.flaskapp`).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tierline.doctor.chain import ChainLocation, locate_chain
 from tierline.doctor.findings import DoctorError, Finding, Severity
+from tierline.doctor.flaskapp import app_spec
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,14 +70,20 @@ def run_chain(
     *,
     seed: bool = False,
     progress: Progress | None = None,
+    app: str | None = None,
 ) -> list[Finding]:
     """Run the chain at ``path`` on ``url`` (``"sqlite"``: a scratch SQLite file).
 
+    ``app``: the Flask app a Flask-Migrate env.py needs, as ``flask --app`` names it
+    (``module:create_app``, ``module:app``, ``module``); None = ``FLASK_APP`` when the env.py
+    reads ``current_app``, else no app. The factory is called once per run, the app's
+    ``SQLALCHEMY_DATABASE_URI`` set to ``url`` and the env handed an engine on ``url``.
+
     Returns at most one ``revision-fails`` finding (the run stops at the first failing step)
     and any ``model-drift`` finding; with ``seed``, also ``rows-lost`` (error) and
-    ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini
-    or its env.py cannot run at all (e.g. a Flask-Migrate env.py outside an application
-    context).
+    ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini,
+    the app cannot be made, or its env.py cannot run at all (e.g. a Flask-Migrate env.py
+    without an app).
     """
     location = locate_chain(Path(path))
     if location.alembic_ini is None:
@@ -79,10 +91,28 @@ def run_chain(
             f"{path}: no alembic.ini beside or inside the chain; the dynamic pass configures "
             "Alembic through the app's alembic.ini"
         )
+    spec = app_spec(app, location.script_location)
     if url == SCRATCH_SQLITE:
         with tempfile.TemporaryDirectory(prefix="tierline-doctor-") as scratch:
-            return _run(location, f"sqlite:///{Path(scratch) / 'doctor.db'}", seed, progress)
-    return _run(location, url, seed, progress)
+            scratch_url = f"sqlite:///{Path(scratch) / 'doctor.db'}"
+            return _run(location, scratch_url, seed, progress, spec)
+    return _run(location, url, seed, progress, spec)
+
+
+@contextmanager
+def _env_logging_untouched() -> Iterator[None]:
+    """Skip the env's ``fileConfig(config.config_file_name)`` (Flask-Migrate's env calls it
+    even when the name is None): it would reconfigure the logging of the whole process."""
+    original = logging.config.fileConfig
+
+    def skip(*args: object, **kwargs: object) -> None:
+        return None
+
+    logging.config.fileConfig = skip
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original
 
 
 @contextmanager
@@ -115,10 +145,13 @@ def _config(location: ChainLocation, url: str) -> Config:
     return config
 
 
-def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | None) -> list[Finding]:
-    from alembic import command
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
+def _run(
+    location: ChainLocation,
+    url: str,
+    seed: bool,
+    progress: Progress | None,
+    app: str | None,
+) -> list[Finding]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -127,17 +160,38 @@ def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | Non
     except ArgumentError as exc:
         raise DoctorError(f"--run {url!r} is not a database URL: {exc}") from exc
     config = _config(location, url)
-    with _importable(location.project_root):
-        try:
-            script = ScriptDirectory.from_config(config)
-            by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
-        except CommandError as exc:
-            raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
-        except Exception as exc:  # a revision file importing the app, which fails to import
-            raise DoctorError(
-                f"Alembic cannot load the chain's revision files: {type(exc).__name__}: "
-                f"{_first_line(exc)}"
-            ) from exc
+    with ExitStack() as stack:
+        stack.enter_context(_importable(location.project_root))
+        stack.enter_context(_env_logging_untouched())
+        if app is not None:
+            from tierline.doctor.flaskapp import app_context
+
+            stack.enter_context(app_context(app, url, [location.project_root, Path.cwd()]))
+        return _run_steps(config, location, url, dialect, seed, progress)
+
+
+def _run_steps(
+    config: Config,
+    location: ChainLocation,
+    url: str,
+    dialect: str,
+    seed: bool,
+    progress: Progress | None,
+) -> list[Finding]:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        script = ScriptDirectory.from_config(config)
+        by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
+    except CommandError as exc:
+        raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
+    except Exception as exc:  # a revision file importing the app, which fails to import
+        raise DoctorError(
+            f"Alembic cannot load the chain's revision files: {type(exc).__name__}: "
+            f"{_first_line(exc)}"
+        ) from exc
     # Alembic applies the revisions of one command one at a time, in order; the revision that
     # fails is the revision file on the traceback (batch operations, too, run inside it).
     steps: list[tuple[str, Callable[[Config, str], None], str]] = [
@@ -148,7 +202,7 @@ def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | Non
     found: list[Finding] = []
     if progress is not None:
         progress.start(len(by_file) * len(steps))
-    with _importable(location.project_root), _counting_steps(progress):
+    with _counting_steps(progress):
         if seed:
             steps = steps[1:]
             try:
@@ -369,7 +423,12 @@ def _env_error(location: ChainLocation, exc: Exception) -> str:
     if "application context" in text:
         return (
             f"{env} needs a Flask application context (Flask-Migrate's env.py reads "
-            "current_app): run the static pass only, or give an alembic.ini whose env.py "
-            "configures the URL itself"
+            "current_app): give the app factory with --app module:create_app (or set "
+            "FLASK_APP), or run the static pass only"
+        )
+    if isinstance(exc, KeyError) and text.strip("'\"") == "migrate":
+        return (
+            f"{env} reads current_app.extensions['migrate'], which the app does not have: "
+            "give the app whose factory calls Migrate(app, db)"
         )
     return f"cannot run {env}: {type(exc).__name__}: {text}"
