@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from tierline.doctor import DoctorError, assert_chain_healthy
@@ -186,3 +188,24 @@ def test_assert_chain_healthy_with_seed_lists_the_lost_rows() -> None:
     assert assert_chain_healthy(path, urls=["sqlite"]) == []
     with pytest.raises(AssertionError, match=r"0002_short_note_bodies\.py:22: rows-lost"):
         assert_chain_healthy(path, urls=["sqlite"], seed=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (sa.Float(), 7.0),
+        (sa.FLOAT(), 7.0),  # what SQLite reflects
+        (postgresql.DOUBLE_PRECISION(), 7.0),  # what PostgreSQL reflects
+        (sa.Numeric(10, 2), 7),
+        (sa.Integer(), 7),
+    ],
+    ids=repr,
+)
+def test_seed_fills_numeric_and_float_columns(
+    kind: sa.types.TypeEngine[object], expected: object
+) -> None:
+    from tierline.doctor.seed import _value
+
+    value = _value(sa.Column("amount", kind, nullable=False), 7, 0, [])
+    assert value == expected
+    assert type(value) is type(expected)
