@@ -7,6 +7,7 @@ which only SQLite refuses.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,12 @@ def test_assert_chain_healthy_runs_a_flask_migrate_chain_in_its_app() -> None:
     text = str(raised.value)
     assert "2b3c4d5e6f7a_widen_symbol.py:20: revision-fails: seeded upgrade of revision" in text
     assert text.startswith("3 migration fault(s) in ")
+
+
+def test_a_flask_migrate_chain_without_alembic_ini_runs_given_its_app(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(EXHIBITS / "flask_migrate_faulty", project)
+    (project / "migrations" / "alembic.ini").unlink()
+    assert [f.rule for f in run_chain(project / "migrations", app="fm_faulty_app:create_app")] == [
+        "revision-fails"
+    ]

@@ -21,7 +21,8 @@ an env without ``target_metadata`` skips that comparison.
 
 Alembic is configured through the app's ``alembic.ini`` (Flask-Migrate keeps one in
 ``migrations/``), with ``sqlalchemy.url`` replaced by the scratch URL. An env.py that takes its
-URL from elsewhere would migrate that database instead: give scratch databases only. The env's
+URL from elsewhere would migrate that database instead: give scratch databases only (a
+database that already has a table is refused: the run downgrades to base). The env's
 own logging setup (``logging.config.fileConfig``) is skipped while it runs, so Alembic's INFO
 lines do not mix with the report. A Flask-Migrate env.py runs inside the app ``app`` names
 (``module:create_app``, or ``FLASK_APP``), pointed at the scratch URL
@@ -81,17 +82,19 @@ def run_chain(
 
     Returns at most one ``revision-fails`` finding (the run stops at the first failing step)
     and any ``model-drift`` finding; with ``seed``, also ``rows-lost`` (error) and
-    ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini,
-    the app cannot be made, or its env.py cannot run at all (e.g. a Flask-Migrate env.py
-    without an app).
+    ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini
+    and no app (a Flask-Migrate chain given its app runs without one), the database cannot be
+    opened or already has a table, the app cannot be made, or its env.py cannot run at all
+    (e.g. a Flask-Migrate env.py without an app).
     """
     location = locate_chain(Path(path))
-    if location.alembic_ini is None:
+    spec = app_spec(app, location.script_location)
+    if location.alembic_ini is None and spec is None:
         raise DoctorError(
             f"{path}: no alembic.ini beside or inside the chain; the dynamic pass configures "
-            "Alembic through the app's alembic.ini"
+            "Alembic through the app's alembic.ini (a Flask-Migrate chain runs without one, "
+            "given --app)"
         )
-    spec = app_spec(app, location.script_location)
     if url == SCRATCH_SQLITE:
         with tempfile.TemporaryDirectory(prefix="tierline-doctor-") as scratch:
             scratch_url = f"sqlite:///{Path(scratch) / 'doctor.db'}"
@@ -130,13 +133,15 @@ def _importable(folder: Path) -> Iterator[None]:
 def _config(location: ChainLocation, url: str) -> Config:
     from alembic.config import Config
 
-    assert location.alembic_ini is not None
+    ini = location.alembic_ini
     # Commands' own messages ("No new upgrade operations detected.") would mix with the report.
-    config = Config(str(location.alembic_ini), stdout=io.StringIO())
+    # No ini (a Flask-Migrate chain given its app): a Config of no file, as Flask-Migrate
+    # makes when migrations/alembic.ini is missing.
+    config = Config(str(ini) if ini is not None else None, stdout=io.StringIO())
     try:
         config.file_config  # noqa: B018 -- read the ini now, before its logging section is dropped
     except Exception as exc:  # configparser's errors, a missing %(name)s
-        raise DoctorError(f"cannot read {location.alembic_ini}: {_first_line(exc)}") from exc
+        raise DoctorError(f"cannot read {ini}: {_first_line(exc)}") from exc
     # env.py calls fileConfig(config.config_file_name) when set: Alembic's INFO lines would
     # interleave with the report.
     config.config_file_name = None
@@ -156,9 +161,11 @@ def _run(
     from sqlalchemy.exc import ArgumentError
 
     try:
-        dialect = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        dialect = parsed.get_backend_name()
     except ArgumentError as exc:
         raise DoctorError(f"--run {url!r} is not a database URL: {exc}") from exc
+    _refuse_a_database_with_tables(url, parsed.render_as_string(hide_password=True))
     config = _config(location, url)
     with ExitStack() as stack:
         stack.enter_context(_importable(location.project_root))
@@ -168,6 +175,33 @@ def _run(
 
             stack.enter_context(app_context(app, url, [location.project_root, Path.cwd()]))
         return _run_steps(config, location, url, dialect, seed, progress)
+
+
+def _refuse_a_database_with_tables(url: str, shown: str) -> None:
+    """Raise DoctorError unless the database at ``url`` has no table yet.
+
+    The run downgrades to base (dropping what the chain made) and reads every table as the
+    chain's; a database with tables is someone's data, or the leftover of an earlier run,
+    whose revisions and rows would be misread.
+    """
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            tables = sorted(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the driver's errors: no server, no database, no driver
+        raise DoctorError(f"--run {shown}: cannot open it: {_first_line(exc)}") from exc
+    if tables:
+        listed = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise DoctorError(
+            f"--run {shown}: the database already has {len(tables)} "
+            f"table{'s' * (len(tables) != 1)} ({listed}); the run downgrades the chain to base, "
+            "so give an empty scratch database (drop and create it again after a run)"
+        )
 
 
 def _run_steps(
