@@ -87,7 +87,7 @@ def test_a_credit_grant_and_revoke_call_the_hook_once_after_the_commit(
     assert not tl.status("ann").active  # cached: the hook's commit must invalidate it
     tl.grant_credit("ann", days=10)
     assert calls.summary() == [("ann", "free", False, "free", True)]
-    ref, old, new = calls.seen[0]
+    _ref, old, new = calls.seen[0]
     assert (old.source, new.source) == (AccessSource.FREE, AccessSource.CREDIT)
     assert "api" in new.features and "api" not in old.features
     assert calls.committed == [True]
