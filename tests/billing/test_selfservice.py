@@ -253,3 +253,18 @@ def test_moving_between_providers_keeps_access_until_the_old_subscription_ends(
     status = tl.status("gus")
     assert status.active and status.tier == "team"
     assert not tl.has_feature("gus", "export")
+
+
+def test_a_plan_change_calls_the_access_hook_after_its_commit(
+    tl: Tierline, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.seed_price("pro_monthly", unit_amount=3000)
+    fake_stripe.seed_price("team_monthly", unit_amount=1200)
+    sub_id = fake_stripe.seed_subscription(lookup_key="pro_monthly")
+    add_subscription(tl, "bea", "stripe", sub_id, "pro")
+    seen: list[tuple[str, str | None, str | None]] = []
+    tl.on_access_change(lambda ref, old, new: seen.append((ref, old.tier, new.tier)))
+    tl.change_plan("bea", "team")
+    assert seen == [("bea", "pro", "team")]
+    tl.cancel_at_period_end("bea")  # access lasts until the period ends: no change yet
+    assert seen == [("bea", "pro", "team")]
