@@ -66,7 +66,7 @@ def summary(label: str, values_ms: list[float]) -> str:
 def cross_process(url: str, rounds: int) -> None:
     writer = Tierline(settings=TierlineSettings(database_url=url))
     writer.ensure_account("bench")
-    reader = subprocess.Popen(
+    reader = subprocess.Popen(  # noqa: S603 - our own script
         [sys.executable, "-c", READER, url], stdout=subprocess.PIPE, text=True
     )
     assert reader.stdout is not None
