@@ -45,6 +45,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from tierline.access.status import AccessSource, AccessStatus, DenialReason, LimitInfo
+from tierline.outbox.deliverers import Delivery
 from tierline.outbox.queue import enqueue
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class AccessChanges:
             for kind in kinds
         ]
 
-    def _deliver_hooks(self, delivery: Any) -> None:
+    def _deliver_hooks(self, delivery: Delivery) -> None:
         """The deliverer of :data:`ACCESS_HOOK` items in this process: every hook, in order.
 
         A hook that raises fails the try (the outbox retries the item, calling every hook again:
