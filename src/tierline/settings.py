@@ -28,6 +28,14 @@ class TierlineSettings(BaseSettings):
     past_due_grace_days: int = Field(default=3, ge=0)
     #: Seconds a cached ``status()`` may be served; 0 turns the in-process cache off.
     cache_ttl_seconds: float = Field(default=0.0, ge=0)
+    #: PostgreSQL: writes publish ``NOTIFY tierline_access`` and every process caching
+    #: ``status()`` listens, so a change made anywhere reaches every cache within milliseconds
+    #: (elsewhere, and with this off, another process's change is seen after the TTL).
+    cache_notify: bool = True
+    #: POST a signed ``access.changed`` event (Standard Webhooks) here after each access change.
+    access_webhook_url: str | None = None
+    #: The Standard Webhooks secret of those POSTs (``whsec_`` + base64); needed with the URL.
+    access_webhook_secret: str | None = None
     #: A bearer token that passes every paid-access gate (compared in constant time).
     admin_token: str | None = None
 

@@ -154,13 +154,19 @@ def test_each_action_sends_a_new_idempotency_key_per_intent(
     assert fake_stripe.subscriptions[sub_id]["cancel_at_period_end"] is True
 
 
-def test_plan_change_preview_then_change_and_downgrade_bills_next_period(
-    tl: Tierline, fake_stripe: FakeStripe
-) -> None:
+def seed_bea_on_pro(tl: Tierline, fake_stripe: FakeStripe) -> str:
+    """Account bea on a Stripe pro subscription (prices for pro and team); its id."""
     fake_stripe.seed_price("pro_monthly", unit_amount=3000)
     fake_stripe.seed_price("team_monthly", unit_amount=1200)
     sub_id = fake_stripe.seed_subscription(lookup_key="pro_monthly")
     add_subscription(tl, "bea", "stripe", sub_id, "pro")
+    return sub_id
+
+
+def test_plan_change_preview_then_change_and_downgrade_bills_next_period(
+    tl: Tierline, fake_stripe: FakeStripe
+) -> None:
+    seed_bea_on_pro(tl, fake_stripe)
 
     # pro -> team is a downgrade: no proration by default.
     preview = tl.preview_change("bea", "team")
@@ -253,3 +259,15 @@ def test_moving_between_providers_keeps_access_until_the_old_subscription_ends(
     status = tl.status("gus")
     assert status.active and status.tier == "team"
     assert not tl.has_feature("gus", "export")
+
+
+def test_a_plan_change_calls_the_access_hook_after_its_commit(
+    tl: Tierline, fake_stripe: FakeStripe
+) -> None:
+    seed_bea_on_pro(tl, fake_stripe)
+    seen: list[tuple[str, str | None, str | None]] = []
+    tl.on_access_change(lambda ref, old, new: seen.append((ref, old.tier, new.tier)))
+    tl.change_plan("bea", "team")
+    assert seen == [("bea", "pro", "team")]
+    tl.cancel_at_period_end("bea")  # access lasts until the period ends: no change yet
+    assert seen == [("bea", "pro", "team")]

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Connection,
     Engine,
     String,
     bindparam,
@@ -158,6 +159,13 @@ class AccessQuery:
         if not rows:
             return _UNKNOWN
         return self._convert(rows)
+
+    def fetch_in(self, conn: Connection, ref: str) -> AccountRows:
+        """The account's rows as ``conn``'s open transaction sees them (its own writes too)."""
+        sql = self._sql or self._compile()
+        params: Any = (ref,) * self._positions if self._positions else {"ref": ref}
+        rows = conn.exec_driver_sql(sql, params).all()
+        return self._convert(rows) if rows else _UNKNOWN
 
     def _run(self, sql: str, params: Any) -> Sequence[Any]:
         try:

@@ -279,6 +279,9 @@ class Inbox:
             tx.flush()
         finally:
             tx.close()
+        # Access hooks and cross-process invalidation (tierline.access.changes): written in
+        # this transaction, delivered by _finish after the commit with the other outbox items.
+        effect.outbox.extend(self.ctx.changes.stage(conn, effect.accounts).outbox)
         if effect.status is not EventStatus.PROCESSED:
             error = effect.detail if effect.status is EventStatus.UNMAPPED else None
             claims.restate(conn, claim, effect.status, now=now, error=error)

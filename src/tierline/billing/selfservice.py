@@ -95,13 +95,12 @@ def _idempotency_key(sub: LiveSubscription, action: str, target: str, ctx: Conte
 
 
 def _reflect(ctx: Context, sub: LiveSubscription, **values: object) -> None:
-    with ctx.sessions.begin() as session:
+    with ctx.changes.writing(sub.account_ref) as session:
         session.execute(
             update(Subscription)
             .where(Subscription.id == sub.id)
             .values(updated_at=ctx.clock(), **values)
         )
-    ctx.cache.invalidate(sub.account_ref)
 
 
 def portal_url(ctx: Context, account_ref: str, *, return_url: str | None = None) -> str:

@@ -131,8 +131,10 @@ def claim(
     lease: timedelta,
     limit: int,
     ids: Sequence[int] | None = None,
+    skip: Sequence[str] = (),
 ) -> list[Claimed]:
-    """Take up to ``limit`` due items (of ``ids`` when given), oldest due first.
+    """Take up to ``limit`` due items (of ``ids`` when given, of no kind in ``skip``), oldest
+    due first.
 
     Run it in a short transaction of its own and commit before delivering: the lease, not an
     open transaction, keeps other workers off the items while the provider is called.
@@ -140,6 +142,8 @@ def claim(
     candidates = select(_C.id).where(_DUE).order_by(_C.next_attempt_at, _C.id).limit(limit)
     if ids is not None:
         candidates = candidates.where(_C.id.in_(list(ids)))
+    if skip:
+        candidates = candidates.where(_C.kind.not_in(list(skip)))
     if conn.dialect.name in _SKIP_LOCKED_DIALECTS:
         candidates = candidates.with_for_update(skip_locked=True)
     found = [int(row_id) for row_id in conn.execute(candidates, {"p_now": now}).scalars()]
