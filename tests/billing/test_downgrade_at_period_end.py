@@ -24,13 +24,9 @@ from tierline.catalog.spec import Catalog, TierSpec
 from tierline.outbox.models import OutboxStatus
 
 from ..clock import FrozenClock
-from ..fakes.lemonsqueezy_server import FakeLemonSqueezy, fake_lemonsqueezy
-from ..fakes.paddle_actions_server import FakePaddle, fake_paddle
-from ..fakes.polar_server import FakePolar, fake_polar
-from ..fakes.stripe_server import FakeStripe, fake_stripe
+from ..fakes.every_provider import *  # noqa: F403 - the fake APIs' fixtures
+from ..fakes.every_provider import Fakes
 from .inbox_helpers import SECRET_SETTINGS, deliver, fixture
-
-__all__ = ["fake_lemonsqueezy", "fake_paddle", "fake_polar", "fake_stripe"]
 
 ACCOUNT = "org_42"
 Path = tuple[str | int, ...]
@@ -171,57 +167,33 @@ def snapshot(provider: str, sub_id: str, tier: str, updated: datetime, period_en
     return payload
 
 
-@dataclass
-class Fakes:
-    stripe: FakeStripe
-    paddle: FakePaddle
-    polar: FakePolar
-    lemonsqueezy: FakeLemonSqueezy
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            **self.stripe.settings(),
-            **self.paddle.settings(),
-            **self.polar.settings(),
-            **self.lemonsqueezy.settings(),
-        }
-
-    def seed(self, provider: str) -> str:
-        """A pro subscription at the provider's fake API; its id."""
-        shape = SHAPES[provider]
-        if provider == "stripe":
-            self.stripe.seed_price(shape.pro, unit_amount=3000)
-            self.stripe.seed_price(shape.team, unit_amount=1200)
-            return self.stripe.seed_subscription("cus_SGhT4xVb2KqM8n", lookup_key=shape.pro)
-        if provider == "paddle":
-            self.paddle.prices.update({shape.pro: 3000, shape.team: 1200})
-            return self.paddle.seed_subscription(shape.pro)
-        if provider == "polar":
-            self.polar.products.update({shape.pro, shape.team})
-            return self.polar.seed_subscription(shape.pro)
-        self.lemonsqueezy.variants.update({shape.pro, shape.team})
-        return self.lemonsqueezy.seed_subscription(shape.pro)
-
-    def last_change(self, provider: str) -> dict[str, Any]:
-        """The body of the provider call that changed the plan."""
-        if provider == "stripe":
-            return dict(self.stripe.requests[-1].form)
-        if provider == "paddle":
-            return dict(self.paddle.last("PATCH", r"/subscriptions/[^/]+").body)
-        if provider == "polar":
-            return dict(self.polar.last("PATCH", r"/v1/subscriptions/[^/]+").body)
-        body = self.lemonsqueezy.last("PATCH", r"/v1/subscriptions/[^/]+").body
-        return dict(body["data"]["attributes"])
+def seed(fakes: Fakes, provider: str) -> str:
+    """A pro subscription at the provider's fake API; its id."""
+    shape = SHAPES[provider]
+    if provider == "stripe":
+        fakes.stripe.seed_price(shape.pro, unit_amount=3000)
+        fakes.stripe.seed_price(shape.team, unit_amount=1200)
+        return fakes.stripe.seed_subscription("cus_SGhT4xVb2KqM8n", lookup_key=shape.pro)
+    if provider == "paddle":
+        fakes.paddle.prices.update({shape.pro: 3000, shape.team: 1200})
+        return fakes.paddle.seed_subscription(shape.pro)
+    if provider == "polar":
+        fakes.polar.products.update({shape.pro, shape.team})
+        return fakes.polar.seed_subscription(shape.pro)
+    fakes.lemonsqueezy.variants.update({shape.pro, shape.team})
+    return fakes.lemonsqueezy.seed_subscription(shape.pro)
 
 
-@pytest.fixture
-def fakes(
-    fake_stripe: FakeStripe,
-    fake_paddle: FakePaddle,
-    fake_polar: FakePolar,
-    fake_lemonsqueezy: FakeLemonSqueezy,
-) -> Fakes:
-    return Fakes(fake_stripe, fake_paddle, fake_polar, fake_lemonsqueezy)
+def last_change(fakes: Fakes, provider: str) -> dict[str, Any]:
+    """The body of the provider call that changed the plan."""
+    if provider == "stripe":
+        return dict(fakes.stripe.requests[-1].form)
+    if provider == "paddle":
+        return dict(fakes.paddle.last("PATCH", r"/subscriptions/[^/]+").body)
+    if provider == "polar":
+        return dict(fakes.polar.last("PATCH", r"/v1/subscriptions/[^/]+").body)
+    body = fakes.lemonsqueezy.last("PATCH", r"/v1/subscriptions/[^/]+").body
+    return dict(body["data"]["attributes"])
 
 
 def catalog() -> Catalog:
@@ -265,14 +237,14 @@ def test_a_downgrade_keeps_the_paid_tier_until_the_period_ends(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
 ) -> None:
     tl = build(make_tierline, fakes)
-    sub_id = fakes.seed(provider)
+    sub_id = seed(fakes, provider)
     period_end = paying(tl, provider, sub_id, clock)
     shape = SHAPES[provider]
 
     plan = selfservice.change_plan(tl.ctx, ACCOUNT, "team")
     assert (plan.downgrade, plan.at_period_end, plan.effective_at) == (True, True, period_end)
     field, value = shape.proration
-    assert fakes.last_change(provider)[field] == value
+    assert last_change(fakes, provider)[field] == value
     assert tier_of(tl) == "pro"
     sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
     assert sub is not None
@@ -310,7 +282,7 @@ def test_a_change_delivered_late_after_the_period_end_applies(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
 ) -> None:
     tl = build(make_tierline, fakes)
-    sub_id = fakes.seed(provider)
+    sub_id = seed(fakes, provider)
     period_end = paying(tl, provider, sub_id, clock)
     changed_at = clock()
     selfservice.change_plan(tl.ctx, ACCOUNT, "team")
@@ -325,12 +297,12 @@ def test_moving_back_before_the_period_end_undoes_the_downgrade_without_a_charge
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
     tl = build(make_tierline, fakes)
-    sub_id = fakes.seed("paddle")
+    sub_id = seed(fakes, "paddle")
     period_end = paying(tl, "paddle", sub_id, clock)
     selfservice.change_plan(tl.ctx, ACCOUNT, "team")
     back = selfservice.change_plan(tl.ctx, ACCOUNT, "pro")
     assert (back.downgrade, back.at_period_end) == (False, False)
-    assert fakes.last_change("paddle")["proration_billing_mode"] == "full_next_billing_period"
+    assert last_change(fakes, "paddle")["proration_billing_mode"] == "full_next_billing_period"
     sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
     assert sub is not None and selfservice.scheduled_downgrade(tl.ctx, sub) is None
     # Nothing holds the tier any more: the provider's team snapshot (sent before the undo,
@@ -348,7 +320,7 @@ def test_a_refused_provider_call_leaves_no_hold(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
     tl = build(make_tierline, fakes)
-    sub_id = fakes.seed("paddle")
+    sub_id = seed(fakes, "paddle")
     paying(tl, "paddle", sub_id, clock)
     fakes.paddle.fail_next(400, {"error": {"detail": "subscription is locked"}})
     with pytest.raises(Exception, match="subscription is locked"):
@@ -362,11 +334,11 @@ def test_with_downgrade_at_period_end_off_the_tier_changes_at_once(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
     tl = build(make_tierline, fakes, downgrade_at_period_end=False)
-    sub_id = fakes.seed("paddle")
+    sub_id = seed(fakes, "paddle")
     paying(tl, "paddle", sub_id, clock)
     plan = selfservice.change_plan(tl.ctx, ACCOUNT, "team")
     assert (plan.downgrade, plan.at_period_end) == (True, False)
-    assert fakes.last_change("paddle")["proration_billing_mode"] == "prorated_immediately"
+    assert last_change(fakes, "paddle")["proration_billing_mode"] == "prorated_immediately"
     assert tier_of(tl) == "team"
     assert tl.outbox.list() == []
 
@@ -375,7 +347,7 @@ def test_the_hold_is_stored_as_one_outbox_item_with_the_tiers(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
     tl = build(make_tierline, fakes)
-    sub_id = fakes.seed("stripe")
+    sub_id = seed(fakes, "stripe")
     period_end = paying(tl, "stripe", sub_id, clock)
     selfservice.change_plan(tl.ctx, ACCOUNT, "team")
     [item] = tl.outbox.list()

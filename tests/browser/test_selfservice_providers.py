@@ -9,8 +9,9 @@ One browser for the session (``browser``), a context and a page per test.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,26 +27,12 @@ from tierline.catalog.spec import Catalog, TierSpec
 from ..billing.test_selfservice import add_subscription
 from ..clock import FrozenClock
 from ..examples.servers import bound_socket, serve
-from ..fakes.lemonsqueezy_server import FakeLemonSqueezy, fake_lemonsqueezy
-from ..fakes.paddle_actions_server import FakePaddle, fake_paddle
-from ..fakes.polar_server import FakePolar, fake_polar
-from ..fakes.stripe_server import FakeStripe, fake_stripe
-from ..fakes.whop_server import FakeWhop, fake_whop
+from ..fakes.every_provider import *  # noqa: F403 - the fake APIs' fixtures
+from ..fakes.every_provider import Fakes
 from ..web.apps import build_fastapi_app, web_settings
 from .conftest import Screenshots
 
-__all__ = ["fake_lemonsqueezy", "fake_paddle", "fake_polar", "fake_stripe", "fake_whop"]
-
 pytestmark = pytest.mark.browser
-
-
-@dataclass
-class Fakes:
-    stripe: FakeStripe
-    paddle: FakePaddle
-    polar: FakePolar
-    whop: FakeWhop
-    lemonsqueezy: FakeLemonSqueezy
 
 
 @dataclass(frozen=True)
@@ -153,11 +140,14 @@ CATALOG = Catalog(
 
 @dataclass
 class Served:
+    """The FastAPI test host for ``zoe`` (paying through ``provider``) and a page on it."""
+
     base: str
     tl: Tierline
     sub_id: str
     fakes: Fakes
     provider: str
+    page: Page
 
     @property
     def spec(self) -> Provider:
@@ -166,7 +156,12 @@ class Served:
 
 @contextmanager
 def _serve(
-    sqlite_url: URL, clock: FrozenClock, fakes: Fakes, provider: str, tier: str
+    sqlite_url: URL,
+    clock: FrozenClock,
+    fakes: Fakes,
+    new_page: Callable[[], Page],
+    provider: str,
+    tier: str,
 ) -> Iterator[Served]:
     spec = PROVIDERS[provider]
     sub_id, customer = spec.seed(fakes, spec.pro, spec.team)
@@ -178,30 +173,16 @@ def _serve(
             sub_id = fakes.paddle.seed_subscription(key, customer=customer)
     sock = bound_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings: dict[str, Any] = {}
-    for fake in (fakes.stripe, fakes.paddle, fakes.polar, fakes.whop, fakes.lemonsqueezy):
-        settings.update(fake.settings())
     tl = Tierline(
-        settings=web_settings(str(sqlite_url), public_url=base, **settings),
+        settings=web_settings(str(sqlite_url), public_url=base, **fakes.settings()),
         catalog=CATALOG,
         clock=clock,
     )
     tl.sync_catalog()
     add_subscription(tl, "zoe", provider, sub_id, tier, customer_id=customer)
     with serve(build_fastapi_app(tl), sock):
-        yield Served(base, tl, sub_id, fakes, provider)
+        yield Served(base, tl, sub_id, fakes, provider, new_page())
     tl.close()
-
-
-@pytest.fixture
-def fakes(
-    fake_stripe: FakeStripe,
-    fake_paddle: FakePaddle,
-    fake_polar: FakePolar,
-    fake_whop: FakeWhop,
-    fake_lemonsqueezy: FakeLemonSqueezy,
-) -> Fakes:
-    return Fakes(fake_stripe, fake_paddle, fake_polar, fake_whop, fake_lemonsqueezy)
 
 
 @pytest.fixture
@@ -224,22 +205,26 @@ def page_for(browser: Browser) -> Iterator[Callable[[], Page]]:
     assert errors == []
 
 
+Open = Callable[[str, str], AbstractContextManager[Served]]
+
+
+@pytest.fixture
+def open_app(
+    sqlite_url: URL, clock: FrozenClock, fakes: Fakes, page_for: Callable[[], Page]
+) -> Open:
+    """``open_app(provider, tier)``: serve the host with ``zoe`` on ``tier``, and a page."""
+    return functools.partial(_serve, sqlite_url, clock, fakes, page_for)
+
+
 def _hosted_page(route: Route) -> None:
     route.fulfill(status=200, content_type="text/html", body="<h1 id=portal>Provider portal</h1>")
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
-def test_portal_cancel_and_resume(
-    provider: str,
-    sqlite_url: URL,
-    clock: FrozenClock,
-    fakes: Fakes,
-    page_for: Callable[[], Page],
-    screenshots: Screenshots,
-) -> None:
-    with _serve(sqlite_url, clock, fakes, provider, "pro") as served:
+def test_portal_cancel_and_resume(provider: str, open_app: Open, screenshots: Screenshots) -> None:
+    with open_app(provider, "pro") as served:
         base, spec = served.base, served.spec
-        page = page_for()
+        page = served.page
         page.route(spec.portal, _hosted_page)
         page.goto(f"{base}/billing/settings")
         expect(page.locator("#tier-badge")).to_have_attribute("data-tier", "pro")
@@ -276,16 +261,11 @@ def test_every_provider_but_whop_changes_plans() -> None:
 
 @pytest.mark.parametrize("provider", CHANGERS)
 def test_a_downgrade_is_previewed_confirmed_and_scheduled_for_the_period_end(
-    provider: str,
-    sqlite_url: URL,
-    clock: FrozenClock,
-    fakes: Fakes,
-    page_for: Callable[[], Page],
-    screenshots: Screenshots,
+    provider: str, open_app: Open, screenshots: Screenshots
 ) -> None:
-    with _serve(sqlite_url, clock, fakes, provider, "pro") as served:
+    with open_app(provider, "pro") as served:
         base, spec, tl = served.base, served.spec, served.tl
-        page = page_for()
+        page = served.page
         page.goto(f"{base}/billing/settings")
         page.click("#change-team")
         if actions_for(provider).supports("preview_change"):
@@ -314,15 +294,10 @@ def test_a_downgrade_is_previewed_confirmed_and_scheduled_for_the_period_end(
 
 @pytest.mark.parametrize("provider", ["paddle", "stripe"])
 def test_an_upgrade_shows_what_it_charges_now_before_it_is_confirmed(
-    provider: str,
-    sqlite_url: URL,
-    clock: FrozenClock,
-    fakes: Fakes,
-    page_for: Callable[[], Page],
-    screenshots: Screenshots,
+    provider: str, open_app: Open, screenshots: Screenshots
 ) -> None:
-    with _serve(sqlite_url, clock, fakes, provider, "team") as served:
-        page = page_for()
+    with open_app(provider, "team") as served:
+        page = served.page
         page.goto(f"{served.base}/billing/settings")
         page.click("#change-pro")
         expect(page.locator("#preview-total")).to_contain_text("18.00 USD")

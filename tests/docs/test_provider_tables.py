@@ -12,15 +12,11 @@ import pytest
 from tierline.billing.actions import REGISTRY, actions_for
 from tierline.billing.providers import enabled_providers
 from tierline.settings import TierlineSettings
+from tierline.web.selfservice import PROVIDER_NAMES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-NAMES = {
-    "stripe": "Stripe",
-    "paddle": "Paddle",
-    "polar": "Polar",
-    "whop": "Whop",
-    "lemonsqueezy": "Lemon Squeezy",
-}
+#: Each provider's row label: its display name on the pages.
+NAMES = {key: name for key, name in PROVIDER_NAMES.items() if key != "fake"}
 #: The words of the "supported actions" column, per action of the registry.
 WORDS = {
     "portal_url": "portal",
