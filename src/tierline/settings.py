@@ -113,8 +113,10 @@ class TierlineSettings(BaseSettings):
     lemonsqueezy_api_key: str | None = None
     lemonsqueezy_store_id: str | None = None
     lemonsqueezy_api_base: str = "https://api.lemonsqueezy.com"
-    #: A plan change to a tier ranked lower (``sort_order``) is billed from the next period,
-    #: without an immediate credit; ``False`` prorates downgrades at once like upgrades.
+    #: A plan change to a tier ranked lower (``sort_order``) takes effect at the end of the
+    #: paid period and is billed from then, without an immediate credit; the account keeps its
+    #: tier until then (see ``tierline.billing.scheduled``). ``False``: prorated and effective
+    #: at once, like upgrades.
     downgrade_at_period_end: bool = True
 
     #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline

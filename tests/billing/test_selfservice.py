@@ -173,15 +173,22 @@ def test_plan_change_preview_then_change_and_downgrade_bills_next_period(
     assert preview is not None and preview.amount_due == 0 and preview.lines == ()
     tl.change_plan("bea", "team")
     assert fake_stripe.requests[-1].form["proration_behavior"] == "none"
-    assert tl.status("bea").tier == "team"
-    with pytest.raises(ValidationError, match="already pays for tier 'team'"):
-        tl.change_plan("bea", "team")
-
-    upgrade = tl.preview_change("bea", "pro")
-    assert upgrade is not None and upgrade.amount_due == 1800
-    tl.change_plan("bea", "pro")
-    assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    # Paid for pro until the period ends (tests/billing/test_downgrade_at_period_end.py).
     assert tl.status("bea").tier == "pro"
+    # Back to pro before then: the downgrade is undone, with nothing charged.
+    tl.change_plan("bea", "pro")
+    assert fake_stripe.requests[-1].form["proration_behavior"] == "none"
+    assert tl.status("bea").tier == "pro"
+    with pytest.raises(ValidationError, match="already pays for tier 'pro'"):
+        tl.change_plan("bea", "pro")
+
+    team_sub = fake_stripe.seed_subscription(lookup_key="team_monthly")
+    add_subscription(tl, "ben", "stripe", team_sub, "team")
+    upgrade = tl.preview_change("ben", "pro")
+    assert upgrade is not None and upgrade.amount_due == 1800
+    tl.change_plan("ben", "pro")
+    assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    assert tl.status("ben").tier == "pro"
 
 
 def test_downgrades_can_be_prorated_at_once(
@@ -195,6 +202,7 @@ def test_downgrades_can_be_prorated_at_once(
     add_subscription(tl, "cat", "stripe", sub_id, "pro")
     tl.change_plan("cat", "team")
     assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    assert tl.status("cat").tier == "team"  # at once
 
 
 def test_without_a_live_subscription_the_actions_say_so(tl: Tierline) -> None:

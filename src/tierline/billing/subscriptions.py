@@ -34,10 +34,13 @@ from tierline.accounts.customers import linked_account_id
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
+from tierline.billing.scheduled import hold_key
 from tierline.db.fast import FastStatement
+from tierline.outbox.models import OutboxItem, OutboxStatus
 
 _SUB = cast(Table, Subscription.__table__)
 _C = _SUB.c
+_OUTBOX = cast(Table, OutboxItem.__table__)
 
 # Bind names carry a ``p_`` prefix: a name equal to a column's is reserved by SQLAlchemy for
 # the VALUES/SET clause.
@@ -64,10 +67,30 @@ _KEEP_SINCE = case(
 # A snapshot without a customer id keeps the one already known; one whose price no longer maps
 # to a tier keeps the stored tier and quantity (NULL binds).
 _CUSTOMER = bindparam("p_customer_id", type_=_C.customer_id.type)
+# A downgrade scheduled for the period end (tierline.billing.scheduled) holds the stored tier:
+# its outbox item is waiting and its time (the period end) has not come.
+_HELD = (
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.idempotency_key == bindparam("p_hold_key"),
+        or_(
+            _OUTBOX.c.status == OutboxStatus.PENDING.value,
+            _OUTBOX.c.status == OutboxStatus.FAILED.value,
+        ),
+        _OUTBOX.c.next_attempt_at > bindparam("p_now", type_=_OUTBOX.c.next_attempt_at.type),
+    )
+    .exists()
+)
 _STATE: tuple[tuple[Any, Any], ...] = (
     (_C.past_due_since, _KEEP_SINCE),
     (_C.account_id, bindparam("p_account_id")),
-    (_C.tier_id, func.coalesce(bindparam("p_tier_id", type_=Integer()), _C.tier_id)),
+    (
+        _C.tier_id,
+        case(
+            (_HELD, _C.tier_id),
+            else_=func.coalesce(bindparam("p_tier_id", type_=Integer()), _C.tier_id),
+        ),
+    ),
     (_C.customer_id, func.coalesce(_CUSTOMER, _C.customer_id)),
     (_C.status, bindparam("p_status")),
     (_C.current_period_end, bindparam("p_period_end", type_=_C.current_period_end.type)),
@@ -231,6 +254,7 @@ def apply_snapshot(
         "p_past_due_since": (snap.updated_at or now) if past_due else None,
         "p_livemode": snap.livemode,
         "p_now": now,
+        "p_hold_key": hold_key(provider, snap.external_id),
     }
     statement = _APPLY[(snap.updated_at is not None, snap.status.is_terminal)]
     if statement.execute(conn, params).rowcount:
