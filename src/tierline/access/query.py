@@ -102,9 +102,9 @@ class AccountRows:
 _UNKNOWN = AccountRows(False, (), ())
 
 
-#: Connections the access pool keeps open (it opens more under load and closes them after).
+#: Connections the access pool keeps open when the main engine's pool says no size (it opens
+#: as many again under load and closes them after); else the main pool's size.
 READ_POOL_SIZE = 5
-READ_POOL_OVERFLOW = 20
 
 
 def read_engine(engine: Engine) -> Engine:
@@ -112,12 +112,13 @@ def read_engine(engine: Engine) -> Engine:
     local and cheap), else an autocommit pool on the same URL, disposed along with ``engine``."""
     if engine.dialect.name == "sqlite":
         return engine
+    size = getattr(engine.pool, "size", lambda: READ_POOL_SIZE)()
     reader = create_engine(
         engine.url,
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
-        pool_size=READ_POOL_SIZE,
-        max_overflow=READ_POOL_OVERFLOW,
+        pool_size=size,
+        max_overflow=size,
     )
     event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     return reader
