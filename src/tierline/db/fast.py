@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -195,3 +195,50 @@ def flight(conn: Connection) -> Iterator[Flight]:
     except conn.dialect.loaded_dbapi.Error as exc:
         sql = "; ".join(text for text, _ in sent._sent)
         raise translate(conn, exc, sql, [params for _, params in sent._sent]) from exc
+
+
+class RawConnections:
+    """DBAPI connections of ``engine`` kept for one-statement reads, outside its pool.
+
+    SQLAlchemy's pool costs tens of microseconds per checkout and return (events, reset,
+    bookkeeping): more than SQLite takes to run ``status()``'s query, and a third of a nearby
+    server's answer. A read that runs one statement needs none of it: a connection is taken
+    from a stack of idle ones (opened by the engine, so its connect set-up ran, then detached
+    from the pool) and put back after, at most ``keep`` of them kept. A connection the server
+    dropped is :meth:`discard`-ed instead. Closed with the engine (``dispose()``).
+    """
+
+    def __init__(self, engine: Engine, keep: int) -> None:
+        self._engine = engine
+        self._keep = keep
+        # list.pop() and list.append() are atomic: no lock on the hot path.
+        self._idle: list[Any] = []
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def acquire(self) -> Any:
+        """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            proxied = self._engine.raw_connection()
+            driver = proxied.dbapi_connection
+            proxied.detach()
+            return driver
+
+    def release(self, connection: Any) -> None:
+        """Give back a connection that is idle (no transaction left open)."""
+        if len(self._idle) < self._keep:
+            self._idle.append(connection)
+        else:
+            self.discard(connection)
+
+    @staticmethod
+    def discard(connection: Any) -> None:
+        """Close a connection (one the server dropped, or one too many)."""
+        with suppress(Exception):  # already broken: nothing more to release
+            connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while self._idle:
+            self.discard(self._idle.pop())
