@@ -6,6 +6,7 @@ request/response turn between Tierline and the server, BEGIN and COMMIT included
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -131,3 +132,19 @@ def test_a_dropped_connection_is_retried_on_a_fresh_one_without_pre_ping(
 
     assert tl.status("after").active and tl.status("before").active
     assert sorted(row["account"] for row in subscriptions(tl)) == ["after", "before"]
+
+
+def test_a_duplicate_in_one_flight_answers_duplicate_and_logs_no_pipeline_warning(
+    make_tierline: Callable[..., Tierline], clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tl = make_tierline(stripe_webhook_secret=[TEST_WEBHOOK_SECRET])
+    add_tier(tl, "pro", {"stripe": ("pro",)})
+    event = stripe_event("customer.subscription.created", account="acct", tier="pro", now=clock)
+    assert tl.ingest("stripe", event.headers, event.body).outcome is IngestOutcome.PROCESSED
+
+    with caplog.at_level(logging.WARNING):
+        again = tl.ingest("stripe", event.headers, event.body)
+
+    assert again.outcome is IngestOutcome.DUPLICATE
+    assert [record.getMessage() for record in caplog.records] == []
+    assert len(subscriptions(tl)) == 1

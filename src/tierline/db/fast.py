@@ -161,6 +161,8 @@ class Flight:
         #: Whether the statements really share round trips (psycopg's pipeline mode).
         self.pipelined = pipelined
         self._sent: list[tuple[str, Any]] = []
+        #: The first error the server reported while statements were still being sent.
+        self.error: Exception | None = None
 
     def send(self, statement: FastStatement, params: Mapping[str, Any]) -> Pending:
         """Send ``statement``; without a pipeline it runs now (errors are raised here)."""
@@ -169,7 +171,14 @@ class Flight:
         sql, driver_params = statement.bind(self.conn, params)
         self._sent.append((sql, driver_params))
         cursor = self.conn.connection.cursor()
-        cursor.execute(sql, driver_params)
+        if self.error is None:
+            try:
+                cursor.execute(sql, driver_params)
+            except self.conn.dialect.loaded_dbapi.Error as exc:
+                # psycopg reads results while it sends: an earlier statement failed (the rest
+                # of the pipeline is aborted). Raised when the flight ends, not from inside the
+                # pipeline block, whose exit would log the abort as a warning.
+                self.error = exc
         return Pending(cursor, statement.fetch)
 
 
@@ -189,12 +198,16 @@ def flight(conn: Connection) -> Iterator[Flight]:
         yield Flight(conn, pipelined=False)
         return
     sent = Flight(conn, pipelined=True)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         with pipeline():
             yield sent
-    except conn.dialect.loaded_dbapi.Error as exc:
+    except dbapi_error as exc:
+        sent.error = sent.error or exc
+    if sent.error is not None:
         sql = "; ".join(text for text, _ in sent._sent)
-        raise translate(conn, exc, sql, [params for _, params in sent._sent]) from exc
+        params = [params for _, params in sent._sent]
+        raise translate(conn, sent.error, sql, params) from sent.error
 
 
 class RawConnections:
