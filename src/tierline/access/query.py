@@ -163,9 +163,18 @@ class _Compiled:
             if processor is not None and name != "ref":
                 self.processors[name] = processor
 
+        #: The last value converted per bind, and what it became: the usage range's bounds
+        #: stay the same all day (a converter costs more than the query on SQLite).
+        self._last: dict[str, tuple[Any, Any]] = {}
+
     def params(self, values: dict[str, Any]) -> Any:
         for name, processor in self.processors.items():
-            values[name] = processor(values[name])
+            value = values[name]
+            last = self._last.get(name)
+            if last is None or last[0] != value:
+                last = (value, processor(value))
+                self._last[name] = last
+            values[name] = last[1]
         if self.names is None:
             return values
         return tuple(values[name] for name in self.names)

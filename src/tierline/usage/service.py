@@ -163,8 +163,9 @@ class UsageService:
         now = self.ctx.clock()
         # The account's rows and its recent counters of the feature in one statement: any
         # current period (a day, a month, the lifetime one) started within the range.
+        since = (now - _LONGEST_PERIOD).replace(hour=0, minute=0, second=0, microsecond=0)
         status, counters = self.access.status_and_usage(
-            ref, UsageRange(feature, now - _LONGEST_PERIOD, LIFETIME_START), now
+            ref, UsageRange(feature, since, LIFETIME_START), now
         )
         limit = status.limits.get(feature)
         period = self.period_of(status, limit, now)
