@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
@@ -260,58 +260,40 @@ class AccessQuery:
         return self._convert(rows)
 
     def _run(self, sql: str, params: Any) -> Sequence[Any]:
-        if self._connections is None:
-            return self._run_pooled(sql, params)
+        kept = self._connections
         try:
-            connection = self._connections.acquire()
+            # A pooled connection (in-memory SQLite) or a kept DBAPI one (every other case).
+            connection = self._engine.raw_connection() if kept is None else kept.acquire()
         except Exception as exc:
             raise DatabaseUnreachableError(f"cannot read access status: {first_line(exc)}") from exc
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                rows: Sequence[Any] = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows = _rows(connection, sql, params)
         except Exception as exc:
-            self._connections.discard(connection)
-            self._raise(exc, connection)
-        self._connections.release(connection)
+            dropped = self._dropped(exc, connection)
+            if kept is not None:
+                kept.discard(connection)
+            else:
+                if dropped:
+                    connection.invalidate(exc)
+                connection.close()
+            if dropped:
+                raise _DisconnectedError from exc
+            raise DatabaseError(
+                f"cannot read access status ({first_line(exc)}); "
+                "is the database migrated (`tierline db upgrade`)?"
+            ) from exc
+        if kept is None:
+            connection.close()
+        else:
+            kept.release(connection)
         return rows
 
-    def _run_pooled(self, sql: str, params: Any) -> Sequence[Any]:
-        try:
-            raw = self._engine.raw_connection()
-        except Exception as exc:
-            raise DatabaseUnreachableError(f"cannot read access status: {first_line(exc)}") from exc
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, params)
-                rows: Sequence[Any] = cursor.fetchall()
-            finally:
-                cursor.close()
-        except Exception as exc:
-            dbapi_error = self._engine.dialect.loaded_dbapi.Error
-            if isinstance(exc, dbapi_error) and self._engine.dialect.is_disconnect(
-                exc, raw.dbapi_connection, None
-            ):
-                raw.invalidate(exc)
-            self._raise(exc, raw.dbapi_connection)
-        finally:
-            raw.close()
-        return rows
-
-    def _raise(self, exc: Exception, connection: Any) -> NoReturn:
+    def _dropped(self, exc: Exception, connection: Any) -> bool:
         dialect = self._engine.dialect
-        if isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-            exc, connection, None
-        ):
-            raise _DisconnectedError from exc
-        raise DatabaseError(
-            f"cannot read access status ({first_line(exc)}); "
-            "is the database migrated (`tierline db upgrade`)?"
-        ) from exc
+        driver = getattr(connection, "dbapi_connection", connection)
+        return isinstance(exc, dialect.loaded_dbapi.Error) and bool(
+            dialect.is_disconnect(exc, driver, None)
+        )
 
     def _convert(self, rows: Sequence[Any]) -> AccountRows:
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
@@ -340,6 +322,16 @@ class AccessQuery:
                     )
                 )
         return AccountRows(True, subscriptions, grants, usage)
+
+
+def _rows(connection: Any, sql: str, params: Any) -> Sequence[Any]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows: Sequence[Any] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
 
 
 def _naive_to_utc(value: datetime | None) -> datetime | None:

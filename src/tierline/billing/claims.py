@@ -157,47 +157,24 @@ class Refused:
     status: EventStatus
 
 
-def insert_claim(
-    conn: Connection,
-    *,
-    provider: str,
-    external_id: str,
-    event_type: str,
-    occurred_at: datetime | None,
-    payload: str,
-    now: datetime,
-    lease: timedelta,
-    status: EventStatus = EventStatus.PROCESSING,
-    error: str | None = None,
-) -> Claim | None:
+def insert_claim(conn: Connection, **row: Any) -> Claim | None:
     """Insert a new event row as claimed by this delivery; ``None`` if the event exists.
 
-    ``status`` is ``processing`` (held under a lease) unless the caller inserts the row in the
-    same transaction as the event's effect: then it is inserted already ``processed`` and
-    becomes visible only together with the effect, or ``failed`` to record an error. Runs in
-    the caller's transaction; a unique violation aborts it on PostgreSQL, so on ``None`` the
-    caller must roll back before doing anything else.
+    ``row`` is :func:`claim_row`'s keyword arguments. ``status`` is ``processing`` (held under
+    a lease) unless the caller inserts the row in the same transaction as the event's effect:
+    then it is inserted already ``processed`` and becomes visible only together with the
+    effect, or ``failed`` to record an error. Runs in the caller's transaction; a unique
+    violation aborts it on PostgreSQL, so on ``None`` the caller must roll back before doing
+    anything else.
     """
     try:
-        pending = send_insert_claim(
-            Flight(conn, pipelined=False),
-            provider=provider,
-            external_id=external_id,
-            event_type=event_type,
-            occurred_at=occurred_at,
-            payload=payload,
-            now=now,
-            lease=lease,
-            status=status,
-            error=error,
-        )
+        pending = send_insert_claim(Flight(conn, pipelined=False), claim_row(**row))
     except IntegrityError:
         return None
     return inserted_claim(conn, pending)
 
 
-def send_insert_claim(
-    sent: Flight,
+def claim_row(
     *,
     provider: str,
     external_id: str,
@@ -208,13 +185,9 @@ def send_insert_claim(
     lease: timedelta,
     status: EventStatus = EventStatus.PROCESSING,
     error: str | None = None,
-) -> Pending:
-    """:func:`insert_claim`'s INSERT sent in a flight; :func:`inserted_claim` reads it after.
-
-    The flight raises ``IntegrityError`` when the event exists (:func:`is_duplicate` tells it
-    from another statement's violation).
-    """
-    params = {
+) -> dict[str, Any]:
+    """The bind values of a new event's row (see :func:`insert_claim`)."""
+    return {
         "p_provider": provider,
         "p_external_id": external_id,
         "p_type": event_type,
@@ -226,8 +199,17 @@ def send_insert_claim(
         "p_error": None if error is None else one_line(error),
         "p_payload": payload,
     }
+
+
+def send_insert_claim(sent: Flight, row: dict[str, Any]) -> Pending:
+    """:func:`insert_claim`'s INSERT of ``row`` (:func:`claim_row`) sent in a flight;
+    :func:`inserted_claim` reads it after.
+
+    The flight raises ``IntegrityError`` when the event exists (:func:`is_duplicate` tells it
+    from another statement's violation).
+    """
     returning = sent.conn.dialect.name == "postgresql"
-    return sent.send(_INSERT_RETURNING_FAST if returning else _INSERT_FAST, params)
+    return sent.send(_INSERT_RETURNING_FAST if returning else _INSERT_FAST, row)
 
 
 def inserted_claim(conn: Connection, pending: Pending) -> Claim:

@@ -261,9 +261,10 @@ class Inbox:
         :meth:`EffectApplier.prepare`): one round trip on PostgreSQL, then the commit."""
         try:
             with flight(conn) as sent:
-                inserted = claims.send_insert_claim(
-                    sent, **self._new_row(event, text, now), status=EventStatus.PROCESSED
+                row = claims.claim_row(
+                    **self._new_row(event, text, now), status=EventStatus.PROCESSED
                 )
+                inserted = claims.send_insert_claim(sent, row)
                 written = self._applier.send(sent, event, plan, now)
         except IntegrityError as exc:
             if claims.is_duplicate(exc):
