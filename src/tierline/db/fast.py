@@ -15,6 +15,7 @@ for the results of the previous ones": libpq's pipeline mode documentation; psyc
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -226,10 +227,17 @@ class RawConnections:
         self._keep = keep
         # list.pop() and list.append() are atomic: no lock on the hot path.
         self._idle: list[Any] = []
+        self._pid = os.getpid()
+        self._inherited: list[Any] = []
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     def acquire(self) -> Any:
         """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
+        if self._pid != os.getpid():
+            # A forked worker: the idle connections are its parent's sockets. Kept referenced
+            # and never used or closed (closing would end the parent's sessions).
+            self._inherited.extend(self._idle)
+            self._idle, self._pid = [], os.getpid()
         try:
             return self._idle.pop()
         except IndexError:
