@@ -71,7 +71,11 @@ class Tierline:
             settings = settings.model_copy(update={"database_url": database_url})
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine if engine is not None else make_engine(settings.database_url)
+        self.engine = (
+            engine
+            if engine is not None
+            else make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        )
         self.ctx = Context(
             settings=settings,
             engine=self.engine,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tierline.db.engine import DEFAULT_DATABASE_URL
+from tierline.db.engine import DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE
 
 #: Secrets lists accept several values, comma-separated, so a secret can be rotated.
 SecretList = Annotated[list[str], NoDecode]
@@ -20,6 +20,10 @@ class TierlineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL and MariaDB: connections each engine keeps open, as many as the requests
+    #: (webhooks included) the app serves at once; as many again are opened beyond it under a
+    #: burst and closed afterwards.
+    db_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     #: The catalog file (tiers, features, limits, provider links, referral rewards).
     catalog: str = "tierline.toml"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tierline.access.query import AccessQuery, AccountRows
+from tierline.access.query import AccessQuery, AccountRows, UsageRange
 from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.access.tiers import TierCache, TierData, TierSnapshot
@@ -71,14 +71,34 @@ class AccessService:
             if hit is not None:
                 return hit
             now = self.ctx.clock()
-            status = self._compute(ref, now)
-            lifetime = None
-            if status.expires_at is not None and status.expires_at > now:
-                # (An expiry already past, as on a renewal reported late, changes nothing.)
-                lifetime = (status.expires_at - now).total_seconds()
-            cache.put(ref, status, lifetime)
-            return status
-        return self._compute(ref, self.ctx.clock())
+            return self._remember(ref, self._compute(ref, now, self._query.fetch(ref)), now)
+        now = self.ctx.clock()
+        return self._compute(ref, now, self._query.fetch(ref))
+
+    def status_and_usage(
+        self, ref: str, usage: UsageRange, now: datetime
+    ) -> tuple[AccessStatus, Mapping[datetime, int] | None]:
+        """:meth:`status` at ``now`` and the account's counters in ``usage`` (by period start),
+        read by the same statement: one round trip. The counters are ``None`` when the status
+        came from the in-process cache (the caller reads them on their own then)."""
+        cache = self.ctx.cache
+        if cache.ttl > 0:
+            hit = cache.get(ref)
+            if hit is not None:
+                return hit, None
+        rows = self._query.fetch(ref, usage)
+        status = self._compute(ref, now, rows)
+        if cache.ttl > 0:
+            self._remember(ref, status, now)
+        return status, rows.usage
+
+    def _remember(self, ref: str, status: AccessStatus, now: datetime) -> AccessStatus:
+        lifetime = None
+        if status.expires_at is not None and status.expires_at > now:
+            # (An expiry already past, as on a renewal reported late, changes nothing.)
+            lifetime = (status.expires_at - now).total_seconds()
+        self.ctx.cache.put(ref, status, lifetime)
+        return status
 
     def has_feature(self, ref: str, key: str) -> bool:
         """Whether the account's current access includes feature ``key``."""
@@ -99,12 +119,12 @@ class AccessService:
         """The account's access, uncached, as the transaction of ``conn`` sees it (its own
         uncommitted writes included); ``None``: as last committed (on another connection)."""
         if conn is None:
-            return self._compute(ref, now)
+            return self._compute(ref, now, self._query.fetch(ref))
         status = self._build(ref, self._query.fetch_in(conn, ref), now)
         return self.adjust_in(conn, status, now) if self.adjust_in is not None else status
 
-    def _compute(self, ref: str, now: datetime) -> AccessStatus:
-        status = self._build(ref, self._query.fetch(ref), now)
+    def _compute(self, ref: str, now: datetime, rows: AccountRows) -> AccessStatus:
+        status = self._build(ref, rows, now)
         return self.adjust(status, now) if self.adjust is not None else status
 
     def _build(self, ref: str, rows: AccountRows, now: datetime) -> AccessStatus:
