@@ -270,8 +270,11 @@ def test_moving_between_providers_keeps_access_until_the_old_subscription_ends(
 
 
 def test_a_plan_change_calls_the_access_hook_after_its_commit(
-    tl: Tierline, fake_stripe: FakeStripe
+    make_tierline: Callable[..., Tierline], fake_stripe: FakeStripe
 ) -> None:
+    # A downgrade applied at once (with the default, it waits for the period end: no change).
+    tl = make_tierline(catalog=CATALOG, downgrade_at_period_end=False, **fake_stripe.settings())
+    tl.sync_catalog()
     seed_bea_on_pro(tl, fake_stripe)
     seen: list[tuple[str, str | None, str | None]] = []
     tl.on_access_change(lambda ref, old, new: seen.append((ref, old.tier, new.tier)))

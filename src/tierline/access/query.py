@@ -262,9 +262,8 @@ class AccessQuery:
 
     def fetch_in(self, conn: Connection, ref: str) -> AccountRows:
         """The account's rows as ``conn``'s open transaction sees them (its own writes too)."""
-        sql = self._sql or self._compile()
-        params: Any = (ref,) * self._positions if self._positions else {"ref": ref}
-        rows = conn.exec_driver_sql(sql, params).all()
+        statement = self._statement(False)
+        rows = conn.exec_driver_sql(statement.sql, statement.params({"ref": ref})).all()
         return self._convert(rows) if rows else _UNKNOWN
 
     def _run(self, sql: str, params: Any) -> Sequence[Any]:
