@@ -15,11 +15,12 @@ from ..access.seed import add_subscription
 from ..clock import FrozenClock
 from .seed import CATALOG, add_tiers
 
+#: Round trips exist only over a network: the database servers, not SQLite.
+SERVERS = pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
+
 
 @pytest.fixture
 def proxied(db_url: URL, clock: FrozenClock) -> Iterator[tuple[Tierline, RoundTripProxy]]:
-    if db_url.get_backend_name() == "sqlite":
-        pytest.skip("SQLite has no network round trips")
     with RoundTripProxy.to(db_url) as proxy:
         settings = TierlineSettings(database_url=proxy.url.render_as_string(hide_password=False))
         tl = Tierline(settings=settings, catalog=CATALOG, clock=clock)
@@ -30,6 +31,7 @@ def proxied(db_url: URL, clock: FrozenClock) -> Iterator[tuple[Tierline, RoundTr
             tl.close()
 
 
+@SERVERS
 def test_check_reads_the_status_and_the_counter_in_one_round_trip(
     proxied: tuple[Tierline, RoundTripProxy], clock: FrozenClock
 ) -> None:

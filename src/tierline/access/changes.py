@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from tierline.access.status import AccessSource, AccessStatus, DenialReason, LimitInfo
+from tierline.db.fast import FastStatement, Flight
 from tierline.outbox.deliverers import Delivery
 from tierline.outbox.queue import enqueue
 
@@ -60,6 +61,7 @@ ACCESS_WEBHOOK = "access.webhook"
 #: The PostgreSQL channel of cache invalidations; a payload of ``*`` clears every entry.
 NOTIFY_CHANNEL = "tierline_access"
 EVERYTHING = "*"
+_NOTIFY_ONE = FastStatement(select(func.pg_notify(bindparam("p_channel"), bindparam("p_ref"))))
 
 #: ``hook(account_ref, old, new)``, called after the commit of a write that changed access.
 AccessHook = Callable[[str, AccessStatus, AccessStatus], None]
@@ -154,10 +156,26 @@ class AccessChanges:
         return self.ctx.settings.cache_notify and self.ctx.engine.dialect.name == "postgresql"
 
     # -- the seam ----------------------------------------------------------------------
-    def stage(self, conn: Connection, refs: Iterable[str], *, everything: bool = False) -> Staged:
+    def send_notify(self, sent: Flight, ref: str) -> frozenset[str]:
+        """The NOTIFY of ``ref``'s invalidation sent within a :func:`~tierline.db.fast.flight`
+        (no round trip of its own); the refs notified, for :meth:`stage`'s ``notified``."""
+        if not self.notifying:
+            return frozenset()
+        sent.send(_NOTIFY_ONE, {"p_channel": NOTIFY_CHANNEL, "p_ref": ref})
+        return frozenset((ref,))
+
+    def stage(
+        self,
+        conn: Connection,
+        refs: Iterable[str],
+        *,
+        everything: bool = False,
+        notified: frozenset[str] = frozenset(),
+    ) -> Staged:
         """Inside the writer's transaction, after its writes (a Session flushed first): write
         the outbox items of the accounts whose access changed, and the NOTIFY (module
-        docstring). ``everything``: every cached status is stale (catalog, overrides)."""
+        docstring) of those not already in ``notified`` (see :meth:`send_notify`).
+        ``everything``: every cached status is stale (catalog, overrides)."""
         refs = frozenset(refs)
         if not refs and not everything:
             return NOTHING
@@ -170,8 +188,8 @@ class AccessChanges:
                 new = self.reader(conn, ref, now)
                 if access_differs(old, new):
                     outbox.extend(self._enqueue(conn, ref, old, new, now))
-        if self.notifying:
-            payloads = [EVERYTHING] if everything else sorted(refs)
+        payloads = [EVERYTHING] if everything else sorted(refs - notified)
+        if self.notifying and payloads:
             conn.execute(
                 text("SELECT pg_notify(:channel, ref) FROM unnest(CAST(:refs AS text[])) AS ref"),
                 {"channel": NOTIFY_CHANNEL, "refs": payloads},

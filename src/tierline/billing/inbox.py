@@ -266,12 +266,15 @@ class Inbox:
                 )
                 inserted = claims.send_insert_claim(sent, row)
                 written = self._applier.send(sent, event, plan, now)
+                snap = event.subscription
+                assert snap is not None and snap.account_ref is not None
+                notified = self.ctx.changes.send_notify(sent, snap.account_ref)
         except IntegrityError as exc:
             if claims.is_duplicate(exc):
                 raise _Exists from exc
             raise
         claim = claims.inserted_claim(conn, inserted)
-        effect = self._apply(conn, claim, now, event, flown=(plan, written))
+        effect = self._apply(conn, claim, now, event, flown=(plan, written), notified=notified)
         return claim, effect
 
     def _new_row(self, event: ProviderEvent, text: str, now: datetime) -> dict[str, Any]:
@@ -319,6 +322,7 @@ class Inbox:
         now: datetime,
         event: ProviderEvent,
         flown: tuple[Plan, Sent] | None = None,
+        notified: frozenset[str] = frozenset(),
     ) -> Effect:
         """The effect, inside the caller's transaction, whose row is already marked processed
         (with ``flown``, the statements :meth:`EffectApplier.send` already sent)."""
@@ -330,7 +334,8 @@ class Inbox:
             tx.close()
         # Access hooks and cross-process invalidation (tierline.access.changes): written in
         # this transaction, delivered by _finish after the commit with the other outbox items.
-        effect.outbox.extend(self.ctx.changes.stage(conn, effect.accounts).outbox)
+        staged = self.ctx.changes.stage(conn, effect.accounts, notified=notified)
+        effect.outbox.extend(staged.outbox)
         if effect.status is not EventStatus.PROCESSED:
             error = effect.detail if effect.status is EventStatus.UNMAPPED else None
             claims.restate(conn, claim, effect.status, now=now, error=error)
