@@ -1,15 +1,25 @@
-"""Time ``status(account)`` on SQLite and PostgreSQL as accounts grow (DESIGN.md budgets).
+"""Time ``status(account)`` on SQLite, PostgreSQL and MariaDB as accounts grow, side by side with
+the same SQL run raw through the same driver (DESIGN.md budgets: <= 1.3x raw on PostgreSQL and
+MariaDB, <= 2x on SQLite).
 
     uv run python -m benchmarks.access [--accounts 1000,1000000] [--samples 5000]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--mariadb-url mariadb://root@127.0.0.1:3306/test]
+
+The raw comparator is the statement ``status()`` runs (its compiled SQL, taken from
+``tierline.access.query``), executed on one DBAPI connection of the same driver (autocommit on
+the servers, as ``status()``'s read pool) with ``cursor.execute`` and ``fetchall``, for the
+same refs in the same order, interleaved in blocks with the ``status()`` calls so that both
+see the same machine load. ``status()`` is measured with the cache off; the cached figure
+follows.
 
 Each database is built by the migration chain, then seeded with bulk inserts (executemany of
 plain tuples on SQLite, COPY on PostgreSQL) with a realistic mix: about a third of accounts
 pay, some trial, some are past due, some cancelled, a few are exempt staff, and one in ten has
 a credit grant (running or run out). ``status()`` is then timed for random accounts (1 in 50
-unknown), uncached and from the in-process cache. The PostgreSQL URL (also
-``TIERLINE_BENCH_POSTGRES_URL``) must be allowed to create databases: the benchmark makes its
-own and drops it. Without one, only SQLite is measured.
+unknown), uncached and from the in-process cache. The PostgreSQL and MariaDB URLs (also
+``TIERLINE_BENCH_POSTGRES_URL`` / ``TIERLINE_BENCH_MARIADB_URL``) must be allowed to create
+databases: the benchmark makes its own and drops it. Without them, only SQLite is measured.
 """
 
 from __future__ import annotations
@@ -31,11 +41,16 @@ from sqlalchemy.engine import URL, make_url
 
 from benchmarks.machine import describe, percentile
 from tierline import Tierline, TierlineSettings, db
+from tierline.access.query import AccessQuery
 from tierline.catalog.models import Feature, Tier, TierFeature
 from tierline.catalog.spec import Catalog
 
 #: Median budgets in microseconds, from DESIGN.md.
-BUDGET_US = {"sqlite": 150.0, "postgresql": 500.0, "cached": 2.0}
+BUDGET_US = {"sqlite": 150.0, "postgresql": 500.0, "mariadb": 500.0, "cached": 2.0}
+#: status() over the raw query, medians (DESIGN.md).
+BUDGET_RATIO = {"sqlite": 2.0, "postgresql": 1.3, "mariadb": 1.3}
+#: status() and raw calls alternate in blocks of this many refs.
+BLOCK = 250
 
 TIERS = [
     # key, exempt, sort order, features
@@ -139,13 +154,24 @@ def bulk_insert(engine: Engine, count: int, tiers: dict[str, int], now: datetime
                 with cursor.copy(f"COPY {target} FROM STDIN") as copy:
                     for row in generator:
                         copy.write_row(row)
-            else:
+            elif engine.dialect.name == "sqlite":
                 # SQLAlchemy stores SQLite datetimes as ISO text with microseconds.
                 marks = ", ".join("?" * width)
                 cursor.executemany(
                     f"INSERT INTO {target} VALUES ({marks})",
                     (tuple(_sqlite_value(v) for v in row) for row in generator),
                 )
+            else:
+                # PyMySQL turns an executemany of INSERT ... VALUES into multi-row inserts.
+                marks = ", ".join(["%s"] * width)
+                batch: list[tuple[Any, ...]] = []
+                for row in generator:
+                    batch.append(row)
+                    if len(batch) == 5000:
+                        cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", batch)
+                        batch.clear()
+                if batch:
+                    cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", batch)
         raw.commit()
         cursor.close()
     finally:
@@ -159,7 +185,11 @@ def bulk_insert(engine: Engine, count: int, tiers: dict[str, int], now: datetime
                         f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                     )
                 )
-        conn.execute(text("ANALYZE"))
+        if engine.dialect.name == "mariadb":
+            for table in ("tierline_account", "tierline_subscription", "tierline_credit_grant"):
+                conn.execute(text(f"ANALYZE TABLE {table}"))
+        else:
+            conn.execute(text("ANALYZE"))
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -177,6 +207,41 @@ def measure(call: Callable[[str], object], refs: list[str]) -> list[float]:
         timings.append((clock() - start) / 1000)
     timings.sort()
     return timings
+
+
+def raw_query(engine: Engine) -> Callable[[str], object]:
+    """The comparator: status()'s SQL on one DBAPI connection of the same driver."""
+    query = AccessQuery(engine)
+    sql = query.sql()
+    positions = query.positions()
+    url = engine.url
+    if engine.dialect.name == "postgresql":
+        import psycopg
+
+        conn: Any = psycopg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password,
+            dbname=url.database, autocommit=True,
+        )  # fmt: skip
+    elif engine.dialect.name == "mariadb":
+        import pymysql
+
+        conn = pymysql.connect(
+            host=url.host, port=url.port or 3306, user=url.username, password=url.password or "",
+            database=url.database, autocommit=True,
+        )  # fmt: skip
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url.database or "", check_same_thread=False)
+
+    def call(ref: str) -> object:
+        cursor = conn.cursor()
+        cursor.execute(sql, (ref,) * positions if positions else {"ref": ref})
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
+
+    return call
 
 
 def run_one(dialect: str, url: URL, count: int, samples: int) -> list[tuple[str, list[float]]]:
@@ -197,8 +262,20 @@ def run_one(dialect: str, url: URL, count: int, samples: int) -> list[tuple[str,
     ]
     results: list[tuple[str, list[float]]] = []
     with Tierline(settings=settings, catalog=catalog) as tl:
-        measure(tl.status, refs[: min(500, samples)])  # warm the pools and the tier snapshot
-        results.append(("uncached", measure(tl.status, refs)))
+        raw = raw_query(tl.engine)
+        warm = refs[: min(500, samples)]
+        measure(tl.status, warm)  # warm the pools and the tier snapshot
+        measure(raw, warm)
+        uncached: list[float] = []
+        direct: list[float] = []
+        for start in range(0, len(refs), BLOCK):
+            block = refs[start : start + BLOCK]
+            uncached += measure(tl.status, block)
+            direct += measure(raw, block)
+        uncached.sort()
+        direct.sort()
+        results.append(("uncached", uncached))
+        results.append(("raw SQL", direct))
     cached_settings = settings.model_copy(update={"cache_ttl_seconds": 3600.0})
     with Tierline(settings=cached_settings, catalog=catalog) as tl:
         measure(tl.status, refs)  # fill the cache
@@ -207,15 +284,42 @@ def run_one(dialect: str, url: URL, count: int, samples: int) -> list[tuple[str,
 
 
 def report(dialect: str, count: int, results: list[tuple[str, list[float]]]) -> None:
+    medians = {mode: statistics.median(timings) for mode, timings in results}
     for mode, timings in results:
-        budget = BUDGET_US["cached"] if mode == "cached" else BUDGET_US[dialect]
-        median = statistics.median(timings)
-        verdict = "OK" if median <= budget else "OVER BUDGET"
-        print(
+        median = medians[mode]
+        line = (
             f"  {dialect:<10} {count:>9,} {mode:<9} median {median:8.1f} | "
-            f"p90 {percentile(timings, 90):8.1f} | p99 {percentile(timings, 99):8.1f} us | "
-            f"budget {budget:6.1f} us median: {verdict}"
+            f"p90 {percentile(timings, 90):8.1f} | p99 {percentile(timings, 99):8.1f} us"
         )
+        if mode == "raw SQL":
+            ratio = medians["uncached"] / median
+            budget = BUDGET_RATIO[dialect]
+            verdict = "OK" if ratio <= budget else "OVER BUDGET"
+            line += f" | status()/raw {ratio:.2f} (budget <= {budget}): {verdict}"
+        else:
+            budget = BUDGET_US["cached"] if mode == "cached" else BUDGET_US[dialect]
+            verdict = "OK" if median <= budget else "OVER BUDGET"
+            line += f" | budget {budget:6.1f} us median: {verdict}"
+        print(line)
+
+
+def server_runs(admin_url: str, dialect: str, sizes: list[int], samples: int) -> None:
+    """Run each size on a new database of the server ``admin_url`` names, dropped after."""
+    admin = db.make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    force = " WITH (FORCE)" if dialect == "postgresql" else ""
+    try:
+        for count in sizes:
+            name = f"tl_bench_{secrets.token_hex(4)}"
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {name}"))
+            try:
+                url = admin.url.set(database=name)
+                report(dialect, count, run_one(dialect, url, count, samples))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
+    finally:
+        admin.dispose()
 
 
 def main() -> None:
@@ -227,6 +331,11 @@ def main() -> None:
         default=os.environ.get("TIERLINE_BENCH_POSTGRES_URL"),
         help="a PostgreSQL URL allowed to CREATE DATABASE (else TIERLINE_BENCH_POSTGRES_URL)",
     )
+    parser.add_argument(
+        "--mariadb-url",
+        default=os.environ.get("TIERLINE_BENCH_MARIADB_URL"),
+        help="a MariaDB URL allowed to CREATE DATABASE (else TIERLINE_BENCH_MARIADB_URL)",
+    )
     args = parser.parse_args()
     sizes = [int(part.replace("_", "")) for part in args.accounts.split(",") if part.strip()]
     print(f"machine: {describe()}")
@@ -235,23 +344,11 @@ def main() -> None:
         for count in sizes:
             url = make_url(f"sqlite:///{Path(tmp) / f'bench_{count}.db'}")
             report("sqlite", count, run_one("sqlite", url, count, args.samples))
-    if not args.postgres_url:
-        print("PostgreSQL skipped: give --postgres-url or TIERLINE_BENCH_POSTGRES_URL")
-        return
-    admin = db.make_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        for count in sizes:
-            name = f"tl_bench_{secrets.token_hex(4)}"
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {name}"))
-            try:
-                url = admin.url.set(database=name)
-                report("postgresql", count, run_one("postgresql", url, count, args.samples))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    for dialect, admin_url in (("postgresql", args.postgres_url), ("mariadb", args.mariadb_url)):
+        if admin_url:
+            server_runs(admin_url, dialect, sizes, args.samples)
+        else:
+            print(f"{dialect} skipped: give --{dialect.replace('postgresql', 'postgres')}-url")
 
 
 if __name__ == "__main__":

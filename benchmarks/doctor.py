@@ -5,7 +5,9 @@
 
 The static pass reads and checks a generated chain of ``--revisions`` revision files (tables,
 batch-mode ALTERs, named constraints, indexes: the mix of a real app) ``--repeats`` times and
-prints files per second as a median and 95th percentile. The dynamic pass (upgrade one revision
+prints files per second as a median and 95th percentile (wall clock and this process's CPU
+time), next to its floor: reading and ``ast.parse``-ing the same files alone.
+The dynamic pass (upgrade one revision
 at a time, downgrade to base, upgrade again, compare with the models) runs on a shorter chain
 next to pytest-alembic's four built-in tests (single head, upgrade, model definitions match
 DDL, up/down consistency) on the same chain and env.py, each on a new SQLite file, and prints
@@ -15,6 +17,7 @@ the ratio.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import statistics
 import tempfile
@@ -26,6 +29,7 @@ from pathlib import Path
 from benchmarks.machine import describe, percentile
 from tierline.doctor import check_chain
 from tierline.doctor.dynamic import run_chain
+from tierline.doctor.static import collector_paused
 
 BUDGET_FILES_PER_S = 500.0
 
@@ -123,13 +127,24 @@ def generate_chain(folder: Path, count: int) -> Path:
     return ini
 
 
-def timed(action: Callable[[], object], repeats: int) -> list[float]:
+def timed(
+    action: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Sorted durations of ``repeats`` runs on ``clock`` (wall time; ``time.process_time``:
+    this process's CPU time)."""
     timings = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         action()
-        timings.append(time.perf_counter() - start)
+        timings.append(clock() - start)
     return sorted(timings)
+
+
+def _parse_only(files: list[Path]) -> None:
+    """The comparator: read and ast.parse every revision file, nothing else."""
+    with collector_paused():
+        for file in files:
+            ast.parse(file.read_text(encoding="utf-8"))
 
 
 def static_pass(revisions: int, repeats: int) -> None:
@@ -137,12 +152,10 @@ def static_pass(revisions: int, repeats: int) -> None:
         ini = generate_chain(Path(tmp), revisions)
         found = check_chain(ini)
         assert found == [], found  # the generated chain is healthy: every rule ran to the end
+        files = sorted((Path(tmp) / "migrations" / "versions").glob("*.py"))
         timings = timed(lambda: check_chain(ini), repeats)
-        cpu: list[float] = []
-        for _ in range(repeats):
-            start = time.process_time()
-            check_chain(ini)
-            cpu.append(time.process_time() - start)
+        cpu = timed(lambda: check_chain(ini), repeats, time.process_time)
+        parse_cpu = timed(lambda: _parse_only(files), repeats, time.process_time)
     rates = sorted(revisions / t for t in timings)
     median = statistics.median(rates)
     # The slowest 5% of runs: the 5th percentile of the rates.
@@ -157,8 +170,15 @@ def static_pass(revisions: int, repeats: int) -> None:
     # CPU time of this process: what the pass costs when other jobs share the two cores.
     print(
         f"  cpu:  median {revisions / statistics.median(cpu):,.0f} files/s "
-        f"({statistics.median(cpu) * 1000:.0f} ms of CPU) | load average "
+        f"({statistics.median(cpu) * 1000:.0f} ms of CPU) | p95 "
+        f"{revisions / percentile(cpu, 95):,.0f} files/s | load average "
         f"{os.getloadavg()[0]:.1f}"
+    )
+    # The floor: Python's parser alone on the same files (read + ast.parse, no rule).
+    print(
+        f"  comparator, read + ast.parse alone: median "
+        f"{revisions / statistics.median(parse_cpu):,.0f} files/s of CPU | pass / parse CPU "
+        f"ratio {statistics.median(cpu) / statistics.median(parse_cpu):.2f}"
     )
 
 

@@ -7,9 +7,11 @@ What Tierline does here, in four lines of wiring (see :func:`create_app`):
 * ``Tierline(...)`` on the app's own engine, with the catalog in ``tierline.toml``;
 * ``TierlineFastAPI(tl, current_account=...).install(app)``: webhooks, ``/billing/settings``,
   checkout, the fake provider's checkout page, and ``?ref=`` capture on every request;
-* ``Depends(billing.require_paid)`` on ``/api/analyze``: 402 with a JSON reason until paid;
-* ``Depends(billing.require_quota("analyze"))`` on ``/api/analyze/preview``: 3 a day on the
-  free tier, then 402 ``quota_exceeded`` (the settings page shows the usage bar);
+* ``Depends(billing.require_quota("analyze"))`` on ``/api/analyze``: 3 a day on the free tier,
+  then 402 ``quota_exceeded`` with the count and the reset time (the settings page shows the
+  usage bar); unlimited, still counted, on Pro;
+* ``tl.seats.assign(account, user)`` at sign-in: each user holds a seat of their own account
+  (the settings page shows the seat count: 1 of 1 on Free, 1 of 3 on Pro);
 * ``billing.claim_referral(request, account_ref)`` when a new user signs in.
 """
 
@@ -155,6 +157,7 @@ def _add_pages(
             session.commit()
         account_ref = str(signed.user_id)
         tl.ensure_account(account_ref, signed.email)
+        tl.seats.assign(account_ref, account_ref)  # idempotent: a returning user keeps theirs
         if signed.created:
             try:
                 referral = billing.claim_referral(request, account_ref)
@@ -178,13 +181,8 @@ def _add_pages(
         return RedirectResponse("/billing/settings", status_code=303)
 
     @app.get("/api/analyze")
-    def analyze(account: str | None = Depends(billing.require_paid)) -> dict[str, Any]:
-        """A paid endpoint: 402 (with a JSON ``reason``) until the account has paid access."""
+    def analyze(account: str | None = Depends(billing.require_quota("analyze"))) -> dict[str, Any]:
+        """A metered endpoint: each call counts; the free tier gets 3 a day, then 402
+        ``quota_exceeded`` (with ``limit``, ``used``, ``resets_at``) until midnight UTC or an
+        upgrade to Pro (no limit)."""
         return {"account": account, "analysis": "Everything looks great.", "score": 0.97}
-
-    @app.get("/api/analyze/preview")
-    def analyze_preview(
-        account: str | None = Depends(billing.require_quota("analyze")),
-    ) -> dict[str, Any]:
-        """A metered endpoint: each call counts; the free tier gets 3 a day."""
-        return {"account": account, "analysis": "Looks good (preview).", "score": 0.9}

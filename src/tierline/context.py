@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,13 +14,18 @@ from tierline.access.cache import TTLCache
 from tierline.access.status import AccessStatus
 from tierline.settings import TierlineSettings
 
+if TYPE_CHECKING:
+    from tierline.access.changes import AccessChanges
+    from tierline.outbox.deliverers import Deliverer
+
 
 @dataclass
 class Context:
     """The shared state of one :class:`~tierline.Tierline` instance.
 
-    Services take it in their constructor. A service that changes what an account may do calls
-    ``cache.invalidate(account_ref)`` (or ``cache.clear()``) after its transaction commits.
+    Services take it in their constructor. A service that changes what an account may do ends
+    its transaction through ``changes`` (:mod:`tierline.access.changes`): ``stage`` before the
+    commit, ``committed`` after it (which invalidates ``cache`` and runs the access hooks).
     """
 
     settings: TierlineSettings
@@ -27,3 +33,11 @@ class Context:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
     cache: TTLCache[AccessStatus]
+    #: Outbox deliverers of this instance only (the access hooks), tried before the registry.
+    deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    changes: AccessChanges = field(init=False)
+
+    def __post_init__(self) -> None:
+        from tierline.access.changes import AccessChanges
+
+        self.changes = AccessChanges(self)

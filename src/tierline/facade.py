@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from tierline.access.cache import TTLCache
+from tierline.access.changes import AccessHook
 from tierline.access.service import AccessService
 from tierline.access.status import AccessStatus, LimitInfo
 from tierline.accounts.service import AccountInfo, AccountRef, AccountService, canonical_ref
@@ -34,6 +35,7 @@ from tierline.usage.features import FeatureKeys
 from tierline.usage.service import UsageService
 
 if TYPE_CHECKING:
+    from tierline.access.listen import CacheListener
     from tierline.billing.actions.base import ProrationPreview
 
 
@@ -69,7 +71,11 @@ class Tierline:
             settings = settings.model_copy(update={"database_url": database_url})
         self.settings = settings
         self._owns_engine = engine is None
-        self.engine = engine if engine is not None else make_engine(settings.database_url)
+        self.engine = (
+            engine
+            if engine is not None
+            else make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        )
         self.ctx = Context(
             settings=settings,
             engine=self.engine,
@@ -91,6 +97,15 @@ class Tierline:
         features = FeatureKeys(self.engine, self.ctx.cache)
         overrides = OverrideSnapshot(self.engine, self.ctx.cache)
         self.access.adjust = overrides.adjust
+        self.access.adjust_in = overrides.adjust_in
+        self.ctx.changes.reader = self.access.status_in
+        #: PostgreSQL: applies other processes' invalidations to this cache (started lazily).
+        self.cache_listener: CacheListener | None = None
+        if self.ctx.cache.enabled and self.ctx.changes.notifying:
+            from tierline.access.listen import CacheListener
+
+            self.cache_listener = CacheListener(self.engine.url, self.ctx.cache)
+            self.ctx.cache.on_fill = self.cache_listener.start
         #: Per-account overrides: ``tl.overrides.set(ref, feature, limit=..., reason=...)``.
         self.overrides = OverrideService(self.ctx, overrides, features)
         #: Usage metering: ``tl.usage.check/track/release/summary(ref, feature, ...)``.
@@ -110,6 +125,20 @@ class Tierline:
     def limit(self, account_ref: AccountRef, feature: str) -> LimitInfo | None:
         """The numeric limit of ``feature`` for the account, or ``None`` if it has none."""
         return self.access.limit(canonical_ref(account_ref), feature)
+
+    def on_access_change(self, callback: AccessHook) -> AccessHook:
+        """Call ``callback(account_ref, old, new)`` (two :class:`AccessStatus`) after the commit
+        of every write that changes the account's access: webhooks, reconciliation, credits,
+        overrides, seat-limit changes, referral rewards, self-service actions.
+
+        Never inside the write's transaction: the change is written to the outbox with the
+        write and delivered right after the commit. A callback that raises is logged and
+        retried with backoff (``tl.outbox.deliver_due()`` or a worker thread running
+        :func:`tierline.outbox.worker.run_worker` in this process); it never undoes the write.
+        Returns ``callback``, so it works as a decorator. See :mod:`tierline.access.changes`
+        for what counts as a change.
+        """
+        return self.ctx.changes.on_change(callback)
 
     def is_admin_token(self, token: str | None) -> bool:
         """Whether ``token`` is the configured admin bearer token (constant-time compare)."""
@@ -243,7 +272,10 @@ class Tierline:
         return self.inbox.ingest(provider, headers, body)
 
     def close(self) -> None:
-        """Release the database connections (only those of an engine Tierline created)."""
+        """Release the database connections (only those of an engine Tierline created) and stop
+        the cache listener."""
+        if self.cache_listener is not None:
+            self.cache_listener.stop()
         if self._owns_engine:
             self.engine.dispose()
 

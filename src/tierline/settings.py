@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tierline.db.engine import DEFAULT_DATABASE_URL
+from tierline.db.engine import DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE
 
 #: Secrets lists accept several values, comma-separated, so a secret can be rotated.
 SecretList = Annotated[list[str], NoDecode]
@@ -20,6 +20,10 @@ class TierlineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL and MariaDB: connections each engine keeps open, as many as the requests
+    #: (webhooks included) the app serves at once; as many again are opened beyond it under a
+    #: burst and closed afterwards.
+    db_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=1000)
     #: The catalog file (tiers, features, limits, provider links, referral rewards).
     catalog: str = "tierline.toml"
 
@@ -28,6 +32,14 @@ class TierlineSettings(BaseSettings):
     past_due_grace_days: int = Field(default=3, ge=0)
     #: Seconds a cached ``status()`` may be served; 0 turns the in-process cache off.
     cache_ttl_seconds: float = Field(default=0.0, ge=0)
+    #: PostgreSQL: writes publish ``NOTIFY tierline_access`` and every process caching
+    #: ``status()`` listens, so a change made anywhere reaches every cache within milliseconds
+    #: (elsewhere, and with this off, another process's change is seen after the TTL).
+    cache_notify: bool = True
+    #: POST a signed ``access.changed`` event (Standard Webhooks) here after each access change.
+    access_webhook_url: str | None = None
+    #: The Standard Webhooks secret of those POSTs (``whsec_`` + base64); needed with the URL.
+    access_webhook_secret: str | None = None
     #: A bearer token that passes every paid-access gate (compared in constant time).
     admin_token: str | None = None
 
@@ -105,8 +117,10 @@ class TierlineSettings(BaseSettings):
     lemonsqueezy_api_key: str | None = None
     lemonsqueezy_store_id: str | None = None
     lemonsqueezy_api_base: str = "https://api.lemonsqueezy.com"
-    #: A plan change to a tier ranked lower (``sort_order``) is billed from the next period,
-    #: without an immediate credit; ``False`` prorates downgrades at once like upgrades.
+    #: A plan change to a tier ranked lower (``sort_order``) takes effect at the end of the
+    #: paid period and is billed from then, without an immediate credit; the account keeps its
+    #: tier until then (see ``tierline.billing.scheduled``). ``False``: prorated and effective
+    #: at once, like upgrades.
     downgrade_at_period_end: bool = True
 
     #: The provider a checkout uses when the caller names none (e.g. ``fake`` for an offline

@@ -154,28 +154,41 @@ def test_each_action_sends_a_new_idempotency_key_per_intent(
     assert fake_stripe.subscriptions[sub_id]["cancel_at_period_end"] is True
 
 
-def test_plan_change_preview_then_change_and_downgrade_bills_next_period(
-    tl: Tierline, fake_stripe: FakeStripe
-) -> None:
+def seed_bea_on_pro(tl: Tierline, fake_stripe: FakeStripe) -> str:
+    """Account bea on a Stripe pro subscription (prices for pro and team); its id."""
     fake_stripe.seed_price("pro_monthly", unit_amount=3000)
     fake_stripe.seed_price("team_monthly", unit_amount=1200)
     sub_id = fake_stripe.seed_subscription(lookup_key="pro_monthly")
     add_subscription(tl, "bea", "stripe", sub_id, "pro")
+    return sub_id
+
+
+def test_plan_change_preview_then_change_and_downgrade_bills_next_period(
+    tl: Tierline, fake_stripe: FakeStripe
+) -> None:
+    seed_bea_on_pro(tl, fake_stripe)
 
     # pro -> team is a downgrade: no proration by default.
     preview = tl.preview_change("bea", "team")
     assert preview is not None and preview.amount_due == 0 and preview.lines == ()
     tl.change_plan("bea", "team")
     assert fake_stripe.requests[-1].form["proration_behavior"] == "none"
-    assert tl.status("bea").tier == "team"
-    with pytest.raises(ValidationError, match="already pays for tier 'team'"):
-        tl.change_plan("bea", "team")
-
-    upgrade = tl.preview_change("bea", "pro")
-    assert upgrade is not None and upgrade.amount_due == 1800
-    tl.change_plan("bea", "pro")
-    assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    # Paid for pro until the period ends (tests/billing/test_downgrade_at_period_end.py).
     assert tl.status("bea").tier == "pro"
+    # Back to pro before then: the downgrade is undone, with nothing charged.
+    tl.change_plan("bea", "pro")
+    assert fake_stripe.requests[-1].form["proration_behavior"] == "none"
+    assert tl.status("bea").tier == "pro"
+    with pytest.raises(ValidationError, match="already pays for tier 'pro'"):
+        tl.change_plan("bea", "pro")
+
+    team_sub = fake_stripe.seed_subscription(lookup_key="team_monthly")
+    add_subscription(tl, "ben", "stripe", team_sub, "team")
+    upgrade = tl.preview_change("ben", "pro")
+    assert upgrade is not None and upgrade.amount_due == 1800
+    tl.change_plan("ben", "pro")
+    assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    assert tl.status("ben").tier == "pro"
 
 
 def test_downgrades_can_be_prorated_at_once(
@@ -189,6 +202,7 @@ def test_downgrades_can_be_prorated_at_once(
     add_subscription(tl, "cat", "stripe", sub_id, "pro")
     tl.change_plan("cat", "team")
     assert fake_stripe.requests[-1].form["proration_behavior"] == "always_invoice"
+    assert tl.status("cat").tier == "team"  # at once
 
 
 def test_without_a_live_subscription_the_actions_say_so(tl: Tierline) -> None:
@@ -253,3 +267,18 @@ def test_moving_between_providers_keeps_access_until_the_old_subscription_ends(
     status = tl.status("gus")
     assert status.active and status.tier == "team"
     assert not tl.has_feature("gus", "export")
+
+
+def test_a_plan_change_calls_the_access_hook_after_its_commit(
+    make_tierline: Callable[..., Tierline], fake_stripe: FakeStripe
+) -> None:
+    # A downgrade applied at once (with the default, it waits for the period end: no change).
+    tl = make_tierline(catalog=CATALOG, downgrade_at_period_end=False, **fake_stripe.settings())
+    tl.sync_catalog()
+    seed_bea_on_pro(tl, fake_stripe)
+    seen: list[tuple[str, str | None, str | None]] = []
+    tl.on_access_change(lambda ref, old, new: seen.append((ref, old.tier, new.tier)))
+    tl.change_plan("bea", "team")
+    assert seen == [("bea", "pro", "team")]
+    tl.cancel_at_period_end("bea")  # access lasts until the period ends: no change yet
+    assert seen == [("bea", "pro", "team")]

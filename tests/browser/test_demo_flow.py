@@ -65,17 +65,20 @@ def test_invited_user_upgrades_and_the_referrer_sees_the_conversion(
     assert page.evaluate("navigator.clipboard.readText()") == invite
     screenshots.take(page, "settings-free")
 
+    expect(page.locator("#seat-count")).to_have_text("Seats: 1 of 1 assigned")
+    # The free tier's quota: 3 calls a day, then 402 with the counter and the reset time.
+    for _ in range(3):
+        answered = page.goto(f"{base}/api/analyze")
+        assert answered is not None and answered.status == 200
     denied = page.goto(f"{base}/api/analyze")
     assert denied is not None and denied.status == 402
     body = json.loads(denied.text())
-    assert (body["error"], body["reason"], body["tier"]) == (
-        "payment_required",
-        "no_subscription",
-        "free",
-    )
+    assert (body["reason"], body["limit"], body["used"]) == ("quota_exceeded", 3, 3)
+    assert body["resets_at"]
     screenshots.take(page, "analyze-402")
 
     page.goto(f"{base}/settings")
+    expect(page.locator("#usage-bar-analyze")).to_have_attribute("value", "3")
     page.click("[data-testid=upgrade-pro]")
     expect(page.locator("#fake-account")).to_have_text(invited_ref)
     screenshots.take(page, "fake-checkout")
@@ -84,6 +87,8 @@ def test_invited_user_upgrades_and_the_referrer_sees_the_conversion(
     expect(page.locator("#tier-badge")).to_have_attribute("data-tier", "pro")
     expect(page.locator("#tier-badge")).to_have_text("Pro")
     screenshots.take(page, "settings-pro")
+
+    expect(page.locator("#seat-count")).to_have_text("Seats: 1 of 3 assigned")
 
     allowed = page.goto(f"{base}/api/analyze")
     assert allowed is not None and allowed.status == 200

@@ -96,21 +96,30 @@ def test_portal_cancel_resume_and_plan_change(
     expect(page.locator("#renewal-line")).to_contain_text("renews")
     assert fake_stripe.subscriptions[sub_id]["cancel_at_period_end"] is False
 
-    # Upgrade path shown with its preview: pro -> team is a downgrade billed next period.
+    # The plan change shown with its preview: pro -> team is a downgrade billed next period.
     page.click("#change-team")
     expect(page.locator("#preview-total")).to_contain_text("0.00 USD")
     expect(page.locator("#downgrade-note")).to_be_visible()
     screenshots.take(page, "change-preview")
     page.check("#change-confirm")
     page.click("#change-submit")
-    expect(page.locator("#checkout-notice")).to_contain_text("plan was changed")
-    expect(page.locator("#tier-badge")).to_have_attribute("data-tier", "team")
-    assert tl.status("zoe").tier == "team"
+    # Billed from the renewal, effective then: pro is paid for until the period ends.
+    expect(page.locator("#checkout-notice")).to_contain_text("changes at the end")
+    expect(page.locator("#scheduled-change")).to_contain_text("Changes to Team on")
+    expect(page.locator("#tier-badge")).to_have_attribute("data-tier", "pro")
+    assert tl.status("zoe").tier == "pro"
     items = fake_stripe.subscriptions[sub_id]["items"]["data"]
     assert items[0]["price"]["lookup_key"] == "team_monthly"
 
-    page.click("#change-pro")
-    expect(page.locator("#preview-total")).to_contain_text("18.00 USD")
-    screenshots.take(page, "upgrade-preview")
+    # Back to pro before the period ends undoes the downgrade, with nothing to pay.
+    page.click("#keep-plan")
+    expect(page.locator("#preview-total")).to_contain_text("0.00 USD")
+    screenshots.take(page, "undo-preview")
+    page.check("#change-confirm")
+    page.click("#change-submit")
+    expect(page.locator("#checkout-notice")).to_contain_text("plan was changed")
+    expect(page.locator("#scheduled-change")).to_have_count(0)
+    items = fake_stripe.subscriptions[sub_id]["items"]["data"]
+    assert items[0]["price"]["lookup_key"] == "pro_monthly"
     assert errors == []
     context.close()

@@ -52,7 +52,7 @@ def test_demo_serves_the_example_app_until_stopped(tmp_path: Path) -> None:
             out, err = process.communicate()
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}/login?ref=" in out
-    assert "/api/analyze  -> 402" in out
+    assert "/api/analyze  -> 200 three times" in out and "402 quota_exceeded" in out
 
 
 def _wait_for(url: str, process: subprocess.Popen[str]) -> httpx.Response:

@@ -173,3 +173,61 @@ def test_a_short_run_draws_no_bar_even_on_a_terminal(monkeypatch: pytest.MonkeyP
     with doctor._progress_bar("sqlite") as progress:
         run_chain(EXHIBITS / "dynamic_seed_healthy" / "alembic.ini", progress=progress)
     assert terminal.getvalue() == ""
+
+
+def test_run_with_app_runs_a_flask_migrate_chain(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    result = runner.invoke(
+        app,
+        [
+            "doctor",
+            "flask_migrate_faulty/migrations",
+            "--dialects",
+            "postgresql",
+            "--run",
+            "sqlite",
+            "--app",
+            "fm_faulty_app:create_app",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "revision-fails  upgrade of revision 2b3c4d5e6f7a fails on sqlite" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 error, 0 warnings in 1 file"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "no_such_module:create_app",
+            "error: --app 'no_such_module:create_app': no module named 'no_such_module' (run "
+            "from the project folder, or give the module's import path)",
+        ),
+        (
+            "fm_quotes_app:nope",
+            "error: --app 'fm_quotes_app:nope': module 'fm_quotes_app' has no attribute 'nope'",
+        ),
+        (
+            "fm_quotes_app:create_broken_app",
+            "error: --app 'fm_quotes_app:create_broken_app': create_broken_app() raised "
+            "RuntimeError: QUOTES_SECRET_KEY is not set",
+        ),
+    ],
+)
+def test_a_bad_app_is_one_error_line_exit_2(runner: CliRunner, spec: str, message: str) -> None:
+    result = runner.invoke(
+        app, ["doctor", "flask_migrate_app/migrations", "--run", "sqlite", "--app", spec]
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [message]
+
+
+def test_app_without_run_is_refused(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["doctor", "flask_migrate_app/migrations", "--app", "fm_quotes_app:create_app"]
+    )
+    assert result.exit_code == 2
+    assert "--app only goes with --run URL" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from tierline import db
 from tierline.accounts.models import Account
-from tierline.db.fast import FastStatement
+from tierline.db import fast
+from tierline.db.fast import FastStatement, RawConnections
 
 ACCOUNTS = Account.__table__
 INSERT = insert(ACCOUNTS).values(
@@ -59,3 +61,26 @@ def test_a_driver_error_is_raised_as_sqlalchemys_own_class(db_url: URL) -> None:
             assert conn.execute(select(ACCOUNTS.c.ref)).scalars().all() == ["twice"]
     finally:
         engine.dispose()
+
+
+def test_kept_connections_are_reused_and_a_forked_worker_never_touches_its_parents(
+    sqlite_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = db.make_engine(sqlite_url)
+    kept = RawConnections(engine, keep=2)
+    try:
+        first = kept.acquire()
+        kept.release(first)
+        assert kept.acquire() is first  # reused, not reopened
+        kept.release(first)
+
+        monkeypatch.setattr(fast.os, "getpid", lambda: -1)  # as in a forked child
+        child = kept.acquire()
+
+        assert child is not first
+        assert first.execute("SELECT 1").fetchall() == [(1,)]  # left open for the parent
+        kept.release(child)
+    finally:
+        engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        child.execute("SELECT 1")  # closed with the engine

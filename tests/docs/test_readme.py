@@ -141,6 +141,15 @@ print("metered")
 """,
     ),
     Harness(
+        marker="@tl.on_access_change",
+        after="""
+assert changes == ["welcome ann to credit"], changes
+tl = Tierline("sqlite:///hooks-demo.db")
+assert [item.status.value for item in tl.outbox.list()] == ["delivered"]
+print("hooked")
+""",
+    ),
+    Harness(
         marker="from tierline.doctor import assert_chain_healthy",
         after="test_migrations()\nprint('healthy')\n",
     ),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from tierline.doctor import DoctorError, assert_chain_healthy
@@ -186,3 +188,49 @@ def test_assert_chain_healthy_with_seed_lists_the_lost_rows() -> None:
     assert assert_chain_healthy(path, urls=["sqlite"]) == []
     with pytest.raises(AssertionError, match=r"0002_short_note_bodies\.py:22: rows-lost"):
         assert_chain_healthy(path, urls=["sqlite"], seed=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (sa.Float(), 7.0),
+        (sa.FLOAT(), 7.0),  # what SQLite reflects
+        (postgresql.DOUBLE_PRECISION(), 7.0),  # what PostgreSQL reflects
+        (sa.Numeric(10, 2), 7),
+        (sa.Integer(), 7),
+    ],
+    ids=repr,
+)
+def test_seed_fills_numeric_and_float_columns(
+    kind: sa.types.TypeEngine[object], expected: object
+) -> None:
+    from tierline.doctor.seed import _value
+
+    value = _value(sa.Column("amount", kind, nullable=False), 7, 0, [])
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_a_database_that_has_tables_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE customers (id INTEGER PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO customers (id) VALUES (1)"))
+    with pytest.raises(DoctorError) as raised:
+        run_chain(EXHIBITS / "seed_003_fixed" / "alembic.ini", url)
+    assert str(raised.value) == (
+        f"--run {url}: the database already has 1 table (customers); the run downgrades the "
+        "chain to base, so give an empty scratch database (drop and create it again after a run)"
+    )
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == ["customers"]
+        assert conn.execute(sa.text("SELECT id FROM customers")).scalars().all() == [1]
+    engine.dispose()
+
+
+def test_a_database_left_by_an_earlier_run_is_refused(empty_db_url: URL) -> None:
+    url = empty_db_url.render_as_string(hide_password=False)
+    assert run_chain(EXHIBITS / "seed_003_fixed" / "alembic.ini", url) == []
+    with pytest.raises(DoctorError, match="the database already has"):
+        run_chain(EXHIBITS / "seed_003_fixed" / "alembic.ini", url)

@@ -90,19 +90,19 @@ def test_invited_sign_up_upgrade_and_gate_on_every_dialect(empty_db_url: URL) ->
         assert tl.accounts.get(user_ref).email == "new@example.com"
         assert tl.referral_stats("referrer").pending == 1
 
-        denied = client.get("/api/analyze")
-        assert denied.status_code == 402
-        assert denied.json()["reason"] == "no_subscription"
-        assert denied.json()["tier"] == "free"
-        # The metered preview: 3 a day on the free tier, then 402 with the counter.
+        # The metered API: 3 a day on the free tier, then 402 with the counter.
         for _ in range(3):
-            assert client.get("/api/analyze/preview").status_code == 200
-        quota = client.get("/api/analyze/preview")
+            assert client.get("/api/analyze").status_code == 200
+        quota = client.get("/api/analyze")
         assert quota.status_code == 402
-        assert (quota.json()["reason"], quota.json()["used"]) == ("quota_exceeded", 3)
+        body = quota.json()
+        assert (body["reason"], body["used"], body["limit"]) == ("quota_exceeded", 3, 3)
+        assert body["resets_at"].endswith("T00:00:00+00:00")  # the next midnight UTC
 
         settings = client.get("/settings")
         assert attribute(settings.text, "usage-bar-analyze", "value") == "3"
+        # The user holds a seat of their own account (the tier's one seat).
+        assert page_value(settings.text, "seat-count") == "Seats: 1 of 1 assigned"
         assert settings.url.path == "/billing/settings"
         assert attribute(settings.text, "tier-badge", "data-tier") == "free"
         assert f"/login?ref={tl.referral_code(user_ref)}" in attribute(
@@ -115,9 +115,11 @@ def test_invited_sign_up_upgrade_and_gate_on_every_dialect(empty_db_url: URL) ->
         assert paid.status_code == 200
         assert attribute(paid.text, "tier-badge", "data-tier") == "pro"
 
-        allowed = client.get("/api/analyze")
-        assert allowed.status_code == 200
+        for _ in range(2):  # Pro: no limit
+            allowed = client.get("/api/analyze")
+            assert allowed.status_code == 200
         assert allowed.json()["account"] == user_ref
+        assert page_value(client.get("/settings").text, "seat-count") == "Seats: 1 of 3 assigned"
         stats = tl.referral_stats("referrer")
         assert (stats.pending, stats.converted) == (0, 1)
     assert_chains_are_independent(url, example_db, {"users", "login_codes"})
@@ -219,7 +221,7 @@ def test_a_stripe_subscription_opens_the_gate_and_its_cancellation_closes_it(
     with TestClient(app) as client:
         tl: Tierline = app.state.tierline
         sign_in(client, "payer@example.com")
-        assert client.get("/api/analyze").status_code == 402
+        assert [client.get("/api/analyze").status_code for _ in range(4)] == [200] * 3 + [402]
 
         paid = stripe_event("customer.subscription.created", account="1", tier="pro", catalog=tl)
         answer = client.post("/webhooks/stripe", content=paid.body, headers=paid.headers)
@@ -228,4 +230,6 @@ def test_a_stripe_subscription_opens_the_gate_and_its_cancellation_closes_it(
 
         ended = stripe_event("customer.subscription.deleted", account="1", tier="pro", catalog=tl)
         client.post("/webhooks/stripe", content=ended.body, headers=ended.headers)
-        assert client.get("/api/analyze").json()["reason"] == "canceled"
+        assert tl.status("1").reason == "canceled"
+        # Back on Free, whose 3 a day were used before paying.
+        assert client.get("/api/analyze").json()["reason"] == "quota_exceeded"

@@ -76,9 +76,17 @@ class FakePolar(FakeCatalogAPI):
             if "product_id" in body:
                 if body["product_id"] not in self.catalog:
                     raise _invalid("product_id", "Product does not exist")
-                if body.get("proration_behavior") not in ("invoice", "prorate"):
-                    raise _invalid("proration_behavior", "Input should be 'invoice' or 'prorate'")
-                sub["product_id"] = body["product_id"]
+                behavior = body.get("proration_behavior")
+                if behavior not in ("invoice", "prorate", "next_period"):
+                    raise _invalid(
+                        "proration_behavior",
+                        "Input should be 'invoice', 'prorate' or 'next_period'",
+                    )
+                if behavior == "next_period":  # applied at the renewal; pending until then
+                    sub["pending_update"] = {"product_id": body["product_id"]}
+                else:
+                    sub["product_id"] = body["product_id"]
+                    sub["pending_update"] = None
             if "cancel_at_period_end" in body:
                 sub["cancel_at_period_end"] = bool(body["cancel_at_period_end"])
             return 200, sub

@@ -150,13 +150,17 @@ def test_plan_change_shows_the_preview_before_the_confirmed_change(
     done = client.post(
         "/billing/change/team", account="ivy", data={"csrf_token": token, "confirm": "yes"}
     )
-    assert done.status == 303 and done.headers["location"].endswith("plan_changed")
-    assert tl.status("ivy").tier == "team"
-    upgrade = client.get("/billing/change/pro", account="ivy")
-    assert "18.00 USD" in element(upgrade.text, "preview-total")[0]
-    same = client.get("/billing/change/team", account="ivy")
-    assert same.status == 400
-    assert "already pays for tier 'team'" in element(same.text, "error-message")[0]
+    # A downgrade waits for the period end: pro is paid for until then.
+    assert done.status == 303 and done.headers["location"].endswith("plan_scheduled")
+    assert tl.status("ivy").tier == "pro"
+    settings = client.get(done.headers["location"], account="ivy")
+    assert "changes at the end of the current period" in settings.text
+    line, _ = element(settings.text, "scheduled-change")
+    assert line.startswith("Changes to Team on ")
+    # Going back to pro undoes it: no charge, no downgrade note.
+    back = client.get("/billing/change/pro", account="ivy")
+    assert back.status == 200 and "0.00 USD" in element(back.text, "preview-total")[0]
+    assert 'id="downgrade-note"' not in back.text
     unknown = client.get("/billing/change/platinum", account="ivy")
     assert unknown.status == 404 and "'platinum'" in element(unknown.text, "error-message")[0]
 

@@ -1,8 +1,14 @@
 """An in-process TTL cache for access decisions, invalidated by writes made through Tierline.
 
-Consistency bound: a write made through *this process's* Tierline object invalidates the
-account at once; a write made elsewhere (another process, another server, raw SQL) is seen at
-most ``ttl`` seconds later.
+Consistency bounds:
+
+* a write made through *this process's* Tierline object invalidates the account at once
+  (:mod:`tierline.access.changes`);
+* on PostgreSQL (``cache_notify`` on, the default), a write made through Tierline in *another
+  process* reaches this cache within milliseconds of its commit, through ``LISTEN``/``NOTIFY``
+  (:mod:`tierline.access.listen`), so a long TTL is safe with many workers;
+* on SQLite and MariaDB (or with ``cache_notify`` off), such a write is seen at most ``ttl``
+  seconds later; so is, on every database, a change made outside Tierline (raw SQL).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ class TTLCache(Generic[V]):
         #: Bumped by :meth:`clear`; caches derived from the catalog (tier features) compare it
         #: to know a catalog sync happened without a hook of their own.
         self.generation = 0
+        #: Called once, before the first value is stored (starts the invalidation listener).
+        self.on_fill: Callable[[], None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -45,6 +53,9 @@ class TTLCache(Generic[V]):
         lifetime = self.ttl if ttl is None else min(ttl, self.ttl)
         if lifetime <= 0:
             return
+        if self.on_fill is not None:
+            start, self.on_fill = self.on_fill, None
+            start()
         with self._lock:
             self._entries[key] = (self._clock() + lifetime, value)
 

@@ -6,22 +6,25 @@ unique index on ``tierline_account.ref``. The statement is compiled once per eng
 a DBAPI connection, because SQLAlchemy's per-execution bookkeeping would otherwise be most of
 the ``status()`` time budget; values are converted here instead of by column types.
 
-On PostgreSQL and MariaDB the query runs on a small pool of its own, in autocommit mode and
+On PostgreSQL and MariaDB the query runs on connections of its own, in autocommit mode and
 without pre-ping: the shared pool's ping, ``BEGIN`` and reset ``ROLLBACK`` would triple the
-round trips. A connection the server dropped is discarded and the query retried once, which is
-what pre-ping would have done. The pool is disposed with the main engine.
+round trips. They are kept outside SQLAlchemy's pool (:class:`~tierline.db.fast.RawConnections`:
+its checkout and return cost more than SQLite takes to answer). A connection the server dropped
+is discarded and the query retried once, which is what pre-ping would have done. Everything is
+closed with the main engine.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Connection,
     Engine,
     String,
     bindparam,
@@ -29,6 +32,7 @@ from sqlalchemy import (
     event,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
@@ -37,12 +41,15 @@ from tierline.access.rules import GrantFacts, SubscriptionFacts
 from tierline.accounts.models import Account
 from tierline.billing.models import Subscription
 from tierline.credits.models import CreditGrant
-from tierline.db.engine import first_line
+from tierline.db.engine import first_line, sqlite_file
+from tierline.db.fast import RawConnections
 from tierline.errors import DatabaseError, DatabaseUnreachableError
+from tierline.usage.models import UsageCounter
 
 _account = Account.__table__
 _sub = Subscription.__table__
 _grant = CreditGrant.__table__
+_usage = UsageCounter.__table__
 
 _REF: BindParameter[str] = bindparam("ref", type_=String())
 
@@ -50,7 +57,7 @@ _REF: BindParameter[str] = bindparam("ref", type_=String())
 #   kind 0 (subscription): t1 = current_period_end, t2 = trial_end, t3 = provider_updated_at,
 #          t4 = updated_at, flag = cancel_at_period_end, t5 = cancel_at, t6 = past_due_since
 #   kind 1 (grant):        t1 = starts_at, t2 = expires_at
-_STATEMENT = union_all(
+_BRANCHES = (
     select(
         literal_column("0"),
         _sub.c.provider,
@@ -84,6 +91,35 @@ _STATEMENT = union_all(
     .select_from(_account.join(_grant, _grant.c.account_id == _account.c.id))
     .where(_account.c.ref == _REF, _grant.c.revoked_at.is_(None)),
 )
+_STATEMENT = union_all(*_BRANCHES)
+#   kind 2 (usage counter, with_usage only): t1 = period_start, quantity = used
+_FEATURE: BindParameter[str] = bindparam("feature", type_=String())
+_USAGE_BRANCH = (
+    select(
+        literal_column("2"),
+        null(),
+        null(),
+        null(),
+        _usage.c.period_start,
+        null(),
+        null(),
+        null(),
+        null(),
+        _usage.c.used,
+        null(),
+        null(),
+    )
+    .select_from(_account.join(_usage, _usage.c.account_id == _account.c.id))
+    .where(
+        _account.c.ref == _REF,
+        _usage.c.feature == _FEATURE,
+        or_(
+            _usage.c.period_start >= bindparam("since", type_=_usage.c.period_start.type),
+            _usage.c.period_start == bindparam("also", type_=_usage.c.period_start.type),
+        ),
+    )
+)
+_WITH_USAGE = union_all(*_BRANCHES, _USAGE_BRANCH)
 
 
 class _DisconnectedError(Exception):
@@ -92,19 +128,62 @@ class _DisconnectedError(Exception):
 
 @dataclass(frozen=True)
 class AccountRows:
-    """What the database holds for one account ref."""
+    """What the database holds for one account ref (``usage``: asked with
+    :meth:`AccessQuery.fetch`'s ``usage``, the counters by period start, aware UTC)."""
 
     exists: bool
     subscriptions: Sequence[SubscriptionFacts]
     grants: Sequence[GrantFacts]
+    usage: Mapping[datetime, int] = field(default_factory=dict)
 
 
 _UNKNOWN = AccountRows(False, (), ())
 
 
-#: Connections the access pool keeps open (it opens more under load and closes them after).
+@dataclass(frozen=True)
+class UsageRange:
+    """Which usage counters :meth:`AccessQuery.fetch` reads with the account's rows: those of
+    ``feature`` whose period started at or after ``since``, or exactly at ``also``."""
+
+    feature: str
+    since: datetime
+    also: datetime
+
+
+class _Compiled:
+    """A statement's SQL for one dialect, its bind names in driver order, its converters."""
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        names = compiled.positiontup if compiled.positional else None
+        self.names: tuple[str, ...] | None = tuple(names) if names else None
+        self.processors: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+            if processor is not None and name != "ref":
+                self.processors[name] = processor
+
+        #: The last value converted per bind, and what it became: the usage range's bounds
+        #: stay the same all day (a converter costs more than the query on SQLite).
+        self._last: dict[str, tuple[Any, Any]] = {}
+
+    def params(self, values: dict[str, Any]) -> Any:
+        for name, processor in self.processors.items():
+            value = values[name]
+            last = self._last.get(name)
+            if last is None or last[0] != value:
+                last = (value, processor(value))
+                self._last[name] = last
+            values[name] = last[1]
+        if self.names is None:
+            return values
+        return tuple(values[name] for name in self.names)
+
+
+#: Connections the access pool keeps open when the main engine's pool says no size (it opens
+#: as many again under load and closes them after); else the main pool's size.
 READ_POOL_SIZE = 5
-READ_POOL_OVERFLOW = 20
 
 
 def read_engine(engine: Engine) -> Engine:
@@ -112,15 +191,21 @@ def read_engine(engine: Engine) -> Engine:
     local and cheap), else an autocommit pool on the same URL, disposed along with ``engine``."""
     if engine.dialect.name == "sqlite":
         return engine
+    size = _pool_size(engine, READ_POOL_SIZE)
     reader = create_engine(
         engine.url,
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
-        pool_size=READ_POOL_SIZE,
-        max_overflow=READ_POOL_OVERFLOW,
+        pool_size=size,
+        max_overflow=size,
     )
     event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     return reader
+
+
+def _pool_size(engine: Engine, default: int) -> int:
+    size = getattr(engine.pool, "size", None)
+    return int(size()) if callable(size) else default
 
 
 class AccessQuery:
@@ -128,24 +213,40 @@ class AccessQuery:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = read_engine(engine)
+        # An in-memory SQLite database lives in its one pooled connection: no side door.
+        shared = engine.dialect.name == "sqlite" and sqlite_file(engine.url) is None
+        self._connections = (
+            None if shared else RawConnections(self._engine, _pool_size(engine, READ_POOL_SIZE))
+        )
         self._lock = threading.Lock()
-        self._sql: str | None = None
-        self._positions = 0
+        self._compiled: dict[bool, _Compiled] = {}
         self._textual_dates = engine.dialect.name == "sqlite"
 
-    def _compile(self) -> str:
+    def _statement(self, with_usage: bool) -> _Compiled:
+        found = self._compiled.get(with_usage)
+        if found is not None:
+            return found
         with self._lock:
-            if self._sql is None:
-                compiled = _STATEMENT.compile(dialect=self._engine.dialect)
-                positions = compiled.positiontup
-                self._positions = len(positions) if compiled.positional and positions else 0
-                self._sql = str(compiled)
-            return self._sql
+            made = _Compiled(_WITH_USAGE if with_usage else _STATEMENT, self._engine)
+            self._compiled[with_usage] = made
+            return made
 
-    def fetch(self, ref: str) -> AccountRows:
-        """The account's rows; raises :class:`DatabaseError` when the tables cannot be read."""
-        sql = self._sql or self._compile()
-        params: Any = (ref,) * self._positions if self._positions else {"ref": ref}
+    def sql(self) -> str:
+        """The statement's SQL for this engine's dialect (one bind: the account ref)."""
+        return self._statement(False).sql
+
+    def positions(self) -> int:
+        """How many times a positional driver takes the ref (0: named parameters)."""
+        return len(self._statement(False).names or ())
+
+    def fetch(self, ref: str, usage: UsageRange | None = None) -> AccountRows:
+        """The account's rows, and with ``usage`` its counters of that feature in that range,
+        in the same statement; raises :class:`DatabaseError` when the tables cannot be read."""
+        statement = self._statement(usage is not None)
+        values: dict[str, Any] = {"ref": ref}
+        if usage is not None:
+            values.update(feature=usage.feature, since=usage.since, also=usage.also)
+        sql, params = statement.sql, statement.params(values)
         try:
             rows = self._run(sql, params)
         except _DisconnectedError:
@@ -159,41 +260,59 @@ class AccessQuery:
             return _UNKNOWN
         return self._convert(rows)
 
+    def fetch_in(self, conn: Connection, ref: str) -> AccountRows:
+        """The account's rows as ``conn``'s open transaction sees them (its own writes too)."""
+        statement = self._statement(False)
+        rows = conn.exec_driver_sql(statement.sql, statement.params({"ref": ref})).all()
+        return self._convert(rows) if rows else _UNKNOWN
+
     def _run(self, sql: str, params: Any) -> Sequence[Any]:
+        kept = self._connections
         try:
-            raw = self._engine.raw_connection()
+            # A pooled connection (in-memory SQLite) or a kept DBAPI one (every other case).
+            connection = self._engine.raw_connection() if kept is None else kept.acquire()
         except Exception as exc:
             raise DatabaseUnreachableError(f"cannot read access status: {first_line(exc)}") from exc
         try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, params)
-                rows: Sequence[Any] = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows = _rows(connection, sql, params)
         except Exception as exc:
-            dbapi_error = self._engine.dialect.loaded_dbapi.Error
-            if isinstance(exc, dbapi_error) and self._engine.dialect.is_disconnect(
-                exc, raw.dbapi_connection, None
-            ):
-                raw.invalidate(exc)
+            dropped = self._dropped(exc, connection)
+            if kept is not None:
+                kept.discard(connection)
+            else:
+                if dropped:
+                    connection.invalidate(exc)
+                connection.close()
+            if dropped:
                 raise _DisconnectedError from exc
             raise DatabaseError(
                 f"cannot read access status ({first_line(exc)}); "
                 "is the database migrated (`tierline db upgrade`)?"
             ) from exc
-        finally:
-            raw.close()
+        if kept is None:
+            connection.close()
+        else:
+            kept.release(connection)
         return rows
+
+    def _dropped(self, exc: Exception, connection: Any) -> bool:
+        dialect = self._engine.dialect
+        driver = getattr(connection, "dbapi_connection", connection)
+        return isinstance(exc, dialect.loaded_dbapi.Error) and bool(
+            dialect.is_disconnect(exc, driver, None)
+        )
 
     def _convert(self, rows: Sequence[Any]) -> AccountRows:
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
         subscriptions: list[SubscriptionFacts] = []
         grants: list[GrantFacts] = []
+        usage: dict[datetime, int] = {}
         for kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity, t5, t6 in rows:
             if int(kind) == 1:
                 # Both columns are NOT NULL.
                 grants.append(GrantFacts(_required(dt(t1)), _required(dt(t2))))
+            elif int(kind) == 2:
+                usage[_required(dt(t1))] = int(quantity)
             elif status is not None:
                 subscriptions.append(
                     SubscriptionFacts(
@@ -209,7 +328,17 @@ class AccessQuery:
                         past_due_since=dt(t6),
                     )
                 )
-        return AccountRows(True, subscriptions, grants)
+        return AccountRows(True, subscriptions, grants, usage)
+
+
+def _rows(connection: Any, sql: str, params: Any) -> Sequence[Any]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows: Sequence[Any] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
 
 
 def _naive_to_utc(value: datetime | None) -> datetime | None:
@@ -227,5 +356,5 @@ def _text_to_utc(value: str | datetime | None) -> datetime | None:
 
 def _required(value: datetime | None) -> datetime:
     if value is None:
-        raise DatabaseError("a credit grant has no window; the schema forbids that")
+        raise DatabaseError("a NOT NULL column read NULL; the schema forbids that")
     return value

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tierline.access.query import AccessQuery
+from tierline.access.query import AccessQuery, AccountRows, UsageRange
 from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.access.tiers import TierCache, TierData, TierSnapshot
@@ -54,6 +54,8 @@ class AccessService:
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
         #: Applied to every computed status (the facade installs per-account overrides here).
         self.adjust: Callable[[AccessStatus, datetime], AccessStatus] | None = None
+        #: The same, read on a transaction's connection (for :meth:`status_in`).
+        self.adjust_in: Callable[[Connection, AccessStatus, datetime], AccessStatus] | None = None
 
     # -- reads --------------------------------------------------------------------------
     def status(self, ref: str) -> AccessStatus:
@@ -69,14 +71,34 @@ class AccessService:
             if hit is not None:
                 return hit
             now = self.ctx.clock()
-            status = self._compute(ref, now)
-            lifetime = None
-            if status.expires_at is not None and status.expires_at > now:
-                # (An expiry already past, as on a renewal reported late, changes nothing.)
-                lifetime = (status.expires_at - now).total_seconds()
-            cache.put(ref, status, lifetime)
-            return status
-        return self._compute(ref, self.ctx.clock())
+            return self._remember(ref, self._compute(ref, now, self._query.fetch(ref)), now)
+        now = self.ctx.clock()
+        return self._compute(ref, now, self._query.fetch(ref))
+
+    def status_and_usage(
+        self, ref: str, usage: UsageRange, now: datetime
+    ) -> tuple[AccessStatus, Mapping[datetime, int] | None]:
+        """:meth:`status` at ``now`` and the account's counters in ``usage`` (by period start),
+        read by the same statement: one round trip. The counters are ``None`` when the status
+        came from the in-process cache (the caller reads them on their own then)."""
+        cache = self.ctx.cache
+        if cache.ttl > 0:
+            hit = cache.get(ref)
+            if hit is not None:
+                return hit, None
+        rows = self._query.fetch(ref, usage)
+        status = self._compute(ref, now, rows)
+        if cache.ttl > 0:
+            self._remember(ref, status, now)
+        return status, rows.usage
+
+    def _remember(self, ref: str, status: AccessStatus, now: datetime) -> AccessStatus:
+        lifetime = None
+        if status.expires_at is not None and status.expires_at > now:
+            # (An expiry already past, as on a renewal reported late, changes nothing.)
+            lifetime = (status.expires_at - now).total_seconds()
+        self.ctx.cache.put(ref, status, lifetime)
+        return status
 
     def has_feature(self, ref: str, key: str) -> bool:
         """Whether the account's current access includes feature ``key``."""
@@ -93,8 +115,19 @@ class AccessService:
             return False
         return hmac.compare_digest(token.encode(), expected.encode())
 
-    def _compute(self, ref: str, now: datetime) -> AccessStatus:
-        rows = self._query.fetch(ref)
+    def status_in(self, conn: Connection | None, ref: str, now: datetime) -> AccessStatus:
+        """The account's access, uncached, as the transaction of ``conn`` sees it (its own
+        uncommitted writes included); ``None``: as last committed (on another connection)."""
+        if conn is None:
+            return self._compute(ref, now, self._query.fetch(ref))
+        status = self._build(ref, self._query.fetch_in(conn, ref), now)
+        return self.adjust_in(conn, status, now) if self.adjust_in is not None else status
+
+    def _compute(self, ref: str, now: datetime, rows: AccountRows) -> AccessStatus:
+        status = self._build(ref, rows, now)
+        return self.adjust(status, now) if self.adjust is not None else status
+
+    def _build(self, ref: str, rows: AccountRows, now: datetime) -> AccessStatus:
         snapshot = self.tiers.get()
         if any(
             sub.tier_id is not None and sub.tier_id not in snapshot.by_id
@@ -103,8 +136,7 @@ class AccessService:
             # A tier created since the snapshot (by another process).
             snapshot = self.tiers.reload()
         decision = decide(rows.subscriptions, rows.grants, snapshot.facts, now, self._grace)
-        status = build_status(ref, decision, snapshot, now)
-        return self.adjust(status, now) if self.adjust is not None else status
+        return build_status(ref, decision, snapshot, now)
 
     # -- writes -------------------------------------------------------------------------
     def assign_exempt(self, ref: str, tier_key: str) -> AccessStatus:
@@ -124,12 +156,11 @@ class AccessService:
         except IntegrityError:
             # A concurrent assignment inserted the row first; update it instead.
             self._assign_exempt(ref, tier_key)
-        self.ctx.cache.invalidate(ref)
         return self.status(ref)
 
     def _assign_exempt(self, ref: str, tier_key: str) -> None:
         now = self.ctx.clock()
-        with self.ctx.sessions.begin() as session:
+        with self.ctx.changes.writing(ref) as session:
             account = get_account(session, ref)
             tier = _exempt_tier(session, tier_key)
             row = session.scalars(

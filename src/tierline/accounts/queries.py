@@ -11,18 +11,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, exists, insert, select
+from sqlalchemy.dialects import postgresql
 
 from tierline.accounts.models import Account
-from tierline.db.fast import FastStatement
+from tierline.db.fast import FastStatement, Flight, Pending
 
 _ACCOUNT = cast(Table, Account.__table__)
 _COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.ref, _ACCOUNT.c.referred_by_id)
 _BY_REF = select(*_COLUMNS).where(_ACCOUNT.c.ref == bindparam("p_ref"))
 _BY_REF_FAST = FastStatement(_BY_REF, fetch=True)
 _BY_ID = select(*_COLUMNS).where(_ACCOUNT.c.id == bindparam("p_id"))
-_INSERT = insert(_ACCOUNT).values(
-    ref=bindparam("p_ref"), created_at=bindparam("p_now", type_=_ACCOUNT.c.created_at.type)
+_NOW = bindparam("p_now", type_=_ACCOUNT.c.created_at.type)
+_INSERT = insert(_ACCOUNT).values(ref=bindparam("p_ref"), created_at=_NOW)
+# PostgreSQL: create the account unless it exists, in a statement that needs no answer. The
+# NOT EXISTS keeps the common case (the account exists) from drawing a sequence value; ON
+# CONFLICT covers a concurrent creator (this statement waits for it, then does nothing).
+_ENSURE = FastStatement(
+    postgresql.insert(_ACCOUNT)
+    .from_select(
+        ["ref", "created_at"],
+        select(bindparam("p_ref", type_=_ACCOUNT.c.ref.type), _NOW).where(
+            ~exists().where(_ACCOUNT.c.ref == bindparam("p_ref"))
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=[_ACCOUNT.c.ref])
 )
 
 
@@ -37,11 +50,7 @@ class AccountRef:
 
 def account_by_ref(conn: Connection, ref: str) -> AccountRef | None:
     """The account with this ref, or ``None``."""
-    row = _BY_REF_FAST.execute(conn, {"p_ref": ref}).first()
-    if row is None:
-        return None
-    account_id, account_ref, referred_by_id = row
-    return AccountRef(int(account_id), account_ref, referred_by_id is not None)
+    return sent_account(send_account_by_ref(Flight(conn, pipelined=False), ref))
 
 
 def insert_account(conn: Connection, ref: str, now: datetime) -> AccountRef:
@@ -59,3 +68,23 @@ def account_by_id(conn: Connection, account_id: int) -> AccountRef | None:
     """The account with this id, or ``None``."""
     row = conn.execute(_BY_ID, {"p_id": account_id}).first()
     return None if row is None else AccountRef(row.id, row.ref, row.referred_by_id is not None)
+
+
+def send_ensure_account(sent: Flight, ref: str, now: datetime) -> Pending:
+    """Create the account ``ref`` (already validated) unless it exists, in a flight
+    (PostgreSQL only); read it in the same flight with :func:`send_account_by_ref`."""
+    return sent.send(_ENSURE, {"p_ref": ref, "p_now": now})
+
+
+def send_account_by_ref(sent: Flight, ref: str) -> Pending:
+    """:func:`account_by_ref` sent in a flight; :func:`sent_account` reads its answer."""
+    return sent.send(_BY_REF_FAST, {"p_ref": ref})
+
+
+def sent_account(pending: Pending) -> AccountRef | None:
+    """The account a :func:`send_account_by_ref` found, or ``None``."""
+    row = pending.result().first()
+    if row is None:
+        return None
+    account_id, account_ref, referred_by_id = row
+    return AccountRef(int(account_id), account_ref, referred_by_id is not None)

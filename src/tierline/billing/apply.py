@@ -6,7 +6,7 @@ in that same transaction, so the effect and the mark commit together or not at a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,23 +16,34 @@ from sqlalchemy.orm import Session
 
 from tierline.access.tiers import TierCache
 from tierline.accounts.models import Account
-from tierline.accounts.queries import AccountRef, account_by_id, account_by_ref, insert_account
+from tierline.accounts.queries import (
+    AccountRef,
+    account_by_id,
+    account_by_ref,
+    insert_account,
+    send_account_by_ref,
+    send_ensure_account,
+    sent_account,
+)
 from tierline.accounts.service import clean_ref
-from tierline.billing.claims import any_unmapped
+from tierline.billing.claims import any_unmapped, send_any_unmapped
 from tierline.billing.livemode import mode_mismatch
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.outbox_calls import queue_stripe_coupon
-from tierline.billing.plan import choose_plan, period_end
-from tierline.billing.providers.base import ProviderEvent
+from tierline.billing.plan import Plan, choose_plan, period_end
+from tierline.billing.providers.base import ProviderEvent, SubscriptionSnapshot
 from tierline.billing.subscriptions import (
     PlanTerms,
     Written,
     account_id_for,
     apply_snapshot,
     link_subscription,
+    send_upsert_snapshot,
     stored_subscription,
+    upserted,
 )
 from tierline.context import Context
+from tierline.db.fast import Flight, Pending
 from tierline.errors import ValidationError
 from tierline.referrals.service import ReferralService
 
@@ -100,8 +111,11 @@ class ApplyTx:
     same transaction (so everything still commits or rolls back together).
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, flown: tuple[Plan, Sent] | None = None) -> None:
         self.conn = conn
+        #: A prepared snapshot's plan and the statements already sent for it in a flight
+        #: (:meth:`EffectApplier.send`): applying only reads what they did.
+        self.flown = flown
         self._session: Session | None = None
 
     @property
@@ -121,6 +135,30 @@ class ApplyTx:
             self._session.close()
 
 
+@dataclass(frozen=True)
+class Sent:
+    """The statements :meth:`EffectApplier.send` put in a flight."""
+
+    upsert: Pending
+    account: Pending
+    unmapped: Pending
+
+
+def _terms(snap: SubscriptionSnapshot, plan: Plan) -> PlanTerms:
+    return PlanTerms(
+        tier_id=None if plan.tier is None else plan.tier.id,
+        quantity=plan.quantity(),
+        period_end=period_end(snap, plan.item),
+    )
+
+
+def _unmapped(event: ProviderEvent) -> str:
+    snap = event.subscription
+    assert snap is not None
+    keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
+    return f"no tier is linked to {event.provider} key(s) {keys} of subscription {snap.external_id}"
+
+
 class _Unmapped(Exception):  # noqa: N818 - control flow, never escapes this module
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -134,9 +172,12 @@ class EffectApplier:
         self.ctx = ctx
         self.referrals = referrals
         self.tiers = tiers
+        self._one_flight = ctx.engine.dialect.name == "postgresql"
 
     def apply(self, tx: ApplyTx, event: ProviderEvent, now: datetime) -> Effect:
         """Apply ``event``; an event that cannot be mapped yet comes back ``UNMAPPED``."""
+        if tx.flown is not None:
+            return self._finish(tx, event, *tx.flown)
         if (other_mode := mode_mismatch(event, self.ctx.settings)) is not None:
             return Effect(EventStatus.IGNORED, other_mode)
         effect = Effect(EventStatus.IGNORED, f"{event.type}: no effect in Tierline")
@@ -213,21 +254,12 @@ class EffectApplier:
         """
         snap = event.subscription
         assert snap is not None
-        # The in-memory tier snapshot holds every provider link; a key it does not know may
-        # have been linked by another process since it was loaded, so read it again once.
-        plan = choose_plan(snap, event.provider, self.tiers.get())
-        if plan.tier is None:
-            plan = choose_plan(snap, event.provider, self.tiers.reload())
-        keys = ", ".join(repr(key) for key in snap.tier_keys) or "none"
-        unmapped = (
-            f"no tier is linked to {event.provider} key(s) {keys} of subscription "
-            f"{snap.external_id}"
-        )
+        plan = self._plan(snap, event.provider)
         if plan.tier is None:
             stored = stored_subscription(tx.conn, event.provider, snap.external_id)
             if stored is None or stored.tier_id is None:
                 raise _Unmapped(
-                    f"{unmapped}; add a link to the catalog, run `tierline catalog sync`, "
+                    f"{_unmapped(event)}; add a link to the catalog, run `tierline catalog sync`, "
                     "then `tierline events replay --unmapped`"
                 )
         account = self._account_for(
@@ -238,13 +270,25 @@ class EffectApplier:
             event.provider,
             snap,
             account_id=account.id,
-            terms=PlanTerms(
-                tier_id=None if plan.tier is None else plan.tier.id,
-                quantity=plan.quantity(),
-                period_end=period_end(snap, plan.item),
-            ),
+            terms=_terms(snap, plan),
             now=now,
         )
+        return self._snapshot_effect(
+            tx, event, plan, account, written, lambda: any_unmapped(tx.conn, event.provider)
+        )
+
+    def _snapshot_effect(
+        self,
+        tx: ApplyTx,
+        event: ProviderEvent,
+        plan: Plan,
+        account: AccountRef,
+        written: Written,
+        waiting_unmapped: Callable[[], bool],
+    ) -> Effect:
+        """The effect of a snapshot written (or not) to the subscription row."""
+        snap = event.subscription
+        assert snap is not None
         if written is not Written.NOTHING:
             tier = f"tier {plan.tier.key!r}" if plan.tier is not None else "its stored tier"
             effect = Effect(
@@ -254,10 +298,10 @@ class EffectApplier:
                 accounts={account.ref},
             )
             if plan.tier is None:
-                effect.warn(f"price unmapped: {unmapped}; the stored tier is kept")
+                effect.warn(f"price unmapped: {_unmapped(event)}; the stored tier is kept")
             if plan.warning is not None:
                 effect.warn(plan.warning)
-            if written is Written.INSERTED and any_unmapped(tx.conn, event.provider):
+            if written is Written.INSERTED and waiting_unmapped():
                 # A subscription seen for the first time: its events that came before it and
                 # could not be placed (unmapped) are replayed, so delivery order never matters.
                 effect.linked_subscription = snap.external_id
@@ -272,6 +316,69 @@ class EffectApplier:
             # referral converts whatever order its events arrive in.
             self._convert(tx, event.provider, account, snap.external_id, effect)
         return effect
+
+    # -- one flight (PostgreSQL) ---------------------------------------------------------
+    def prepare(self, event: ProviderEvent) -> Plan | None:
+        """The plan of a snapshot whose writes :meth:`send` can put in one flight, else None.
+
+        That is the common case on PostgreSQL: a subscription event of a known account ref
+        (created if new) whose price maps to a tier, not a checkout. Everything else goes
+        through :meth:`apply`, statement by statement.
+        """
+        snap = event.subscription
+        if (
+            not self._one_flight
+            or snap is None
+            or snap.account_ref is None
+            or fact(event.data, "account_ref") is not None
+            or mode_mismatch(event, self.ctx.settings) is not None
+        ):
+            return None
+        try:
+            if clean_ref(snap.account_ref) != snap.account_ref:
+                return None
+        except ValidationError:
+            return None  # apply() reports it as unmapped
+        plan = self._plan(snap, event.provider)
+        return plan if plan.tier is not None else None
+
+    def _plan(self, snap: SubscriptionSnapshot, provider: str) -> Plan:
+        # The in-memory tier snapshot holds every provider link; a key it does not know may
+        # have been linked by another process since it was loaded, so read it again once.
+        plan = choose_plan(snap, provider, self.tiers.get())
+        if plan.tier is None:
+            plan = choose_plan(snap, provider, self.tiers.reload())
+        return plan
+
+    def send(self, sent: Flight, event: ProviderEvent, plan: Plan, now: datetime) -> Sent:
+        """Send a prepared snapshot's statements: create the account unless it exists, upsert
+        the subscription (account found by a subquery on its ref), read the account, probe
+        for waiting unmapped events. :meth:`apply` (given them in ``ApplyTx.flown``) reads them
+        once the flight has landed."""
+        snap = event.subscription
+        assert snap is not None and snap.account_ref is not None
+        ref = snap.account_ref
+        send_ensure_account(sent, ref, self.ctx.clock())
+        return Sent(
+            upsert=send_upsert_snapshot(
+                sent, event.provider, snap, account_ref=ref, terms=_terms(snap, plan), now=now
+            ),
+            account=send_account_by_ref(sent, ref),
+            unmapped=send_any_unmapped(sent, event.provider),
+        )
+
+    def _finish(self, tx: ApplyTx, event: ProviderEvent, plan: Plan, sent: Sent) -> Effect:
+        """The effect of a snapshot :meth:`send` wrote; converts a referral if it is due."""
+        account = sent_account(sent.account)
+        assert account is not None  # created in the flight if it was new
+        return self._snapshot_effect(
+            tx,
+            event,
+            plan,
+            account,
+            upserted(sent.upsert),
+            lambda: sent.unmapped.result().first() is not None,
+        )
 
     # -- payments ----------------------------------------------------------------------
     def _payment(self, tx: ApplyTx, event: ProviderEvent) -> Effect:

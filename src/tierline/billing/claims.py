@@ -26,6 +26,7 @@ from sqlalchemy import (
     CursorResult,
     Result,
     Table,
+    UniqueConstraint,
     and_,
     bindparam,
     insert,
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from tierline.billing.models import Event, EventStatus
-from tierline.db.fast import FastStatement
+from tierline.db.fast import FastStatement, Flight, Pending
 
 #: How long a claim is held before another delivery (or ``replay``) may take it over. Far
 #: longer than an apply takes; short enough that a provider's retry finds a crashed claim free.
@@ -72,6 +73,13 @@ _INSERT = insert(_EVENT).values(
 # A new row's id: RETURNING where the driver has no usable lastrowid (psycopg).
 _INSERT_FAST = FastStatement(_INSERT)
 _INSERT_RETURNING_FAST = FastStatement(_INSERT.returning(_C.id), fetch=True)
+
+_UNIQUE_KEY = next(
+    str(constraint.name)
+    for constraint in _EVENT.constraints
+    if isinstance(constraint, UniqueConstraint)
+    and {column.name for column in constraint.columns} == {"provider", "external_id"}
+)
 
 _BY_KEY = and_(_C.provider == bindparam("p_provider"), _C.external_id == bindparam("p_external_id"))
 _BY_ID = _C.id == bindparam("p_row_id")
@@ -149,8 +157,24 @@ class Refused:
     status: EventStatus
 
 
-def insert_claim(
-    conn: Connection,
+def insert_claim(conn: Connection, **row: Any) -> Claim | None:
+    """Insert a new event row as claimed by this delivery; ``None`` if the event exists.
+
+    ``row`` is :func:`claim_row`'s keyword arguments. ``status`` is ``processing`` (held under
+    a lease) unless the caller inserts the row in the same transaction as the event's effect:
+    then it is inserted already ``processed`` and becomes visible only together with the
+    effect, or ``failed`` to record an error. Runs in the caller's transaction; a unique
+    violation aborts it on PostgreSQL, so on ``None`` the caller must roll back before doing
+    anything else.
+    """
+    try:
+        pending = send_insert_claim(Flight(conn, pipelined=False), claim_row(**row))
+    except IntegrityError:
+        return None
+    return inserted_claim(conn, pending)
+
+
+def claim_row(
     *,
     provider: str,
     external_id: str,
@@ -161,16 +185,9 @@ def insert_claim(
     lease: timedelta,
     status: EventStatus = EventStatus.PROCESSING,
     error: str | None = None,
-) -> Claim | None:
-    """Insert a new event row as claimed by this delivery; ``None`` if the event exists.
-
-    ``status`` is ``processing`` (held under a lease) unless the caller inserts the row in the
-    same transaction as the event's effect: then it is inserted already ``processed`` and
-    becomes visible only together with the effect, or ``failed`` to record an error. Runs in
-    the caller's transaction; a unique violation aborts it on PostgreSQL, so on ``None`` the
-    caller must roll back before doing anything else.
-    """
-    params = {
+) -> dict[str, Any]:
+    """The bind values of a new event's row (see :func:`insert_claim`)."""
+    return {
         "p_provider": provider,
         "p_external_id": external_id,
         "p_type": event_type,
@@ -182,15 +199,35 @@ def insert_claim(
         "p_error": None if error is None else one_line(error),
         "p_payload": payload,
     }
-    returning = conn.dialect.name == "postgresql"
-    try:
-        result = (_INSERT_RETURNING_FAST if returning else _INSERT_FAST).execute(conn, params)
-    except IntegrityError:
-        return None
+
+
+def send_insert_claim(sent: Flight, row: dict[str, Any]) -> Pending:
+    """:func:`insert_claim`'s INSERT of ``row`` (:func:`claim_row`) sent in a flight;
+    :func:`inserted_claim` reads it after.
+
+    The flight raises ``IntegrityError`` when the event exists (:func:`is_duplicate` tells it
+    from another statement's violation).
+    """
+    returning = sent.conn.dialect.name == "postgresql"
+    return sent.send(_INSERT_RETURNING_FAST if returning else _INSERT_FAST, row)
+
+
+def inserted_claim(conn: Connection, pending: Pending) -> Claim:
+    """The claim of a row :func:`send_insert_claim` inserted."""
+    result = pending.result()
     first = result.first()
+    returning = conn.dialect.name == "postgresql"
     row_id = first[0] if returning and first is not None else result.lastrowid
     assert row_id is not None  # every dialect reports the new id of a single-row insert
     return Claim(row_id=int(row_id), attempt=1)
+
+
+def is_duplicate(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the violation of the event's unique key (provider, event id), as
+    PostgreSQL names it (``diag.constraint_name``); other drivers do not say, and count as it."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name is None or name == _UNIQUE_KEY
 
 
 def take_over(
@@ -273,6 +310,11 @@ def restate(
 def any_unmapped(conn: Connection, provider: str) -> bool:
     """Whether any event of ``provider`` waits as ``unmapped`` (one indexed probe)."""
     return _ANY_UNMAPPED.execute(conn, {"p_provider": provider}).first() is not None
+
+
+def send_any_unmapped(sent: Flight, provider: str) -> Pending:
+    """:func:`any_unmapped`'s probe sent in a flight: a row in its result means yes."""
+    return sent.send(_ANY_UNMAPPED, {"p_provider": provider})
 
 
 def rowcount(result: Result[Any]) -> int:

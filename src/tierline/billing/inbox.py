@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -31,16 +32,25 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tierline import bounds
 from tierline.access.tiers import TierCache
 from tierline.billing import claims
-from tierline.billing.apply import ApplyTx, Effect, EffectApplier, customer_of, subscription_of
+from tierline.billing.apply import (
+    ApplyTx,
+    Effect,
+    EffectApplier,
+    Sent,
+    customer_of,
+    subscription_of,
+)
 from tierline.billing.claims import Claim, Refused
 from tierline.billing.events import EventInfo, get_event, list_events, parse_status
 from tierline.billing.models import Event, EventStatus
+from tierline.billing.plan import Plan
 from tierline.billing.providers import Provider, ProviderEvent, WebhookRejected, get_provider
 from tierline.billing.providers.signing import decode_stored
 from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.billing.validation import validate_event
 from tierline.context import Context
 from tierline.db.engine import first_line
+from tierline.db.fast import flight
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralService
@@ -214,36 +224,70 @@ class Inbox:
         """
         effect: Effect | None = None
         claim: Claim | None = None
+        plan = self._applier.prepare(event)
         for attempt in range(1, _APPLY_TRIES + 1):
             now = self.ctx.clock()
             try:
                 with self._transaction() as conn:
-                    claim = claims.insert_claim(
-                        conn,
-                        provider=event.provider,
-                        external_id=event.event_id,
-                        event_type=event.type,
-                        occurred_at=event.occurred_at,
-                        payload=text,
-                        now=now,
-                        lease=self.lease,
-                        status=EventStatus.PROCESSED,
-                    )
-                    if claim is None:
-                        raise _Exists
-                    effect = self._apply(conn, claim, event, now)
+                    if plan is not None:
+                        claim, effect = self._insert_and_apply_in_one_flight(
+                            conn, event, text, plan, now
+                        )
+                    else:
+                        claim = claims.insert_claim(
+                            conn, **self._new_row(event, text, now), status=EventStatus.PROCESSED
+                        )
+                        if claim is None:
+                            raise _Exists
+                        effect = self._apply(conn, claim, now, event)
                 break
             except _Exists:
                 raise
             except (IntegrityError, OperationalError) as exc:
-                # A racing insert of the same subscription or account, or a deadlock: the
-                # transaction rolled back and a fresh one will see the winner's row.
+                # A racing insert of the same subscription or account, a deadlock, or a
+                # connection the server dropped: the transaction rolled back and a fresh one
+                # (on a fresh connection) will see the winner's row.
                 if attempt == _APPLY_TRIES:
                     return self._fail_new(event, text, exc)
             except Exception as exc:
                 return self._fail_new(event, text, exc)
         assert effect is not None and claim is not None
         return self._finish(claim, event, effect, follow_links=True)
+
+    def _insert_and_apply_in_one_flight(
+        self, conn: Connection, event: ProviderEvent, text: str, plan: Plan, now: datetime
+    ) -> tuple[Claim, Effect]:
+        """The event's row and its effect's statements sent together (see
+        :meth:`EffectApplier.prepare`): one round trip on PostgreSQL, then the commit."""
+        try:
+            with flight(conn) as sent:
+                row = claims.claim_row(
+                    **self._new_row(event, text, now), status=EventStatus.PROCESSED
+                )
+                inserted = claims.send_insert_claim(sent, row)
+                written = self._applier.send(sent, event, plan, now)
+                snap = event.subscription
+                assert snap is not None and snap.account_ref is not None
+                notified = self.ctx.changes.send_notify(sent, snap.account_ref)
+        except IntegrityError as exc:
+            if claims.is_duplicate(exc):
+                raise _Exists from exc
+            raise
+        claim = claims.inserted_claim(conn, inserted)
+        effect = self._apply(conn, claim, now, event, flown=(plan, written), notified=notified)
+        return claim, effect
+
+    def _new_row(self, event: ProviderEvent, text: str, now: datetime) -> dict[str, Any]:
+        """The arguments of :func:`claims.insert_claim` for a new event's row."""
+        return {
+            "provider": event.provider,
+            "external_id": event.event_id,
+            "event_type": event.type,
+            "occurred_at": event.occurred_at,
+            "payload": text,
+            "now": now,
+            "lease": self.lease,
+        }
 
     def _run(self, claim: Claim, event: ProviderEvent, *, follow_links: bool) -> IngestResult:
         """Apply ``event`` and mark ``claim`` (a taken-over row) in one transaction."""
@@ -254,7 +298,7 @@ class Inbox:
                 with self._transaction() as conn:
                     if not claims.mark(conn, claim, EventStatus.PROCESSED, now=now):
                         raise _LostClaim
-                    effect = self._apply(conn, claim, event, now)
+                    effect = self._apply(conn, claim, now, event)
                 break
             except _LostClaim:
                 return IngestResult(
@@ -271,14 +315,27 @@ class Inbox:
         assert effect is not None
         return self._finish(claim, event, effect, follow_links=follow_links)
 
-    def _apply(self, conn: Connection, claim: Claim, event: ProviderEvent, now: datetime) -> Effect:
-        """The effect, inside the caller's transaction, whose row is already marked processed."""
-        tx = ApplyTx(conn)
+    def _apply(
+        self,
+        conn: Connection,
+        claim: Claim,
+        now: datetime,
+        event: ProviderEvent,
+        flown: tuple[Plan, Sent] | None = None,
+        notified: frozenset[str] = frozenset(),
+    ) -> Effect:
+        """The effect, inside the caller's transaction, whose row is already marked processed
+        (with ``flown``, the statements :meth:`EffectApplier.send` already sent)."""
+        tx = ApplyTx(conn, flown)
         try:
             effect = self._applier.apply(tx, event, now)
             tx.flush()
         finally:
             tx.close()
+        # Access hooks and cross-process invalidation (tierline.access.changes): written in
+        # this transaction, delivered by _finish after the commit with the other outbox items.
+        staged = self.ctx.changes.stage(conn, effect.accounts, notified=notified)
+        effect.outbox.extend(staged.outbox)
         if effect.status is not EventStatus.PROCESSED:
             error = effect.detail if effect.status is EventStatus.UNMAPPED else None
             claims.restate(conn, claim, effect.status, now=now, error=error)
@@ -321,13 +378,7 @@ class Inbox:
         with self._transaction() as conn:
             claim = claims.insert_claim(
                 conn,
-                provider=event.provider,
-                external_id=event.event_id,
-                event_type=event.type,
-                occurred_at=event.occurred_at,
-                payload=text,
-                now=self.ctx.clock(),
-                lease=self.lease,
+                **self._new_row(event, text, self.ctx.clock()),
                 status=EventStatus.FAILED,
                 error=error,
             )

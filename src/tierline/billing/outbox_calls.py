@@ -66,5 +66,15 @@ def deliver_stripe_coupon(delivery: Delivery) -> None:
     )
 
 
-#: The deliverers Tierline registers itself.
-BUILTIN_DELIVERERS: dict[str, Deliverer] = {STRIPE_COUPON: deliver_stripe_coupon}
+def _deliver_hold_end(delivery: Delivery) -> None:
+    from tierline.billing.scheduled import deliver_hold_end
+
+    deliver_hold_end(delivery)
+
+
+#: The deliverers Tierline registers itself (``tierline.downgrade``: the end of a downgrade's
+#: hold, see :mod:`tierline.billing.scheduled`).
+BUILTIN_DELIVERERS: dict[str, Deliverer] = {
+    STRIPE_COUPON: deliver_stripe_coupon,
+    "tierline.downgrade": _deliver_hold_end,
+}

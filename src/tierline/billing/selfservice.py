@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tierline.accounts.models import Account
 from tierline.accounts.service import clean_ref
+from tierline.billing import scheduled
 from tierline.billing.actions import (
     LiveSubscription,
     PlanChange,
@@ -95,13 +97,12 @@ def _idempotency_key(sub: LiveSubscription, action: str, target: str, ctx: Conte
 
 
 def _reflect(ctx: Context, sub: LiveSubscription, **values: object) -> None:
-    with ctx.sessions.begin() as session:
+    with ctx.changes.writing(sub.account_ref) as session:
         session.execute(
             update(Subscription)
             .where(Subscription.id == sub.id)
             .values(updated_at=ctx.clock(), **values)
         )
-    ctx.cache.invalidate(sub.account_ref)
 
 
 def portal_url(ctx: Context, account_ref: str, *, return_url: str | None = None) -> str:
@@ -144,20 +145,33 @@ def resume(ctx: Context, account_ref: str) -> LiveSubscription:
 
 @dataclass(frozen=True)
 class PlanChangePlan:
-    """A plan change ready to preview or apply: ``downgrade`` when the new tier ranks lower."""
+    """A plan change ready to preview or apply: ``downgrade`` when the new tier ranks lower;
+    ``at_period_end`` when the account keeps its current tier until ``effective_at`` (a
+    downgrade with ``downgrade_at_period_end``, see :mod:`tierline.billing.scheduled`)."""
 
     change: PlanChange
     downgrade: bool
     tier_id: int
+    at_period_end: bool = False
+    effective_at: datetime | None = None
+
+
+def scheduled_downgrade(ctx: Context, sub: LiveSubscription) -> scheduled.ScheduledDowngrade | None:
+    """The downgrade waiting for the end of ``sub``'s period, or ``None``."""
+    with ctx.sessions() as session:
+        return scheduled.pending(session, sub.provider, sub.external_id, ctx.clock())
 
 
 def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan:
     """What moving the account's live subscription to ``tier_key`` means, without doing it.
 
+    The account's tier is the one it pays for now; moving back to it while a downgrade waits
+    for the period end undoes that downgrade (the provider is moved back without a charge).
+
     Raises:
         NotFoundError: no live subscription, or no such tier.
-        ValidationError: the account already has that tier, or the tier has no link on the
-            subscription's provider.
+        ValidationError: the account already has that tier (and no downgrade is scheduled),
+            or the tier has no link on the subscription's provider.
     """
     sub, _actions = _require(ctx, account_ref)
     with ctx.sessions() as session:
@@ -167,21 +181,32 @@ def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
         assert new is not None  # resolve_target found it
         new_rank, new_id = new.sort_order, new.id
         old_rank = old.sort_order if old is not None else None
-    if target.tier_key == sub.tier_key:
+    waiting = scheduled_downgrade(ctx, sub)
+    undo = target.tier_key == sub.tier_key and waiting is not None
+    if target.tier_key == sub.tier_key and not undo:
         raise ValidationError(
             f"account {account_ref!r} already pays for tier {tier_key!r}; choose another plan"
         )
     downgrade = old_rank is not None and new_rank < old_rank
-    prorate = not (downgrade and ctx.settings.downgrade_at_period_end)
+    later = downgrade and ctx.settings.downgrade_at_period_end
+    effective_at = sub.current_period_end
+    at_period_end = later and effective_at is not None and effective_at > ctx.clock()
     key = _idempotency_key(sub, "change", target.tier_key, ctx)
     change = PlanChange(
         subscription=sub,
         tier_key=target.tier_key,
         external_key=target.external_keys[0],
-        prorate=prorate,
+        # Undoing a scheduled downgrade: the period is paid at this tier already.
+        prorate=not (later or undo),
         idempotency_key=key,
     )
-    return PlanChangePlan(change=change, downgrade=downgrade, tier_id=new_id)
+    return PlanChangePlan(
+        change=change,
+        downgrade=downgrade,
+        tier_id=new_id,
+        at_period_end=at_period_end,
+        effective_at=effective_at if at_period_end else None,
+    )
 
 
 def preview_change(ctx: Context, account_ref: str, tier_key: str) -> ProrationPreview | None:
@@ -194,9 +219,42 @@ def preview_change(ctx: Context, account_ref: str, tier_key: str) -> ProrationPr
 
 
 def change_plan(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan:
-    """Move the account's subscription to ``tier_key`` through its provider; the row's tier
-    changes at once (the provider's webhook confirms it)."""
+    """Move the account's subscription to ``tier_key`` through its provider.
+
+    An upgrade (or a downgrade with ``downgrade_at_period_end`` off) changes the row's tier at
+    once (the provider's webhook confirms it). A downgrade with it on keeps the current tier
+    until the period ends: the hold is written *before* the provider is called, so the
+    provider's webhook for the change, however fast, cannot lower the tier early; a refused
+    call removes it again.
+    """
     plan = plan_change(ctx, account_ref, tier_key)
-    actions_for(plan.change.subscription.provider).change_plan(ctx.settings, plan.change)
-    _reflect(ctx, plan.change.subscription, tier_id=plan.tier_id)
+    sub = plan.change.subscription
+    actions = actions_for(sub.provider)
+    if plan.at_period_end:
+        assert plan.effective_at is not None
+        with ctx.sessions.begin() as session:
+            scheduled.schedule(
+                session.connection(),
+                provider=sub.provider,
+                external_id=sub.external_id,
+                from_tier=sub.tier_key,
+                to_tier=plan.change.tier_key,
+                effective_at=plan.effective_at,
+                now=ctx.clock(),
+            )
+        try:
+            actions.change_plan(ctx.settings, plan.change)
+        except BaseException:
+            _drop_hold(ctx, sub)
+            raise
+        _reflect(ctx, sub)
+        return plan
+    actions.change_plan(ctx.settings, plan.change)
+    _drop_hold(ctx, sub)
+    _reflect(ctx, sub, tier_id=plan.tier_id)
     return plan
+
+
+def _drop_hold(ctx: Context, sub: LiveSubscription) -> None:
+    with ctx.sessions.begin() as session:
+        scheduled.cancel(session.connection(), sub.provider, sub.external_id)

@@ -23,21 +23,27 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from tierline.access.rules import EXEMPT_PROVIDER
 from tierline.accounts.customers import linked_account_id
+from tierline.accounts.models import Account
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
-from tierline.db.fast import FastStatement
+from tierline.billing.scheduled import hold_key
+from tierline.db.fast import FastStatement, Flight, Pending
+from tierline.outbox.models import OutboxItem, OutboxStatus
 
 _SUB = cast(Table, Subscription.__table__)
 _C = _SUB.c
+_OUTBOX = cast(Table, OutboxItem.__table__)
 
 # Bind names carry a ``p_`` prefix: a name equal to a column's is reserved by SQLAlchemy for
 # the VALUES/SET clause.
@@ -64,10 +70,30 @@ _KEEP_SINCE = case(
 # A snapshot without a customer id keeps the one already known; one whose price no longer maps
 # to a tier keeps the stored tier and quantity (NULL binds).
 _CUSTOMER = bindparam("p_customer_id", type_=_C.customer_id.type)
+# A downgrade scheduled for the period end (tierline.billing.scheduled) holds the stored tier:
+# its outbox item is waiting and its time (the period end) has not come.
+_HELD = (
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.idempotency_key == bindparam("p_hold_key"),
+        or_(
+            _OUTBOX.c.status == OutboxStatus.PENDING.value,
+            _OUTBOX.c.status == OutboxStatus.FAILED.value,
+        ),
+        _OUTBOX.c.next_attempt_at > bindparam("p_now", type_=_OUTBOX.c.next_attempt_at.type),
+    )
+    .exists()
+)
 _STATE: tuple[tuple[Any, Any], ...] = (
     (_C.past_due_since, _KEEP_SINCE),
     (_C.account_id, bindparam("p_account_id")),
-    (_C.tier_id, func.coalesce(bindparam("p_tier_id", type_=Integer()), _C.tier_id)),
+    (
+        _C.tier_id,
+        case(
+            (_HELD, _C.tier_id),
+            else_=func.coalesce(bindparam("p_tier_id", type_=Integer()), _C.tier_id),
+        ),
+    ),
     (_C.customer_id, func.coalesce(_CUSTOMER, _C.customer_id)),
     (_C.status, bindparam("p_status")),
     (_C.current_period_end, bindparam("p_period_end", type_=_C.current_period_end.type)),
@@ -110,7 +136,7 @@ _APPLY = {
     (False, False): _apply(_OPEN),
     (False, True): _apply(),
 }
-_INSERT = insert(_SUB).values(
+_INSERT_VALUES: dict[str, Any] = dict(
     provider=bindparam("p_provider"),
     external_id=bindparam("p_external_id"),
     account_id=bindparam("p_account_id"),
@@ -129,6 +155,38 @@ _INSERT = insert(_SUB).values(
     created_at=bindparam("p_now", type_=_C.created_at.type),
     updated_at=bindparam("p_now", type_=_C.updated_at.type),
 )
+_INSERT = insert(_SUB).values(**_INSERT_VALUES)
+# PostgreSQL's one-statement form of apply_snapshot for an account named by its ref: insert, or
+# update when (provider, external_id) exists and the ordering conditions hold ("ON CONFLICT
+# DO UPDATE ... WHERE": a row that does not satisfy the condition is not updated and not
+# returned). ``xmax = 0`` holds for a row this statement inserted (no earlier version of it
+# locked or updated it), the usual way to tell an insert from an update in RETURNING.
+_ACCOUNT_TABLE = cast(Table, Account.__table__)
+_ACCOUNT_OF_REF = (
+    select(_ACCOUNT_TABLE.c.id)
+    .where(_ACCOUNT_TABLE.c.ref == bindparam("p_account_ref"))
+    .scalar_subquery()
+)
+
+
+def _upsert(*conditions: Any) -> FastStatement:
+    statement = postgresql.insert(_SUB).values(**{**_INSERT_VALUES, "account_id": _ACCOUNT_OF_REF})
+    state = {column.name: value for column, value in _STATE}
+    state["account_id"] = _ACCOUNT_OF_REF
+    statement = statement.on_conflict_do_update(
+        index_elements=[_C.provider, _C.external_id],
+        set_=state,
+        where=and_(*conditions) if conditions else None,
+    )
+    return FastStatement(statement.returning(literal_column("xmax = 0")), fetch=True)
+
+
+_UPSERT = {
+    (True, False): _upsert(_LATER, _OPEN),
+    (True, True): _upsert(_LATER),
+    (False, False): _upsert(_OPEN),
+    (False, True): _upsert(),
+}
 _EXISTS = select(_C.id).where(_KEY)
 _STORED = select(_C.account_id, _C.tier_id, _C.status).where(_KEY)
 _LINK = (
@@ -211,27 +269,7 @@ def apply_snapshot(
     (else ``now``) when it moves the row into ``past_due``, kept while it stays there, cleared
     otherwise. A new row needs ``terms.tier_id``; without one nothing is inserted.
     """
-    past_due = snap.status is SubscriptionStatus.PAST_DUE
-    params: dict[str, Any] = {
-        "p_provider": provider,
-        "p_external_id": snap.external_id,
-        "p_customer_id": snap.customer_id,
-        "p_account_id": account_id,
-        "p_tier_id": terms.tier_id,
-        "p_status": snap.status.value,
-        "p_period_end": terms.period_end,
-        "p_cancel": snap.cancel_at_period_end,
-        "p_cancel_at": snap.cancel_at,
-        "p_trial_end": snap.trial_end,
-        "p_quantity": terms.quantity,
-        "p_new_quantity": 1 if terms.quantity is None else terms.quantity,
-        "p_provider_updated_at": snap.updated_at,
-        "p_rank": snap.rank,
-        "p_past_due": 1 if past_due else 0,
-        "p_past_due_since": (snap.updated_at or now) if past_due else None,
-        "p_livemode": snap.livemode,
-        "p_now": now,
-    }
+    params = _snapshot_params(provider, snap, terms, now, account_id=account_id)
     statement = _APPLY[(snap.updated_at is not None, snap.status.is_terminal)]
     if statement.execute(conn, params).rowcount:
         return Written.UPDATED
@@ -246,6 +284,65 @@ def apply_snapshot(
         return Written.NOTHING
     conn.execute(_INSERT, params)
     return Written.INSERTED
+
+
+def send_upsert_snapshot(
+    sent: Flight,
+    provider: str,
+    snap: SubscriptionSnapshot,
+    *,
+    account_ref: str,
+    terms: PlanTerms,
+    now: datetime,
+) -> Pending:
+    """:func:`apply_snapshot` in one statement (PostgreSQL), for the account ``account_ref``
+    (which must exist when the flight runs) and a snapshot whose plan maps to a tier
+    (``terms.tier_id`` set); :func:`upserted` reads what it did. Same ordering rules."""
+    assert terms.tier_id is not None
+    params = _snapshot_params(provider, snap, terms, now, account_ref=account_ref)
+    return sent.send(_UPSERT[(snap.updated_at is not None, snap.status.is_terminal)], params)
+
+
+def upserted(pending: Pending) -> Written:
+    """What :func:`send_upsert_snapshot`'s statement did."""
+    row = pending.result().first()
+    if row is None:
+        return Written.NOTHING  # stored state is later, or final
+    return Written.INSERTED if row[0] else Written.UPDATED
+
+
+def _snapshot_params(
+    provider: str,
+    snap: SubscriptionSnapshot,
+    terms: PlanTerms,
+    now: datetime,
+    *,
+    account_id: int | None = None,
+    account_ref: str | None = None,
+) -> dict[str, Any]:
+    past_due = snap.status is SubscriptionStatus.PAST_DUE
+    return {
+        "p_provider": provider,
+        "p_external_id": snap.external_id,
+        "p_customer_id": snap.customer_id,
+        "p_account_id": account_id,
+        "p_account_ref": account_ref,
+        "p_tier_id": terms.tier_id,
+        "p_status": snap.status.value,
+        "p_period_end": terms.period_end,
+        "p_cancel": snap.cancel_at_period_end,
+        "p_cancel_at": snap.cancel_at,
+        "p_trial_end": snap.trial_end,
+        "p_quantity": terms.quantity,
+        "p_new_quantity": 1 if terms.quantity is None else terms.quantity,
+        "p_provider_updated_at": snap.updated_at,
+        "p_rank": snap.rank,
+        "p_past_due": 1 if past_due else 0,
+        "p_past_due_since": (snap.updated_at or now) if past_due else None,
+        "p_livemode": snap.livemode,
+        "p_now": now,
+        "p_hold_key": hold_key(provider, snap.external_id),
+    }
 
 
 def link_subscription(

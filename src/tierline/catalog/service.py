@@ -128,10 +128,10 @@ class CatalogService:
             if dry_run or not changes:
                 session.rollback()
             else:
+                # Tiers, features and limits feed every cached status, in every process.
+                staged = self.ctx.changes.stage(session.connection(), (), everything=True)
                 session.commit()
-        if changes and not dry_run:
-            # Tiers, features and limits feed every cached status.
-            self.ctx.cache.clear()
+                self.ctx.changes.committed(staged)
         return SyncReport(changes=changes, dry_run=dry_run)
 
     def tiers(self, *, include_retired: bool = False) -> list[TierInfo]:

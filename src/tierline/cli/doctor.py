@@ -76,6 +76,18 @@ def doctor(
             "(rows-lost).",
         ),
     ] = False,
+    app: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="MODULE:FACTORY",
+            help="With --run: the Flask app a Flask-Migrate env.py needs, as flask --app names "
+            "it (myapp:create_app, myapp:app, myapp). The factory is called per --run URL, its "
+            "SQLAlchemy URI pointed at that URL, and the chain run in its app context. Default: "
+            "FLASK_APP, when env.py reads current_app.",
+            show_default=False,
+        ),
+    ] = None,
     fix: Annotated[
         bool,
         typer.Option(
@@ -99,6 +111,9 @@ def doctor(
     if seed and not run:
         typer.echo("error: --seed only goes with --run URL", err=True)
         raise typer.Exit(2)
+    if app is not None and not run:
+        typer.echo("error: --app only goes with --run URL", err=True)
+        raise typer.Exit(2)
     if write and not fix:
         typer.echo("error: --write only goes with --fix", err=True)
         raise typer.Exit(2)
@@ -117,7 +132,7 @@ def doctor(
 
             for url in run:
                 with _progress_bar(url) as progress:
-                    findings.extend(run_chain(path, url, seed=seed, progress=progress))
+                    findings.extend(run_chain(path, url, seed=seed, progress=progress, app=app))
     except DoctorError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -151,11 +151,12 @@ class CreditService:
         by = _check_text("by", by)
         idempotency_key = _check_text("idempotency key", idempotency_key)
         try:
-            with self.ctx.sessions.begin() as session:
+            with self.ctx.changes.writing(ref) as session:
                 account = get_account(session, ref)
                 grant = self._grant(session, account, days, until, reason, by, idempotency_key)
                 assert grant is not None  # only a cut-short reward grants nothing
                 info = CreditInfo.of(grant, account.ref)
+            return info
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -271,7 +272,7 @@ class CreditService:
         Raises:
             NotFoundError: no account ``ref``.
         """
-        with self.ctx.sessions.begin() as session:
+        with self.ctx.changes.writing(ref) as session:
             account = get_account(session, ref)
             now = self.ctx.clock()
             result = session.execute(
@@ -285,7 +286,6 @@ class CreditService:
                 .execution_options(synchronize_session=False)
             )
             count = int(getattr(result, "rowcount", 0) or 0)
-        self.ctx.cache.invalidate(ref)
         return count
 
     def history(self, ref: str) -> list[CreditInfo]:

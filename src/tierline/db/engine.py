@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,11 +56,25 @@ def parse_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+#: Connections kept open per engine on PostgreSQL and MariaDB, unless configured (the
+#: ``db_pool_size`` setting): the concurrency a web server's workers reach under a burst of
+#: webhooks. As many again may be opened beyond it and are closed when returned.
+DEFAULT_POOL_SIZE = 16
+
+#: A pooled connection idle longer than this is pinged when checked out: a server restart or
+#: a firewall's idle timeout drops connections that sat unused. A busy pool never waits that
+#: long, so the hot path never pays the ping (a connection dropped anyway fails one statement;
+#: the inbox and ``status()`` retry it on a fresh connection).
+IDLE_PING_SECONDS = 30.0
+
+
+def make_engine(url: str | URL, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
     """Create an engine configured for Tierline.
 
     SQLite gets foreign keys on, WAL journaling (for a file) and a busy timeout, so concurrent
-    writers queue instead of failing. PostgreSQL and MariaDB get ``pool_pre_ping``.
+    writers queue instead of failing. PostgreSQL and MariaDB get a pool of ``pool_size``
+    connections (default :data:`DEFAULT_POOL_SIZE`, with as many again as overflow) and no
+    pre-ping: only a connection idle for :data:`IDLE_PING_SECONDS` is pinged at checkout.
 
     Raises:
         InvalidDatabaseURLError: the URL is malformed or names a driver that is not installed.
@@ -61,11 +82,14 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = parse_url(url)
     options: dict[str, Any] = {}
     busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
-    if parsed.get_backend_name() == "sqlite":
+    server = parsed.get_backend_name() != "sqlite"
+    if not server:
         busy_timeout_ms = _busy_timeout_ms(parsed)
         options["connect_args"] = {"timeout": busy_timeout_ms / 1000}
-    else:
-        options["pool_pre_ping"] = True
+    elif "poolclass" not in kwargs:
+        size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
+        options["pool_size"] = size
+        options["max_overflow"] = size
     options.update(kwargs)
     try:
         engine = create_engine(parsed, **options)
@@ -76,10 +100,41 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         ) from exc
     except ArgumentError as exc:
         raise InvalidDatabaseURLError(f"invalid database URL options: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite":
+    if not server:
         in_memory = sqlite_file(parsed) is None
         _configure_sqlite(engine, in_memory=in_memory, busy_timeout_ms=busy_timeout_ms)
+    elif not options.get("pool_pre_ping"):
+        ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only if it sat unused for ``idle_seconds``.
+
+    A failed ping raises ``DisconnectionError``, on which the pool discards the connection and
+    opens a fresh one (SQLAlchemy's documented "pessimistic" disconnect handling, done here for
+    idle connections only).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["tierline_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("tierline_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError(f"idle connection dropped: {first_line(exc)}") from exc
 
 
 def _busy_timeout_ms(parsed: URL) -> int:

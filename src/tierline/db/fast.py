@@ -6,16 +6,23 @@ runs three statements per event, hundreds of times a second, so it compiles each
 dialect with SQLAlchemy (same SQL, same bind processors: the column types still convert aware
 datetimes to the stored naive UTC) and executes it on the connection's own DBAPI cursor, inside
 the transaction the ``Connection`` holds.
+
+:func:`flight` sends several such statements in one network round trip where the driver can:
+psycopg 3's pipeline mode on PostgreSQL ("the client can send several queries without waiting
+for the results of the previous ones": libpq's pipeline mode documentation; psycopg's
+``Connection.pipeline()``). Elsewhere each statement runs as it is sent.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -82,8 +89,7 @@ class FastStatement:
             self._compiled[dialect.name] = made
             return made
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> FastResult:
-        """Run in ``conn``'s transaction; ``params`` by bind name, as for ``conn.execute``."""
+    def bind(self, conn: Connection, params: Mapping[str, Any]) -> tuple[str, Any]:
         compiled = self._compiled.get(conn.dialect.name) or self._compile(conn.dialect)
         values = {**compiled.defaults, **params}
         for name, processor in compiled.processors.items():
@@ -93,25 +99,167 @@ class FastStatement:
             if compiled.positions is None
             else tuple(values[name] for name in compiled.positions)
         )
-        dbapi = conn.dialect.loaded_dbapi
+        return compiled.sql, driver_params
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> FastResult:
+        """Run in ``conn``'s transaction; ``params`` by bind name, as for ``conn.execute``."""
+        sql, driver_params = self.bind(conn, params)
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(compiled.sql, driver_params)
-            rows = cursor.fetchall() if self.fetch else ()
-            return FastResult(cursor.rowcount, rows, getattr(cursor, "lastrowid", None))
-        except dbapi.Error as exc:
-            # The same exception classes (IntegrityError, OperationalError...) and the same
-            # handling of a dropped connection as Connection.execute gives.
-            dropped = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-            if dropped:
-                conn.invalidate(exc)
-            raise DBAPIError.instance(
-                compiled.sql,
-                driver_params,
-                exc,
-                dbapi.Error,
-                connection_invalidated=dropped,
-                dialect=conn.dialect,
-            ) from exc
+            cursor.execute(sql, driver_params)
+            return _result(cursor, self.fetch)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise translate(conn, exc, sql, driver_params, cursor) from exc
         finally:
             cursor.close()
+
+
+def _result(cursor: Any, fetch: bool) -> FastResult:
+    rows = cursor.fetchall() if fetch else ()
+    return FastResult(cursor.rowcount, rows, getattr(cursor, "lastrowid", None))
+
+
+def translate(conn: Connection, exc: Any, sql: str, params: Any, cursor: Any = None) -> Exception:
+    """The SQLAlchemy exception ``Connection.execute`` would raise for the driver's ``exc``
+    (IntegrityError, OperationalError...); a dropped connection is invalidated, as there."""
+    dropped = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+    if dropped:
+        conn.invalidate(exc)
+    error: Exception = DBAPIError.instance(
+        sql,
+        params,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        connection_invalidated=dropped,
+        dialect=conn.dialect,
+    )
+    return error
+
+
+class Pending:
+    """A statement sent in a :func:`flight`: its result is read after the flight landed."""
+
+    def __init__(self, cursor: Any = None, fetch: bool = False, done: FastResult | None = None):
+        self._cursor = cursor
+        self._fetch = fetch
+        self._done = done
+
+    def result(self) -> FastResult:
+        """What the statement returned (call after the ``with flight(...)`` block)."""
+        if self._done is None:
+            try:
+                self._done = _result(self._cursor, self._fetch)
+            finally:
+                self._cursor.close()
+        return self._done
+
+
+class Flight:
+    """Statements sent together; see :func:`flight`."""
+
+    def __init__(self, conn: Connection, pipelined: bool) -> None:
+        self.conn = conn
+        #: Whether the statements really share round trips (psycopg's pipeline mode).
+        self.pipelined = pipelined
+        self._sent: list[tuple[str, Any]] = []
+        #: The first error the server reported while statements were still being sent.
+        self.error: Exception | None = None
+
+    def send(self, statement: FastStatement, params: Mapping[str, Any]) -> Pending:
+        """Send ``statement``; without a pipeline it runs now (errors are raised here)."""
+        if not self.pipelined:
+            return Pending(done=statement.execute(self.conn, params))
+        sql, driver_params = statement.bind(self.conn, params)
+        self._sent.append((sql, driver_params))
+        cursor = self.conn.connection.cursor()
+        if self.error is None:
+            try:
+                cursor.execute(sql, driver_params)
+            except self.conn.dialect.loaded_dbapi.Error as exc:
+                # psycopg reads results while it sends: an earlier statement failed (the rest
+                # of the pipeline is aborted). Raised when the flight ends, not from inside the
+                # pipeline block, whose exit would log the abort as a warning.
+                self.error = exc
+        return Pending(cursor, statement.fetch)
+
+
+@contextmanager
+def flight(conn: Connection) -> Iterator[Flight]:
+    """Send the statements of the block in as few round trips as the driver allows.
+
+    On PostgreSQL with psycopg 3 the block runs in pipeline mode: statements are queued and go
+    out with one Sync when the block ends, so their results (``Pending.result()``) are read
+    after it; a statement's error is raised then, as the SQLAlchemy exception
+    ``Connection.execute`` would raise, and aborts the statements after it (the transaction
+    must be rolled back). Elsewhere each statement runs when sent.
+    """
+    driver = conn.connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None) if conn.dialect.name == "postgresql" else None
+    if pipeline is None:
+        yield Flight(conn, pipelined=False)
+        return
+    sent = Flight(conn, pipelined=True)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with pipeline():
+            yield sent
+    except dbapi_error as exc:
+        sent.error = sent.error or exc
+    if sent.error is not None:
+        sql = "; ".join(text for text, _ in sent._sent)
+        params = [params for _, params in sent._sent]
+        raise translate(conn, sent.error, sql, params) from sent.error
+
+
+class RawConnections:
+    """DBAPI connections of ``engine`` kept for one-statement reads, outside its pool.
+
+    SQLAlchemy's pool costs tens of microseconds per checkout and return (events, reset,
+    bookkeeping): more than SQLite takes to run ``status()``'s query, and a third of a nearby
+    server's answer. A read that runs one statement needs none of it: a connection is taken
+    from a stack of idle ones (opened by the engine, so its connect set-up ran, then detached
+    from the pool) and put back after, at most ``keep`` of them kept. A connection the server
+    dropped is :meth:`discard`-ed instead. Closed with the engine (``dispose()``).
+    """
+
+    def __init__(self, engine: Engine, keep: int) -> None:
+        self._engine = engine
+        self._keep = keep
+        # list.pop() and list.append() are atomic: no lock on the hot path.
+        self._idle: list[Any] = []
+        self._pid = os.getpid()
+        self._inherited: list[Any] = []
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def acquire(self) -> Any:
+        """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
+        if self._pid != os.getpid():
+            # A forked worker: the idle connections are its parent's sockets. Kept referenced
+            # and never used or closed (closing would end the parent's sessions).
+            self._inherited.extend(self._idle)
+            self._idle, self._pid = [], os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            proxied = self._engine.raw_connection()
+            driver = proxied.dbapi_connection
+            proxied.detach()
+            return driver
+
+    def release(self, connection: Any) -> None:
+        """Give back a connection that is idle (no transaction left open)."""
+        if len(self._idle) < self._keep:
+            self._idle.append(connection)
+        else:
+            self.discard(connection)
+
+    @staticmethod
+    def discard(connection: Any) -> None:
+        """Close a connection (one the server dropped, or one too many)."""
+        with suppress(Exception):  # already broken: nothing more to release
+            connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while self._idle:
+            self.discard(self._idle.pop())

@@ -21,23 +21,30 @@ an env without ``target_metadata`` skips that comparison.
 
 Alembic is configured through the app's ``alembic.ini`` (Flask-Migrate keeps one in
 ``migrations/``), with ``sqlalchemy.url`` replaced by the scratch URL. An env.py that takes its
-URL from elsewhere would migrate that database instead: give scratch databases only.
+URL from elsewhere would migrate that database instead: give scratch databases only (a
+database that already has a table is refused: the run downgrades to base). The env's
+own logging setup (``logging.config.fileConfig``) is skipped while it runs, so Alembic's INFO
+lines do not mix with the report. A Flask-Migrate env.py runs inside the app ``app`` names
+(``module:create_app``, or ``FLASK_APP``), pointed at the scratch URL
+(:mod:`tierline.doctor.flaskapp`).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tierline.doctor.chain import ChainLocation, locate_chain
 from tierline.doctor.findings import DoctorError, Finding, Severity
+from tierline.doctor.flaskapp import app_spec
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,25 +71,51 @@ def run_chain(
     *,
     seed: bool = False,
     progress: Progress | None = None,
+    app: str | None = None,
 ) -> list[Finding]:
     """Run the chain at ``path`` on ``url`` (``"sqlite"``: a scratch SQLite file).
+
+    ``app``: the Flask app a Flask-Migrate env.py needs, as ``flask --app`` names it
+    (``module:create_app``, ``module:app``, ``module``); None = ``FLASK_APP`` when the env.py
+    reads ``current_app``, else no app. The factory is called once per run, the app's
+    ``SQLALCHEMY_DATABASE_URI`` set to ``url`` and the env handed an engine on ``url``.
 
     Returns at most one ``revision-fails`` finding (the run stops at the first failing step)
     and any ``model-drift`` finding; with ``seed``, also ``rows-lost`` (error) and
     ``seed-skipped`` (warning) findings. Raises DoctorError when the chain has no alembic.ini
-    or its env.py cannot run at all (e.g. a Flask-Migrate env.py outside an application
-    context).
+    and no app (a Flask-Migrate chain given its app runs without one), the database cannot be
+    opened or already has a table, the app cannot be made, or its env.py cannot run at all
+    (e.g. a Flask-Migrate env.py without an app).
     """
     location = locate_chain(Path(path))
-    if location.alembic_ini is None:
+    spec = app_spec(app, location.script_location)
+    if location.alembic_ini is None and spec is None:
         raise DoctorError(
             f"{path}: no alembic.ini beside or inside the chain; the dynamic pass configures "
-            "Alembic through the app's alembic.ini"
+            "Alembic through the app's alembic.ini (a Flask-Migrate chain runs without one, "
+            "given --app)"
         )
     if url == SCRATCH_SQLITE:
         with tempfile.TemporaryDirectory(prefix="tierline-doctor-") as scratch:
-            return _run(location, f"sqlite:///{Path(scratch) / 'doctor.db'}", seed, progress)
-    return _run(location, url, seed, progress)
+            scratch_url = f"sqlite:///{Path(scratch) / 'doctor.db'}"
+            return _run(location, scratch_url, seed, progress, spec)
+    return _run(location, url, seed, progress, spec)
+
+
+@contextmanager
+def _env_logging_untouched() -> Iterator[None]:
+    """Skip the env's ``fileConfig(config.config_file_name)`` (Flask-Migrate's env calls it
+    even when the name is None): it would reconfigure the logging of the whole process."""
+    original = logging.config.fileConfig
+
+    def skip(*args: object, **kwargs: object) -> None:
+        return None
+
+    logging.config.fileConfig = skip
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original
 
 
 @contextmanager
@@ -100,13 +133,15 @@ def _importable(folder: Path) -> Iterator[None]:
 def _config(location: ChainLocation, url: str) -> Config:
     from alembic.config import Config
 
-    assert location.alembic_ini is not None
+    ini = location.alembic_ini
     # Commands' own messages ("No new upgrade operations detected.") would mix with the report.
-    config = Config(str(location.alembic_ini), stdout=io.StringIO())
+    # No ini (a Flask-Migrate chain given its app): a Config of no file, as Flask-Migrate
+    # makes when migrations/alembic.ini is missing.
+    config = Config(str(ini) if ini is not None else None, stdout=io.StringIO())
     try:
         config.file_config  # noqa: B018 -- read the ini now, before its logging section is dropped
     except Exception as exc:  # configparser's errors, a missing %(name)s
-        raise DoctorError(f"cannot read {location.alembic_ini}: {_first_line(exc)}") from exc
+        raise DoctorError(f"cannot read {ini}: {_first_line(exc)}") from exc
     # env.py calls fileConfig(config.config_file_name) when set: Alembic's INFO lines would
     # interleave with the report.
     config.config_file_name = None
@@ -115,29 +150,82 @@ def _config(location: ChainLocation, url: str) -> Config:
     return config
 
 
-def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | None) -> list[Finding]:
-    from alembic import command
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
+def _run(
+    location: ChainLocation,
+    url: str,
+    seed: bool,
+    progress: Progress | None,
+    app: str | None,
+) -> list[Finding]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        dialect = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        dialect = parsed.get_backend_name()
     except ArgumentError as exc:
         raise DoctorError(f"--run {url!r} is not a database URL: {exc}") from exc
+    _refuse_a_database_with_tables(url, parsed.render_as_string(hide_password=True))
     config = _config(location, url)
-    with _importable(location.project_root):
+    with ExitStack() as stack:
+        stack.enter_context(_importable(location.project_root))
+        stack.enter_context(_env_logging_untouched())
+        if app is not None:
+            from tierline.doctor.flaskapp import app_context
+
+            stack.enter_context(app_context(app, url, [location.project_root, Path.cwd()]))
+        return _run_steps(config, location, url, dialect, seed, progress)
+
+
+def _refuse_a_database_with_tables(url: str, shown: str) -> None:
+    """Raise DoctorError unless the database at ``url`` has no table yet.
+
+    The run downgrades to base (dropping what the chain made) and reads every table as the
+    chain's; a database with tables is someone's data, or the leftover of an earlier run,
+    whose revisions and rows would be misread.
+    """
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url, poolclass=NullPool)
         try:
-            script = ScriptDirectory.from_config(config)
-            by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
-        except CommandError as exc:
-            raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
-        except Exception as exc:  # a revision file importing the app, which fails to import
-            raise DoctorError(
-                f"Alembic cannot load the chain's revision files: {type(exc).__name__}: "
-                f"{_first_line(exc)}"
-            ) from exc
+            tables = sorted(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the driver's errors: no server, no database, no driver
+        raise DoctorError(f"--run {shown}: cannot open it: {_first_line(exc)}") from exc
+    if tables:
+        listed = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise DoctorError(
+            f"--run {shown}: the database already has {len(tables)} "
+            f"table{'s' * (len(tables) != 1)} ({listed}); the run downgrades the chain to base, "
+            "so give an empty scratch database (drop and create it again after a run)"
+        )
+
+
+def _run_steps(
+    config: Config,
+    location: ChainLocation,
+    url: str,
+    dialect: str,
+    seed: bool,
+    progress: Progress | None,
+) -> list[Finding]:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        script = ScriptDirectory.from_config(config)
+        by_file = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
+    except CommandError as exc:
+        raise DoctorError(f"Alembic cannot read the chain: {exc}") from exc
+    except Exception as exc:  # a revision file importing the app, which fails to import
+        raise DoctorError(
+            f"Alembic cannot load the chain's revision files: {type(exc).__name__}: "
+            f"{_first_line(exc)}"
+        ) from exc
     # Alembic applies the revisions of one command one at a time, in order; the revision that
     # fails is the revision file on the traceback (batch operations, too, run inside it).
     steps: list[tuple[str, Callable[[Config, str], None], str]] = [
@@ -148,7 +236,7 @@ def _run(location: ChainLocation, url: str, seed: bool, progress: Progress | Non
     found: list[Finding] = []
     if progress is not None:
         progress.start(len(by_file) * len(steps))
-    with _importable(location.project_root), _counting_steps(progress):
+    with _counting_steps(progress):
         if seed:
             steps = steps[1:]
             try:
@@ -369,7 +457,12 @@ def _env_error(location: ChainLocation, exc: Exception) -> str:
     if "application context" in text:
         return (
             f"{env} needs a Flask application context (Flask-Migrate's env.py reads "
-            "current_app): run the static pass only, or give an alembic.ini whose env.py "
-            "configures the URL itself"
+            "current_app): give the app factory with --app module:create_app (or set "
+            "FLASK_APP), or run the static pass only"
+        )
+    if isinstance(exc, KeyError) and text.strip("'\"") == "migrate":
+        return (
+            f"{env} reads current_app.extensions['migrate'], which the app does not have: "
+            "give the app whose factory calls Migrate(app, db)"
         )
     return f"cannot run {env}: {type(exc).__name__}: {text}"

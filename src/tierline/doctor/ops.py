@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from tierline.doctor.findings import DIALECT_ALIASES, DIALECTS
 
@@ -172,6 +173,7 @@ class _Walker:
     def __init__(self, op_names: set[str]) -> None:
         self.op_names = op_names
         self.calls: list[OpCall] = []
+        self.longest_string = 0
 
     def block(self, body: list[ast.stmt], scope: _Scope) -> None:
         dialects = scope.dialects
@@ -245,23 +247,54 @@ class _Walker:
                 self.expressions(child, scope)
 
     def expressions(self, node: ast.AST, scope: _Scope, owner: OpCall | None = None) -> None:
-        """Record the operation calls below ``node`` in one walk, each with its nested calls."""
-        if isinstance(node, ast.Call):
-            found = self._operation(node, scope)
-            if found is not None and owner is None:
-                self.calls.append(found)
-                owner = found
-            elif owner is not None:
-                owner.nested.append(node)
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, ast.AST):
-                if not isinstance(value, ast.expr_context):
-                    self.expressions(value, scope, owner)
-            elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        self.expressions(item, scope, owner)
+        """Record the operation calls below ``node`` in one walk, each with its nested calls.
+
+        Also keeps the length of the longest string literal seen (``longest_string``). A loop
+        over a stack (children pushed in reverse: source order is kept), with the common node
+        types taken apart by hand: a recursive walk of every field of every node was most of
+        the static pass's own time.
+        """
+        stack: list[tuple[ast.AST, OpCall | None]] = [(node, owner)]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, owner = pop()
+            kind = type(node)
+            if kind is ast.Constant:
+                value = node.value  # type: ignore[attr-defined]
+                if type(value) is str and len(value) > self.longest_string:
+                    self.longest_string = len(value)
+            elif kind is ast.Name:
+                continue
+            elif kind is ast.Attribute:
+                push((node.value, owner))  # type: ignore[attr-defined]
+            elif kind is ast.List or kind is ast.Tuple:
+                for item in reversed(node.elts):  # type: ignore[attr-defined]
+                    push((item, owner))
+            elif kind is ast.Call:
+                node = cast(ast.Call, node)
+                if owner is None:
+                    found = self._operation(node, scope)
+                    if found is not None:
+                        self.calls.append(found)
+                        owner = found
+                else:
+                    owner.nested.append(node)
+                for kw in reversed(node.keywords):
+                    push((kw.value, owner))
+                for arg in reversed(node.args):
+                    push((arg, owner))
+                push((node.func, owner))
+            else:
+                children: list[ast.AST] = []
+                for name in node._fields:
+                    value = getattr(node, name, None)
+                    if isinstance(value, ast.AST):
+                        if not isinstance(value, ast.expr_context):
+                            children.append(value)
+                    elif isinstance(value, list):
+                        children.extend(item for item in value if isinstance(item, ast.AST))
+                for child in reversed(children):
+                    push((child, owner))
 
     def _operation(self, call: ast.Call, scope: _Scope) -> OpCall | None:
         if not isinstance(call.func, ast.Attribute):
@@ -306,13 +339,27 @@ def op_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def operation_calls(tree: ast.Module) -> list[OpCall]:
-    """Every Alembic operation called in the module's functions, in source order."""
+@dataclass(frozen=True, slots=True)
+class OperationScan:
+    """What one walk of a module's functions finds: the operation calls, in source order, and
+    the length of the longest string literal in those functions (0 when there is none)."""
+
+    calls: list[OpCall]
+    longest_string: int
+
+
+def scan_operations(tree: ast.Module) -> OperationScan:
+    """Walk the module's functions once: see :class:`OperationScan`."""
     walker = _Walker(op_names(tree))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             walker.block(node.body, _Scope(node.name, {}, None, None, ALL_DIALECTS, {}))
-    return walker.calls
+    return OperationScan(walker.calls, walker.longest_string)
+
+
+def operation_calls(tree: ast.Module) -> list[OpCall]:
+    """Every Alembic operation called in the module's functions, in source order."""
+    return scan_operations(tree).calls
 
 
 def iter_calls(node: ast.AST) -> Iterator[ast.Call]:

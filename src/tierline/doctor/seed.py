@@ -246,8 +246,11 @@ def _value(col: sa.Column[object], number: int, index: int, checks: list[str]) -
         return text
     if isinstance(kind, sa.Integer):
         return number
+    # Float before Numeric: SQLAlchemy 2.1's Float is no longer a Numeric.
+    if isinstance(kind, sa.Float):
+        return float(number)
     if isinstance(kind, sa.Numeric):
-        return number if not isinstance(kind, sa.Float) else float(number)
+        return number
     moment = _BASE_DAY + dt.timedelta(days=number * 64 + index, minutes=index)
     if isinstance(kind, sa.DateTime):
         return moment

@@ -70,7 +70,9 @@ def _load_builtins() -> None:
     _builtins_loaded = True
     # Imported late: the built-in deliverers live with the provider they call. A kind the
     # host registered before keeps the host's deliverer.
+    from tierline.access.changes import ACCESS_WEBHOOK
+    from tierline.access.webhook import deliver_access_webhook
     from tierline.billing.outbox_calls import BUILTIN_DELIVERERS
 
-    for kind, deliverer in BUILTIN_DELIVERERS.items():
+    for kind, deliverer in {**BUILTIN_DELIVERERS, ACCESS_WEBHOOK: deliver_access_webhook}.items():
         _DELIVERERS.setdefault(kind, deliverer)

@@ -41,7 +41,7 @@ _INSERT = insert(_OUTBOX).values(
     idempotency_key=bindparam("p_key"),
     status=OutboxStatus.PENDING.value,
     attempts=0,
-    next_attempt_at=_NOW,
+    next_attempt_at=bindparam("p_due", type_=_C.next_attempt_at.type),
     created_at=_NOW,
 )
 _BY_KEY = select(_C.id).where(_C.idempotency_key == bindparam("p_key"))
@@ -104,8 +104,11 @@ def enqueue(
     *,
     idempotency_key: str,
     now: datetime,
+    due_at: datetime | None = None,
 ) -> int:
     """Write an item in the caller's transaction; return its id.
+
+    It is due at ``due_at`` (a worker delivers it from then on), by default ``now``.
 
     An item with the same ``idempotency_key`` is the same call: its id is returned and nothing
     is written. A concurrent writer of the same key makes the insert raise ``IntegrityError``
@@ -117,7 +120,14 @@ def enqueue(
         return int(found)
     text = json.dumps(dict(payload), sort_keys=True, separators=(",", ":"), default=str)
     result = conn.execute(
-        _INSERT, {"p_kind": kind, "p_payload": text, "p_key": idempotency_key, "p_now": now}
+        _INSERT,
+        {
+            "p_kind": kind,
+            "p_payload": text,
+            "p_key": idempotency_key,
+            "p_now": now,
+            "p_due": now if due_at is None else due_at,
+        },
     )
     pk = result.inserted_primary_key
     assert pk is not None  # every dialect reports the new id of a single-row insert
@@ -131,8 +141,10 @@ def claim(
     lease: timedelta,
     limit: int,
     ids: Sequence[int] | None = None,
+    skip: Sequence[str] = (),
 ) -> list[Claimed]:
-    """Take up to ``limit`` due items (of ``ids`` when given), oldest due first.
+    """Take up to ``limit`` due items (of ``ids`` when given, of no kind in ``skip``), oldest
+    due first.
 
     Run it in a short transaction of its own and commit before delivering: the lease, not an
     open transaction, keeps other workers off the items while the provider is called.
@@ -140,6 +152,8 @@ def claim(
     candidates = select(_C.id).where(_DUE).order_by(_C.next_attempt_at, _C.id).limit(limit)
     if ids is not None:
         candidates = candidates.where(_C.id.in_(list(ids)))
+    if skip:
+        candidates = candidates.where(_C.kind.not_in(list(skip)))
     if conn.dialect.name in _SKIP_LOCKED_DIALECTS:
         candidates = candidates.with_for_update(skip_locked=True)
     found = [int(row_id) for row_id in conn.execute(candidates, {"p_now": now}).scalars()]

@@ -30,6 +30,9 @@ logger = logging.getLogger("tierline.outbox")
 
 #: Items claimed per round trip by a worker.
 DEFAULT_BATCH = 20
+#: Kinds delivered only by a process that registered their deliverer on its context (the
+#: in-process access hooks): other workers leave them alone instead of failing them.
+LOCAL_KINDS = ("access.hook",)
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,12 @@ class OutboxService:
         return self._deliver_claimed(self._claim(limit=limit, ids=None))
 
     def _claim(self, *, limit: int, ids: Sequence[int] | None) -> list[queue.Claimed]:
+        # Kinds only some processes deliver (the in-process access hooks) are left to them.
+        skip = [kind for kind in LOCAL_KINDS if kind not in self.ctx.deliverers]
         with self.ctx.engine.begin() as conn:
-            return queue.claim(conn, now=self.ctx.clock(), lease=self.lease, limit=limit, ids=ids)
+            return queue.claim(
+                conn, now=self.ctx.clock(), lease=self.lease, limit=limit, ids=ids, skip=skip
+            )
 
     def _deliver_claimed(self, claimed: list[queue.Claimed]) -> list[DeliveryOutcome]:
         return [self._deliver_one(item) for item in claimed]
@@ -163,7 +170,7 @@ class OutboxService:
     def _deliver_one(self, item: queue.Claimed) -> DeliveryOutcome:
         settings = self.ctx.settings
         error: str | None = None
-        deliverer = get_deliverer(item.kind)
+        deliverer = self.ctx.deliverers.get(item.kind) or get_deliverer(item.kind)
         if deliverer is None:
             error = f"no deliverer is registered for outbox kind {item.kind!r}"
         else:

@@ -113,7 +113,7 @@ class OverrideService:
         bounds.check_text(reason, field="reason", max_length=MAX_TEXT)
         if created_by is not None:
             bounds.check_text(created_by, field="created_by", max_length=MAX_TEXT)
-        with self.ctx.sessions.begin() as session:
+        with self.ctx.changes.writing(ref, everything=True) as session:
             account = get_account(session, ref)
             row = session.scalars(
                 select(Override).where(
@@ -145,7 +145,7 @@ class OverrideService:
         ref = canonical_ref(ref)
         if feature is not None:  # a key no longer in the catalog may still be cleared
             bounds.check_text(feature, field="feature", max_length=MAX_FEATURE, allow_empty=False)
-        with self.ctx.sessions.begin() as session:
+        with self.ctx.changes.writing(ref, everything=True) as session:
             account = get_account(session, ref)
             statement = delete(Override).where(Override.account_id == account.id)
             if feature is not None:
@@ -174,9 +174,9 @@ class OverrideService:
             return [_info(row_ref, row) for row_ref, row in session.execute(statement)]
 
     def _changed(self, ref: str) -> None:
-        # Item 5's access-change hook belongs here too (after the commit), via the outbox.
+        # After the commit; the hooks ran and every cache was told (``changes.writing``, which
+        # clears them all: other processes must reload their override snapshots too).
         self.snapshot.reload()
-        self.ctx.cache.invalidate(ref)
 
 
 def _info(ref: str, row: Override) -> OverrideInfo:

@@ -13,10 +13,11 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from tierline.access.cache import TTLCache
 from tierline.access.status import AccessStatus, LimitInfo
@@ -79,23 +80,29 @@ def apply_overrides(
     )
 
 
-def load_overrides(engine: Engine) -> dict[str, tuple[OverrideFacts, ...]]:
-    """Every override, by account ref."""
+_FACTS = select(
+    Account.ref,
+    Override.feature,
+    Override.enabled,
+    Override.limit_value,
+    Override.period,
+    Override.expires_at,
+).join(Account, Account.id == Override.account_id)
+
+
+def load_overrides(
+    engine: Engine, *, conn: Connection | None = None, ref: str | None = None
+) -> dict[str, tuple[OverrideFacts, ...]]:
+    """Every override (of account ``ref`` only, when given), by account ref; read on ``conn``
+    (an open transaction) when given."""
+    statement = _FACTS if ref is None else _FACTS.where(Account.ref == ref)
     found: dict[str, list[OverrideFacts]] = {}
-    statement = select(
-        Account.ref,
-        Override.feature,
-        Override.enabled,
-        Override.limit_value,
-        Override.period,
-        Override.expires_at,
-    ).join(Account, Account.id == Override.account_id)
-    with engine.connect() as conn:
-        for ref, feature, enabled, limit, period, expires_at in conn.execute(statement):
-            found.setdefault(ref, []).append(
+    with nullcontext(conn) if conn is not None else engine.connect() as reader:
+        for row_ref, feature, enabled, limit, period, expires_at in reader.execute(statement):
+            found.setdefault(row_ref, []).append(
                 OverrideFacts(feature, bool(enabled), limit, period, expires_at)
             )
-    return {ref: tuple(rows) for ref, rows in found.items()}
+    return {row_ref: tuple(rows) for row_ref, rows in found.items()}
 
 
 class OverrideSnapshot:
@@ -136,4 +143,10 @@ class OverrideSnapshot:
     def adjust(self, status: AccessStatus, now: datetime) -> AccessStatus:
         """``status`` with its account's overrides applied (the hook of ``status()``)."""
         overrides = self.get().get(status.account_ref)
+        return apply_overrides(status, overrides, now) if overrides else status
+
+    def adjust_in(self, conn: Connection, status: AccessStatus, now: datetime) -> AccessStatus:
+        """:meth:`adjust` with the account's overrides as ``conn``'s transaction sees them."""
+        ref = status.account_ref
+        overrides = load_overrides(self._engine, conn=conn, ref=ref).get(ref)
         return apply_overrides(status, overrides, now) if overrides else status

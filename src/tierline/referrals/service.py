@@ -137,18 +137,18 @@ class ReferralService:
         normalized = normalize_code(code)
         conversion: Conversion | None = None
         try:
-            with self.ctx.sessions.begin() as session:
+            with self.ctx.changes.writing() as session:
                 info = self._attribute(session, referred_ref, normalized, code)
                 referred = get_account(session, info.referred_ref)
                 if self.has_paid is not None and self.has_paid(session, referred.id):
                     # Paid before it was attributed: convert now, exactly once as always.
                     conversion = self.on_first_payment(session, referred)
+                    if conversion is not None:
+                        self.ctx.changes.touch(session, *conversion.refs)
         except IntegrityError as exc:
             # The unique referred_id: a concurrent attribution of the same account won.
             raise ValidationError(f"account {referred_ref!r} was already referred") from exc
         if conversion is not None:
-            for ref in conversion.refs:
-                self.ctx.cache.invalidate(ref)
             return self._info(info.id)
         return info
 

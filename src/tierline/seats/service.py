@@ -106,7 +106,7 @@ class SeatService:
         account_id = self._account_id(ref)
         limit = self.access.status(ref).seats
         now = self.ctx.clock()
-        seated = self._retrying(lambda: self._insert(account_id, member_ref, limit, now))
+        seated = self._retrying(lambda: self._insert(ref, account_id, member_ref, limit, now))
         summary = self.list(ref)
         if not seated:
             raise SeatsExhaustedError(
@@ -115,10 +115,11 @@ class SeatService:
                 limit=limit,
                 assigned=summary.assigned,
             )
-        # Item 5's access-change hook belongs here (after the commit), via the outbox.
         return summary
 
-    def _insert(self, account_id: int, member_ref: str, limit: int, now: datetime) -> bool:
+    def _insert(
+        self, ref: str, account_id: int, member_ref: str, limit: int, now: datetime
+    ) -> bool:
         """Whether the member holds a seat after the conditional insert."""
         try:
             with self.ctx.engine.begin() as conn:
@@ -139,7 +140,10 @@ class SeatService:
                     _seat.insert().from_select(["account_id", "member_ref", "created_at"], source)
                 )
                 # Whether the member holds a seat now (inserted by us or before us).
-                return bool(conn.scalar(select(taken)))
+                seated = bool(conn.scalar(select(taken)))
+                staged = self.ctx.changes.stage(conn, (ref,))
+            self.ctx.changes.committed(staged)
+            return seated
         except IntegrityError:
             return True  # assigned concurrently: the unique constraint held
 
@@ -168,7 +172,8 @@ class SeatService:
                     _seat.c.account_id == account_id, _seat.c.member_ref == member_ref
                 )
             )
-        # Item 5's access-change hook belongs here (after the commit), via the outbox.
+            staged = self.ctx.changes.stage(conn, (ref,))
+        self.ctx.changes.committed(staged)
         return bool(result.rowcount)
 
     def list(self, ref: AccountRef) -> SeatSummary:

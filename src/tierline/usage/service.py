@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline import bounds
+from tierline.access.query import UsageRange
 from tierline.access.service import AccessService
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.accounts.service import AccountRef, AccountService, canonical_ref
@@ -28,7 +29,7 @@ from tierline.usage import counter
 from tierline.usage.decision import UsageDecision, UsageReason
 from tierline.usage.fast import FastCounter
 from tierline.usage.features import FeatureKeys
-from tierline.usage.periods import Period, period_at
+from tierline.usage.periods import LIFETIME_START, Period, period_at
 
 #: Largest amount one call may count or give back.
 MAX_AMOUNT = 1_000_000
@@ -36,6 +37,8 @@ MAX_KEY_LENGTH = 255
 #: The period an unlimited feature counts in.
 UNLIMITED_PERIOD = LimitPeriod.MONTH.value
 _PERIOD_MEMO_SIZE = 10_000
+#: Longer than any current day or month period has run (31 days, and a time zone's offset).
+_LONGEST_PERIOD = timedelta(days=32)
 #: Attempts of a transaction MariaDB chose as a deadlock victim (errno 1213).
 _DEADLOCK_ATTEMPTS = 5
 
@@ -157,11 +160,19 @@ class UsageService:
         ref = canonical_ref(ref)
         amount = clean_amount(amount)
         self.features.require(feature)
-        status = self.access.status(ref)
         now = self.ctx.clock()
+        # The account's rows and its recent counters of the feature in one statement: any
+        # current period (a day, a month, the lifetime one) started within the range.
+        since = (now - _LONGEST_PERIOD).replace(hour=0, minute=0, second=0, microsecond=0)
+        status, counters = self.access.status_and_usage(
+            ref, UsageRange(feature, since, LIFETIME_START), now
+        )
         limit = status.limits.get(feature)
         period = self.period_of(status, limit, now)
-        used = self._fast.used(ref, feature, period.start) or 0
+        if counters is None:  # the status came from the cache
+            used = self._fast.used(ref, feature, period.start) or 0
+        else:
+            used = counters.get(period.start, 0)
         allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
         return self._decision(feature, status, period, used, allowed)
 

@@ -164,7 +164,7 @@ def settings_page_context(
         upgrades=upgrades,
         csrf_token=csrf_token(tl.settings, account_ref),
         notice=CHECKOUT_NOTICES.get(checkout or "") or NOTICES.get(checkout or ""),
-        manage=manage_billing(live_subscription(tl.ctx, account_ref)),
+        manage=manage_billing(live_subscription(tl.ctx, account_ref), tl=tl, names=names),
         app_url=app_url or tl.settings.app_url,
         usage=usage_bars(tl, account_ref),
         seats=(tl.seats.list(account_ref).assigned, status.seats),

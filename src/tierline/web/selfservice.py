@@ -31,6 +31,7 @@ NOTICES = {
     "renewal_canceled": "Your subscription will end at the end of the current period.",
     "resumed": "Your subscription renews again.",
     "plan_changed": "Your plan was changed.",
+    "plan_scheduled": "Your plan changes at the end of the current period.",
 }
 CONFIRM_MESSAGE = "Tick the confirmation box to go ahead; nothing was changed."
 
@@ -67,18 +68,30 @@ class ManageBilling:
     can_cancel: bool
     can_resume: bool
     can_change: bool
+    #: A downgrade waiting for the period end: the new tier's name and its first day.
+    changes_to: str | None = None
+    changes_on: str | None = None
 
 
 def _day(value: datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
 
-def manage_billing(sub: LiveSubscription | None) -> ManageBilling | None:
-    """The card for ``sub`` (``None`` without a live subscription or for the fake provider)."""
+def manage_billing(
+    sub: LiveSubscription | None,
+    *,
+    tl: Tierline | None = None,
+    names: Mapping[str, str] | None = None,
+) -> ManageBilling | None:
+    """The card for ``sub`` (``None`` without a live subscription or for the fake provider);
+    with ``tl``, a downgrade scheduled for the period end is shown by its tier's name."""
     if sub is None or sub.provider == "fake":
         return None
     actions = actions_for(sub.provider)
+    waiting = selfservice.scheduled_downgrade(tl.ctx, sub) if tl is not None else None
     return ManageBilling(
+        changes_to=(names or {}).get(waiting.to_tier, waiting.to_tier) if waiting else None,
+        changes_on=_day(waiting.effective_at) if waiting else None,
         provider=sub.provider,
         provider_name=PROVIDER_NAMES.get(sub.provider, sub.provider),
         tier_key=sub.tier_key,
@@ -149,6 +162,8 @@ class ChangePage:
     prorate: bool
     preview: ProrationPreview | None
     csrf_token: str
+    #: The first day of the new tier when the change waits for the period end.
+    effective_on: str | None = None
 
 
 def money(amount: int, currency: str) -> str:
@@ -175,6 +190,7 @@ def change_page(tl: Tierline, account: str, tier_key: str) -> Answer:
         prorate=plan.change.prorate,
         preview=preview,
         csrf_token=csrf_token(tl.settings, account),
+        effective_on=_day(plan.effective_at),
     )
     html = pages.render(
         "change_plan.html", tl.settings, page=page, money=money, change_path=CHANGE_PATH
@@ -187,10 +203,10 @@ def change(tl: Tierline, account: str, tier_key: str, form: Mapping[str, object]
     if not _confirmed(form):
         return _unconfirmed(tl)
     try:
-        tl.change_plan(account, tier_key)
+        plan = selfservice.change_plan(tl.ctx, account, tier_key)
     except TierlineError as exc:
         return _error(exc, tl)
-    return _done("plan_changed")
+    return _done("plan_scheduled" if plan.at_period_end else "plan_changed")
 
 
 @dataclass(frozen=True)

@@ -101,8 +101,12 @@ def test_apply_writes_the_providers_state_through_the_webhook_path_once(
         "pro_monthly", customer="cus_C", account_ref="org_c", quantity=3, period_end=PERIOD_END
     )
 
+    hooked: list[tuple[str, bool, bool]] = []
+    tl.on_access_change(lambda ref, old, new: hooked.append((ref, old.active, new.active)))
     report = _reconciler(tl).run("stripe", apply=True)
 
+    # The access hooks ran once per changed account, after each synthetic event's commit.
+    assert sorted(hooked) == [("org_b", True, False), ("org_c", False, True)]
     assert report.in_sync
     assert {d.subscription_id: d.applied for d in report.diffs} == {
         canceled: "processed",
@@ -123,6 +127,7 @@ def test_apply_writes_the_providers_state_through_the_webhook_path_once(
     again = _reconciler(tl).run("stripe", apply=True)
     assert [d.change for d in again.diffs] == [Change.SAME, Change.SAME]
     assert len(events(tl)) == len(synthetic) + 1  # nothing more written
+    assert len(hooked) == 2
 
 
 def test_a_webhook_newer_than_the_fetch_still_wins(

@@ -4,8 +4,9 @@ Documented sources: a checkout session (``POST /v1/checkouts/`` with ``products`
 ``external_customer_id`` and ``metadata`` → ``url``), a customer session (``POST
 /v1/customer-sessions/`` → ``customer_portal_url``), cancel at period end and resume (``PATCH
 /v1/subscriptions/{id}`` with ``cancel_at_period_end``) and the plan change (the same PATCH with
-``product_id`` and ``proration_behavior`` ``invoice`` or ``prorate``). Polar offers no proration
-preview.
+``product_id`` and ``proration_behavior`` ``invoice``, or ``next_period`` for a change billed
+from the next period: Polar keeps the current product until the renewal, then applies it,
+https://polar.sh/docs/features/subscriptions/proration). Polar offers no proration preview.
 """
 
 from __future__ import annotations
@@ -76,5 +77,5 @@ class PolarActions(SubscriptionUpdateActions):
     def plan_changes(self, change: PlanChange) -> dict[str, Any]:
         return {
             "product_id": change.external_key,
-            "proration_behavior": "invoice" if change.prorate else "prorate",
+            "proration_behavior": "invoice" if change.prorate else "next_period",
         }

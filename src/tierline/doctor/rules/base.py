@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tierline.doctor.chain import Chain, RevisionFile
 from tierline.doctor.findings import Finding, Severity
-from tierline.doctor.ops import OpCall, operation_calls
+from tierline.doctor.ops import OpCall, OperationScan, scan_operations
 
 
 @dataclass(slots=True)
@@ -18,17 +18,21 @@ class CheckContext:
 
     chain: Chain
     dialects: frozenset[str]
-    _calls: dict[Path, list[OpCall]] = field(default_factory=dict)
+    _scans: dict[Path, OperationScan] = field(default_factory=dict)
     _convention: dict[str, str] | None = None
     _convention_read: bool = False
 
-    def calls(self, revision: RevisionFile) -> list[OpCall]:
-        """The revision's operation calls, walked once and shared by every rule."""
-        found = self._calls.get(revision.path)
+    def scan(self, revision: RevisionFile) -> OperationScan:
+        """The revision's operation calls (and longest string), walked once for every rule."""
+        found = self._scans.get(revision.path)
         if found is None:
-            found = operation_calls(revision.tree)
-            self._calls[revision.path] = found
+            found = scan_operations(revision.tree)
+            self._scans[revision.path] = found
         return found
+
+    def calls(self, revision: RevisionFile) -> list[OpCall]:
+        """The revision's operation calls, in source order."""
+        return self.scan(revision).calls
 
     def naming_convention(self) -> dict[str, str] | None:
         """The app's naming convention when its env.py hands Alembic a ``target_metadata``
