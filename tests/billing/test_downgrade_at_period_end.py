@@ -178,9 +178,9 @@ def seed(fakes: Fakes, provider: str) -> str:
         fakes.paddle.prices.update({shape.pro: 3000, shape.team: 1200})
         return fakes.paddle.seed_subscription(shape.pro)
     if provider == "polar":
-        fakes.polar.products.update({shape.pro, shape.team})
+        fakes.polar.catalog.update({shape.pro, shape.team})
         return fakes.polar.seed_subscription(shape.pro)
-    fakes.lemonsqueezy.variants.update({shape.pro, shape.team})
+    fakes.lemonsqueezy.catalog.update({shape.pro, shape.team})
     return fakes.lemonsqueezy.seed_subscription(shape.pro)
 
 

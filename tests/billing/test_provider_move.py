@@ -16,7 +16,7 @@ from tierline.billing.checkout import ProviderSwitchError
 from tierline.billing.result import IngestOutcome
 from tierline.catalog.spec import Catalog, TierSpec
 
-from ..fakes.paddle_actions_server import FakePaddle, fake_paddle
+from ..fakes.paddle_server import FakePaddle, fake_paddle
 from .inbox_helpers import SECRET_SETTINGS, deliver, fixture, subscriptions
 
 __all__ = ["fake_paddle"]

@@ -59,21 +59,21 @@ def _seed_stripe(f: Fakes, pro: str, team: str) -> tuple[str, str]:
 
 def _seed_paddle(f: Fakes, pro: str, team: str) -> tuple[str, str]:
     f.paddle.prices.update({pro: 3000, team: 1200})
-    return f.paddle.seed_subscription(pro, customer="ctm_zoe01"), "ctm_zoe01"
+    return f.paddle.seed_subscription(pro, customer_id="ctm_zoe01"), "ctm_zoe01"
 
 
 def _seed_polar(f: Fakes, pro: str, team: str) -> tuple[str, str]:
-    f.polar.products.update({pro, team})
+    f.polar.catalog.update({pro, team})
     return f.polar.seed_subscription(pro), "polar-cus-zoe"
 
 
 def _seed_whop(f: Fakes, pro: str, team: str) -> tuple[str, str]:
-    f.whop.plans.update({pro, team})
+    f.whop.catalog.update({pro, team})
     return f.whop.seed_membership(pro), "user_zoe"
 
 
 def _seed_lemonsqueezy(f: Fakes, pro: str, team: str) -> tuple[str, str]:
-    f.lemonsqueezy.variants.update({pro, team})
+    f.lemonsqueezy.catalog.update({pro, team})
     return f.lemonsqueezy.seed_subscription(pro), "ls-cus-zoe"
 
 
@@ -111,7 +111,7 @@ PROVIDERS: dict[str, Provider] = {
         "plan_team",
         "https://whop.com/**",
         _seed_whop,
-        lambda f, s: bool(f.whop.memberships[s]["cancel_at_period_end"]),
+        lambda f, s: bool(f.whop.subscriptions[s]["cancel_at_period_end"]),
     ),
     "lemonsqueezy": Provider(
         "482117",
@@ -170,7 +170,7 @@ def _serve(
         if provider == "stripe":
             sub_id = fakes.stripe.seed_subscription("cus_zoe", lookup_key=key)
         else:
-            sub_id = fakes.paddle.seed_subscription(key, customer=customer)
+            sub_id = fakes.paddle.seed_subscription(key, customer_id=customer)
     sock = bound_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     tl = Tierline(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .lemonsqueezy_server import FakeLemonSqueezy, fake_lemonsqueezy
-from .paddle_actions_server import FakePaddle, fake_paddle
+from .paddle_server import FakePaddle, fake_paddle
 from .polar_server import FakePolar, fake_polar
 from .stripe_server import FakeStripe, fake_stripe
 from .whop_server import FakeWhop, fake_whop
