@@ -7,11 +7,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tierline import Tierline
 from tierline.accounts.models import Account
-from tierline.accounts.service import AccountInfo
+from tierline.accounts.service import AccountInfo, clean_ref
+from tierline.bounds import check_identifier
 from tierline.errors import NotFoundError, ValidationError
 
 MakeTierline = Callable[..., Tierline]
@@ -54,6 +57,12 @@ def test_email_is_set_updated_and_kept_when_not_given(make_tierline: MakeTierlin
         ("   ", "is empty"),
         (" acme", "surrounding whitespace"),
         ("x" * 256, "at most 255"),
+        ("a\x00b", "control character"),
+        ("a\x01b", "control character"),
+        ("tab\there", "control character"),
+        ("bell\x07", "control character"),
+        ("del\x7f", "control character"),
+        ("\ud800x", "unpaired surrogate"),
     ],
 )
 def test_a_bad_ref_is_refused_and_creates_nothing(
@@ -112,3 +121,14 @@ def test_concurrent_ensure_of_one_ref_yields_one_row(make_tierline: MakeTierline
 
     assert {info.id for info in results} == {tl.accounts.get("racy").id}
     assert account_rows(tl) == 1
+
+
+@given(st.text(min_size=1, max_size=300))
+def test_every_ref_an_account_may_have_is_one_a_provider_payload_may_name(ref: str) -> None:
+    # An account created by the host must be one a webhook can pay for: the payload's account
+    # ref is held to tierline.bounds.check_identifier.
+    try:
+        accepted = clean_ref(ref)
+    except ValidationError:
+        return
+    assert check_identifier(accepted, field="account ref", max_length=255) == accepted

@@ -174,6 +174,32 @@ def test_unreachable_server_is_one_line(command: str, scratch: Path) -> None:
     assert "cannot connect to postgresql+psycopg://postgres@127.0.0.1:1/postgres" in result.stderr
 
 
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_bad_setting_in_the_environment_is_one_line(
+    command: str, scratch: Path, migrated_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERLINE_CACHE_NOTIFY", "maybe")
+    monkeypatch.setenv("TIERLINE_OUTBOX_MAX_ATTEMPTS", "-1")
+    result = invoke(command, f"sqlite:///{migrated_file}", scratch)
+    assert_clean(result, command)
+    if command.startswith("db "):
+        return  # given --database-url, the migration commands read no other setting
+    assert result.exit_code == 1
+    assert "invalid setting" in result.stderr
+    assert "TIERLINE_CACHE_NOTIFY='maybe'" in result.stderr
+    assert "TIERLINE_OUTBOX_MAX_ATTEMPTS='-1'" in result.stderr
+
+
+def test_a_bad_setting_names_the_variable_its_value_and_what_is_valid(
+    scratch: Path, migrated_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERLINE_USAGE_TIMEZONE", "Mars/Base")
+    result = invoke("usage show", f"sqlite:///{migrated_file}", scratch)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid setting TIERLINE_USAGE_TIMEZONE='Mars/Base':")
+    assert "IANA time zone" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file at head with account acct-1 (shared: the commands cannot change it)."""

@@ -78,6 +78,9 @@ def test_bad_input_is_refused_clearly(tl: Tierline) -> None:
         tl.seats.assign("nobody", "alice")
     with pytest.raises(ValidationError, match="member ref"):
         tl.seats.assign("org", " ")
+    # A control character would be stored, shown as "m" and never matched by "m" again.
+    with pytest.raises(ValidationError, match=r"member ref .* control character"):
+        tl.seats.assign("org", "m\x07")
     with pytest.raises(NotFoundError):
         tl.seats.list("nobody")
     assert tl.seats.list("org").assigned == 0

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tierline.accounts.models import Account
+from tierline.bounds import BAD_IDENTIFIER, shown
 from tierline.context import Context
 from tierline.errors import NotFoundError, ValidationError
 
@@ -74,34 +75,29 @@ def canonical_ref(ref: object) -> str:
 
 def clean_ref(ref: object) -> str:
     """Normalise (:func:`canonical_ref`) and validate an account ref: the host's id, 1 to 255
-    characters, no surrounding whitespace, no NUL or unpaired surrogate (no database stores
-    them alike).
+    characters, no surrounding whitespace, no control character (NUL, which no database stores
+    alike, included) and no unpaired surrogate: the rules of
+    :func:`tierline.bounds.check_identifier`, which every provider payload's account ref
+    passes, so an account created here can also be paid for.
 
     Raises:
         ValidationError: naming the bad ref and what is valid.
     """
     ref = canonical_ref(ref)
     if not ref.strip():
-        raise ValidationError(f"account ref {ref!r} is empty; give the host app's own id")
+        raise ValidationError(f"account ref {shown(ref)} is empty; give the host app's own id")
     if ref != ref.strip():
-        raise ValidationError(f"account ref {ref!r} has surrounding whitespace")
+        raise ValidationError(f"account ref {shown(ref)} has surrounding whitespace")
     if len(ref) > MAX_REF_LENGTH:
         raise ValidationError(
-            f"account ref {ref[:20]!r}... is {len(ref)} characters; at most {MAX_REF_LENGTH}"
+            f"account ref {shown(ref)} is {len(ref)} characters; at most {MAX_REF_LENGTH}"
         )
-    if "\x00" in ref or (not ref.isprintable() and not _encodable(ref)):
+    if not ref.isprintable() and BAD_IDENTIFIER.search(ref):
         raise ValidationError(
-            f"account ref {ref[:20]!r} contains a NUL or an unpaired surrogate; give valid text"
+            f"account ref {shown(ref)} contains a control character or an unpaired surrogate; "
+            "give valid text"
         )
     return ref
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def clean_email(email: str | None) -> str | None:

@@ -51,9 +51,14 @@ class TierlineGroup(TyperGroup):
             typer.echo(f"error: {describe_failure(exc)}", err=True)
             raise typer.Exit(1) from exc
         except Exception as exc:
-            # A database error can only come from a command that imported SQLAlchemy already.
+            # A database error can only come from a command that imported SQLAlchemy already;
+            # a setting the environment gives a bad value, from one that read the settings.
+            from pydantic import ValidationError as SettingsError
             from sqlalchemy.exc import SQLAlchemyError
 
+            if isinstance(exc, SettingsError):
+                typer.echo(f"error: {describe_settings_error(exc)}", err=True)
+                raise typer.Exit(1) from exc
             if not isinstance(exc, SQLAlchemyError):
                 raise
             typer.echo(f"error: {describe_failure(exc)}", err=True)
@@ -88,6 +93,18 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, OverflowError):
         return f"a number is out of range: {first_line(exc)}"
     return first_line(exc)
+
+
+def describe_settings_error(exc: Any) -> str:
+    """One line for a ``pydantic.ValidationError`` raised while reading the ``TIERLINE_*``
+    environment: each bad setting by its variable name, its value (cut) and what is valid."""
+    from tierline.bounds import shown
+
+    parts = []
+    for error in exc.errors():
+        name = "TIERLINE_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        parts.append(f"{name}={shown(error.get('input'))}: {error['msg']}")
+    return "invalid setting " + "; ".join(parts)
 
 
 #: Row ids are 32-bit ``INTEGER`` columns on every dialect (PostgreSQL's and MariaDB's ``INT``).

@@ -57,17 +57,18 @@ def clean_amount(amount: object, name: str = "amount") -> int:
 
 
 def clean_key(key: object) -> str:
-    """An idempotency key: 1 to 255 characters of text, without NUL or a lone surrogate
-    (PostgreSQL refuses NUL in text, no driver encodes a lone surrogate; see
-    :mod:`tierline.bounds`)."""
+    """An idempotency key: 1 to 255 characters of text, without a control character (NUL
+    included: PostgreSQL refuses it in text) or a lone surrogate (no driver encodes one); see
+    :mod:`tierline.bounds`."""
     if (
         not isinstance(key, str)
         or not key.strip()
         or len(key) > MAX_KEY_LENGTH
-        or bounds.BAD_TEXT.search(key)
+        or bounds.BAD_IDENTIFIER.search(key)
     ):
         raise ValidationError(
-            f"idempotency key {key!r} must be text of 1 to {MAX_KEY_LENGTH} characters"
+            f"idempotency key {bounds.shown(key)} must be text of 1 to {MAX_KEY_LENGTH} "
+            "characters, without control characters"
         )
     return key
 
