@@ -214,6 +214,12 @@ def test_run_with_app_runs_a_flask_migrate_chain(
             "error: --app 'fm_quotes_app:create_broken_app': create_broken_app() raised "
             "RuntimeError: QUOTES_SECRET_KEY is not set",
         ),
+        (
+            # A factory's sys.exit(0) must not end the doctor with success and no report.
+            "fm_quotes_app:create_exiting_app",
+            "error: --app 'fm_quotes_app:create_exiting_app': create_exiting_app() called "
+            "sys.exit(0)",
+        ),
     ],
 )
 def test_a_bad_app_is_one_error_line_exit_2(runner: CliRunner, spec: str, message: str) -> None:
@@ -223,6 +229,25 @@ def test_a_bad_app_is_one_error_line_exit_2(runner: CliRunner, spec: str, messag
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [message]
+
+
+def test_what_the_app_prints_does_not_corrupt_the_json_report(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "doctor",
+            "flask_migrate_app/migrations",
+            "--run",
+            "sqlite",
+            "--app",
+            "fm_quotes_app:create_chatty_app",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    assert "quotes app starting" in result.stderr
 
 
 def test_app_without_run_is_refused(runner: CliRunner) -> None:

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ FLASK_APP_ENV = "FLASK_APP"
 _APP_NAMES = ("app", "application")
 _FACTORY_NAMES = ("create_app", "make_app")
 
-_SPEC = re.compile(r"^(?P<module>[^:()\s]+)(?::(?P<attr>[A-Za-z_]\w*)(?P<call>\(\s*\))?)?$")
+_SPEC = re.compile(r"^(?P<module>[^:()]+?)(?::(?P<attr>[A-Za-z_]\w*)(?P<call>\(\s*\))?)?$")
 
 
 def env_reads_current_app(script_location: Path) -> bool:
@@ -81,7 +81,8 @@ def load_app(spec: str, folders: list[Path]) -> Flask:
         file = Path(module_name)
         search.insert(0, str(file.parent.resolve()))
         module_name = file.stem
-    with _on_path(search):
+    # The host's code may print: to stderr, so that stdout stays the report (--format json).
+    with _on_path(search), redirect_stdout(sys.stderr):
         module = _import(spec, module_name)
         names = (attr,) if attr else _APP_NAMES + _FACTORY_NAMES
         found = next((n for n in names if hasattr(module, n)), None)
@@ -98,6 +99,8 @@ def load_app(spec: str, folders: list[Path]) -> Flask:
             )
         try:
             made = target()
+        except SystemExit as exc:  # sys.exit() in a factory is a failure, not the doctor's exit
+            raise DoctorError(f"--app {spec!r}: {found}() called sys.exit({exc.code!r})") from exc
         except Exception as exc:  # the host's factory: any error is its message
             raise DoctorError(
                 f"--app {spec!r}: {found}() raised {type(exc).__name__}: {_first_line(exc)}"
@@ -121,6 +124,10 @@ def _import(spec: str, module_name: str) -> Any:
         raise DoctorError(
             f"--app {spec!r}: importing {module_name!r} failed: ModuleNotFoundError: "
             f"{_first_line(exc)}"
+        ) from exc
+    except SystemExit as exc:
+        raise DoctorError(
+            f"--app {spec!r}: importing {module_name!r} called sys.exit({exc.code!r})"
         ) from exc
     except Exception as exc:  # the host's module: any error is its message
         raise DoctorError(

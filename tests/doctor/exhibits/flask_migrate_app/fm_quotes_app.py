@@ -45,4 +45,13 @@ def create_broken_app():
     raise RuntimeError("QUOTES_SECRET_KEY is not set")
 
 
+def create_exiting_app():
+    raise SystemExit(0)
+
+
+def create_chatty_app():
+    print("quotes app starting")
+    return create_app()
+
+
 app = create_app()
