@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from typer.main import get_command
@@ -21,7 +23,7 @@ from typer.testing import CliRunner, Result
 from tierline import Tierline, db
 from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
-from tierline.cli.common import describe_failure
+from tierline.cli.common import describe_failure, describe_settings_error
 from tierline.db.engine import sqlite_file
 
 runner = CliRunner()
@@ -188,6 +190,24 @@ def test_a_bad_setting_in_the_environment_is_one_line(
     assert "invalid setting" in result.stderr
     assert "TIERLINE_CACHE_NOTIFY='maybe'" in result.stderr
     assert "TIERLINE_OUTBOX_MAX_ATTEMPTS='-1'" in result.stderr
+
+
+def test_a_bad_secret_setting_is_named_but_never_echoed() -> None:
+    class Settings(BaseModel):
+        stripe_webhook_secret: int
+        database_url: int
+        outbox_max_attempts: int
+
+    with pytest.raises(PydanticValidationError) as raised:
+        Settings(
+            stripe_webhook_secret="whsec_hunter2",
+            database_url="postgresql://u:pa55@db/x",
+            outbox_max_attempts="many",
+        )
+    line = describe_settings_error(raised.value)
+    assert "TIERLINE_STRIPE_WEBHOOK_SECRET:" in line and "hunter2" not in line
+    assert "TIERLINE_DATABASE_URL:" in line and "pa55" not in line
+    assert "TIERLINE_OUTBOX_MAX_ATTEMPTS='many':" in line
 
 
 def test_a_bad_setting_names_the_variable_its_value_and_what_is_valid(

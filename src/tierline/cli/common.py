@@ -102,9 +102,16 @@ def describe_settings_error(exc: Any) -> str:
 
     parts = []
     for error in exc.errors():
-        name = "TIERLINE_" + "_".join(str(part) for part in error["loc"][:1]).upper()
-        parts.append(f"{name}={shown(error.get('input'))}: {error['msg']}")
+        field = "_".join(str(part) for part in error["loc"][:1])
+        name = "TIERLINE_" + field.upper()
+        # A secret, token, key or URL (which may hold a password) is named, never echoed.
+        hidden = any(word in field for word in _SENSITIVE)
+        value = "" if hidden else f"={shown(error.get('input'))}"
+        parts.append(f"{name}{value}: {error['msg']}")
     return "invalid setting " + "; ".join(parts)
+
+
+_SENSITIVE = ("secret", "token", "key", "password", "url")
 
 
 #: Row ids are 32-bit ``INTEGER`` columns on every dialect (PostgreSQL's and MariaDB's ``INT``).
