@@ -7,6 +7,7 @@ the answer's body is never read."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -232,10 +233,8 @@ class RawReceiver:
     def _handle(self, conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)
-            try:
+            with contextlib.suppress(OSError):  # the client hung up
                 self.answer(conn, self)
-            except OSError:
-                pass  # the client hung up
 
     def close(self) -> None:
         self.stop.set()

@@ -1,4 +1,4 @@
-"""An HTTP POST bounded by a total deadline, for the access webhook (:mod:`tierline.access.webhook`).
+"""An HTTP POST bounded by a total deadline, for :mod:`tierline.access.webhook`.
 
 ``httpx``'s timeouts bound each socket operation, so a receiver that trickles a byte every few
 seconds keeps a request alive for ever. Here every connect, read and write waits at most what is
