@@ -17,9 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 from standardwebhooks import Webhook
 
-from tierline import Tierline
+from tierline import Tierline, TierlineSettings
 from tierline.access import webhook
 from tierline.access.changes import ACCESS_WEBHOOK
 from tierline.outbox.models import OutboxStatus
@@ -310,3 +311,36 @@ def test_close_leaves_items_not_started_to_the_worker(
     assert (item.status, item.attempts) == (OutboxStatus.PENDING, 0)
     [outcome] = tl.outbox.deliver_due()  # what `tierline outbox run` does
     assert outcome.status is OutboxStatus.DELIVERED and len(receiver.verified) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("URL", "ftp://app.example.com/hooks", "must be an http:// or https:// URL"),
+        ("URL", "app.example.com/hooks", "must be an http:// or https:// URL"),
+        ("SECRET", "whsec_" + base64.b64encode(b"short").decode(), "decodes to 5 bytes"),
+        ("SECRET", "whsec_not*base64*at*all*but*long*enough", "is not base64"),
+    ],
+)
+def test_a_bad_url_or_secret_is_refused_when_the_settings_load(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(f"TIERLINE_ACCESS_WEBHOOK_{setting}", value)
+    with pytest.raises(PydanticValidationError) as refused:
+        TierlineSettings()
+    assert problem in str(refused.value)
+    assert setting != "SECRET" or value not in str(refused.value)  # never echoed
+
+
+def test_a_standard_webhooks_secret_and_an_http_url_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = base64.b64encode(b"tierline-access-webhook-test-key").decode()  # no prefix: accepted
+    for secret in (SECRET, bare, bare.rstrip("=")):
+        monkeypatch.setenv("TIERLINE_ACCESS_WEBHOOK_URL", "https://app.example.com/hooks")
+        monkeypatch.setenv("TIERLINE_ACCESS_WEBHOOK_SECRET", secret)
+        settings = TierlineSettings()
+        assert settings.access_webhook_secret == secret
+        Webhook(secret)  # what signs with it agrees
+    monkeypatch.setenv("TIERLINE_ACCESS_WEBHOOK_URL", "")
+    monkeypatch.setenv("TIERLINE_ACCESS_WEBHOOK_SECRET", "")
+    settings = TierlineSettings()
+    assert (settings.access_webhook_url, settings.access_webhook_secret) == (None, None)
