@@ -24,6 +24,7 @@ from tierline import Tierline, TierlineSettings
 from tierline.access import webhook
 from tierline.access.changes import ACCESS_WEBHOOK
 from tierline.outbox.models import OutboxStatus
+from tierline.outbox.service import OutboxItemInfo
 
 from ..clock import FrozenClock
 from ..usage.seed import CATALOG, add_tiers
@@ -274,29 +275,30 @@ def huge(conn: socket.socket, server: RawReceiver) -> None:
         server.sent += len(chunk)
 
 
-def test_a_trickling_receiver_is_cut_at_the_deadline_and_the_item_failed(
-    make_tierline: MakeTierline, raw: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(webhook, "TIMEOUT_SECONDS", 0.5)  # per-read timeouts never fire here
-    server = raw(trickle)
-    tl = make_tierline(CATALOG, access_webhook_url=server.url, access_webhook_secret=SECRET)
+def grant_posting_to(make_tierline: MakeTierline, url: str) -> tuple[Tierline, OutboxItemInfo]:
+    """A Tierline posting to ``url``: grants ann a credit, waits for the try; its item."""
+    tl = make_tierline(CATALOG, access_webhook_url=url, access_webhook_secret=SECRET)
     add_tiers(tl)
     tl.ensure_account("ann")
     tl.grant_credit("ann", days=10)
     delivered(tl)
     [item] = tl.outbox.list()
+    return tl, item
+
+
+def test_a_trickling_receiver_is_cut_at_the_deadline_and_the_item_failed(
+    make_tierline: MakeTierline, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook, "TIMEOUT_SECONDS", 0.5)  # per-read timeouts never fire here
+    server = raw(trickle)
+    tl, item = grant_posting_to(make_tierline, server.url)
     assert item.status is OutboxStatus.FAILED and tl.status("ann").active
     assert item.last_error is not None and "did not answer within 0.5 s" in item.last_error
 
 
 def test_the_body_of_the_answer_is_not_read(make_tierline: MakeTierline, raw: Any) -> None:
     server = raw(huge)
-    tl = make_tierline(CATALOG, access_webhook_url=server.url, access_webhook_secret=SECRET)
-    add_tiers(tl)
-    tl.ensure_account("ann")
-    tl.grant_credit("ann", days=10)
-    delivered(tl)
-    [item] = tl.outbox.list()
+    _, item = grant_posting_to(make_tierline, server.url)
     assert item.status is OutboxStatus.DELIVERED  # the 200 is enough
     server.close()  # the sender stops once the client hung up
     assert server.sent < 64 * 1024 * 1024  # socket buffers, not the 256 MiB body
