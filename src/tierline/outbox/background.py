@@ -52,7 +52,8 @@ class BackgroundDelivery:
         with self._lock:
             if self._closed:
                 return False
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
+                # (Not alive: started before a fork, in the parent only.)
                 self._thread = threading.Thread(
                     target=self._run, name="tierline-outbox-delivery", daemon=True
                 )
