@@ -198,3 +198,14 @@ def make_tierline(db_url: URL, clock: FrozenClock) -> Iterator[Callable[..., Tie
     yield build
     for tl in built:
         tl.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_delivery_thread_left() -> Iterator[None]:
+    """Every Tierline a test built and used for the access webhook was closed: no background
+    delivery thread outlives the suite."""
+    yield
+    import threading
+
+    left = [t.name for t in threading.enumerate() if t.name == "tierline-outbox-delivery"]
+    assert not left, f"{len(left)} background delivery thread(s) left running: close the Tierline"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from tierline.settings import TierlineSettings
 
 if TYPE_CHECKING:
     from tierline.access.changes import AccessChanges
+    from tierline.outbox.background import BackgroundDelivery
     from tierline.outbox.deliverers import Deliverer
 
 
@@ -36,8 +37,18 @@ class Context:
     #: Outbox deliverers of this instance only (the access hooks), tried before the registry.
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     changes: AccessChanges = field(init=False)
+    #: The thread that delivers outbox items off the writer's thread (the access webhook),
+    #: started with its first item and stopped by ``Tierline.close()``.
+    background: BackgroundDelivery = field(init=False)
 
     def __post_init__(self) -> None:
         from tierline.access.changes import AccessChanges
+        from tierline.outbox.background import BackgroundDelivery
 
         self.changes = AccessChanges(self)
+        self.background = BackgroundDelivery(self._deliver_in_background)
+
+    def _deliver_in_background(self, ids: Sequence[int]) -> None:
+        from tierline.outbox.service import OutboxService
+
+        OutboxService(self).deliver_in_background(ids)

@@ -272,8 +272,12 @@ class Tierline:
         return self.inbox.ingest(provider, headers, body)
 
     def close(self) -> None:
-        """Release the database connections (only those of an engine Tierline created) and stop
-        the cache listener."""
+        """Stop the background delivery thread (the access webhook items already handed to it
+        are still tried if they start within
+        :data:`~tierline.outbox.background.CLOSE_SECONDS`; the others stay pending for the
+        worker), stop the cache listener and release the database connections (only those of
+        an engine Tierline created)."""
+        self.ctx.background.close()
         if self.cache_listener is not None:
             self.cache_listener.stop()
         if self._owns_engine:

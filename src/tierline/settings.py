@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -14,10 +17,20 @@ from tierline.db.engine import DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE
 SecretList = Annotated[list[str], NoDecode]
 
 
+#: The prefix of a Standard Webhooks secret (optional, as ``standardwebhooks`` reads it).
+STANDARD_WEBHOOKS_PREFIX = "whsec_"
+#: The shortest signing key the access webhook accepts, in bytes (the Standard Webhooks
+#: reference libraries generate 24- to 64-byte keys).
+MIN_ACCESS_WEBHOOK_KEY_BYTES = 16
+
+
 class TierlineSettings(BaseSettings):
     """Every setting Tierline reads; each can be set as ``TIERLINE_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
+    # hide_input_in_errors: a refused value (a secret) is never echoed in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="TIERLINE_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     #: PostgreSQL and MariaDB: connections each engine keeps open, as many as the requests
@@ -36,9 +49,12 @@ class TierlineSettings(BaseSettings):
     #: ``status()`` listens, so a change made anywhere reaches every cache within milliseconds
     #: (elsewhere, and with this off, another process's change is seen after the TTL).
     cache_notify: bool = True
-    #: POST a signed ``access.changed`` event (Standard Webhooks) here after each access change.
+    #: POST a signed ``access.changed`` event (Standard Webhooks) here after each access change
+    #: (an ``http://`` or ``https://`` URL; checked when the settings load).
     access_webhook_url: str | None = None
-    #: The Standard Webhooks secret of those POSTs (``whsec_`` + base64); needed with the URL.
+    #: The Standard Webhooks secret of those POSTs: ``whsec_`` (optional) + the base64 of a key
+    #: of at least :data:`MIN_ACCESS_WEBHOOK_KEY_BYTES` bytes; needed with the URL, in every
+    #: process that delivers (the worker's too).
     access_webhook_secret: str | None = None
     #: A bearer token that passes every paid-access gate (compared in constant time).
     admin_token: str | None = None
@@ -160,6 +176,50 @@ class TierlineSettings(BaseSettings):
             raise ValueError(
                 f"usage_timezone {value!r} is not an IANA time zone such as 'UTC' or 'Europe/Paris'"
             ) from exc
+        return value
+
+    @field_validator("access_webhook_url", "access_webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("access_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "access_webhook_url must be an http:// or https:// URL with a host, "
+                f"such as https://app.example.com/hooks/tierline, not {value[:80]!r}"
+            )
+        return value.strip()
+
+    @field_validator("access_webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        encoded = value.removeprefix(STANDARD_WEBHOOKS_PREFIX)
+        try:
+            # What standardwebhooks.Webhook(secret) does, strictly: it skips characters outside
+            # the base64 alphabet, and so signs with a key the receiver may not share.
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+            problem = "is not base64"
+        else:
+            problem = f"decodes to {len(key)} bytes"
+        if len(key) < MIN_ACCESS_WEBHOOK_KEY_BYTES:
+            raise ValueError(
+                f"access_webhook_secret {problem}: it must be a Standard Webhooks secret, "
+                f"{STANDARD_WEBHOOKS_PREFIX} followed by the base64 of a key of at least "
+                f"{MIN_ACCESS_WEBHOOK_KEY_BYTES} random bytes (24 to 64 are recommended), e.g. "
+                "python -c \"import base64,os; print('whsec_' + "
+                'base64.b64encode(os.urandom(32)).decode())"'
+            )
         return value
 
     @field_validator("stripe_mode", mode="before")

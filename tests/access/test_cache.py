@@ -1,9 +1,11 @@
-"""The in-process caches (status per account, tier definitions) and the admin token."""
+"""The in-process caches (status per account, tier definitions) and the admin token; a read
+that races a write never caches what it fetched before the write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -11,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from tierline import AccessSource, DenialReason, Tierline
 from tierline.access.cache import TTLCache
+from tierline.access.query import AccountRows
 from tierline.access.service import AccessService
 from tierline.access.tiers import REFRESH_SECONDS, TierCache
 from tierline.accounts.service import get_account
@@ -18,6 +21,8 @@ from tierline.catalog.models import Feature, Tier, TierFeature
 from tierline.credits.models import CreditGrant
 
 from ..clock import FrozenClock
+from ..usage.seed import CATALOG as USAGE_CATALOG
+from ..usage.seed import add_tiers as add_usage_tiers
 from .seed import add_subscription, add_tiers, tierline_on
 
 TTL = 60.0
@@ -146,3 +151,49 @@ def test_admin_token(
         assert tl.is_admin_token(given) is ok
     finally:
         tl.close()
+
+
+class RacingFetch:
+    """Wraps ``AccessQuery.fetch``: the first fetch of ``ref`` is followed, before the reader
+    can store what it fetched, by ``write()`` (committed, its invalidation applied)."""
+
+    def __init__(self, tl: Tierline, ref: str, write: Callable[[], None]) -> None:
+        self.fetch = tl.access._query.fetch
+        self.ref = ref
+        self.write: Callable[[], None] | None = write
+
+    def __call__(self, ref: str, *args: Any) -> AccountRows:
+        rows = self.fetch(ref, *args)
+        if ref == self.ref and self.write is not None:
+            write, self.write = self.write, None
+            write()
+        return rows
+
+
+@pytest.mark.parametrize("read", ["status", "usage_check"])
+def test_a_read_racing_a_write_does_not_cache_what_it_fetched_before_the_write(
+    make_tierline: Callable[..., Tierline], monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    tl = make_tierline(USAGE_CATALOG, cache_ttl_seconds=300)
+    add_usage_tiers(tl)
+    tl.ensure_account("ann")
+    race = RacingFetch(tl, "ann", lambda: tl.grant_credit("ann", days=3))
+    monkeypatch.setattr(tl.access._query, "fetch", race)
+    if read == "status":
+        assert not tl.status("ann").active  # as of its fetch, before the credit
+    else:
+        assert tl.usage.check("ann", "quotes").allowed
+    assert race.write is None  # the write did run between the fetch and the store
+    assert tl.status("ann").active  # not the stale status, cached for the whole TTL
+
+
+def test_a_token_taken_before_an_invalidation_or_a_clear_stores_nothing() -> None:
+    cache: TTLCache[str] = TTLCache(TTL)
+    token = cache.token()
+    cache.invalidate("other")  # one epoch for the whole cache: conservative
+    assert not cache.put("u", "stale", token=token) and cache.get("u") is None
+    token = cache.token()
+    cache.clear()
+    assert not cache.put("u", "stale", token=token) and cache.get("u") is None
+    assert cache.put("u", "fresh", token=cache.token()) and cache.get("u") == "fresh"
+    assert cache.put("u", "current") and cache.get("u") == "current"  # no token: stored

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -153,3 +154,33 @@ def test_only_postgresql_listens_elsewhere_the_ttl_bounds_staleness(
     tl.status("ann")
     assert (tl.cache_listener is not None) == (dialect == "postgresql")
     assert (make_tierline(cache_ttl_seconds=0).cache_listener) is None
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_a_read_racing_a_write_elsewhere_does_not_cache_what_it_fetched_before_it(
+    make_tierline: MakeTierline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = make_tierline(cache_ttl_seconds=TTL)
+    writer = make_tierline()  # another process's Tierline: its NOTIFY is all the reader gets
+    writer.ensure_account("ann")
+    reader.status("warm-up")  # starts the listener
+    listener = reader.cache_listener
+    assert listener is not None and listener.listening.wait(10)
+    fetch = reader.access._query.fetch
+    raced: list[bool] = []
+
+    def fetch_then_write_elsewhere(ref: str, *args: Any) -> Any:
+        rows = fetch(ref, *args)
+        if not raced:
+            raced.append(True)
+            token = reader.ctx.cache.token()
+            writer.grant_credit("ann", days=3650)
+            deadline = time.monotonic() + 10  # until the listener applied the NOTIFY
+            while reader.ctx.cache.token() == token and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert reader.ctx.cache.token() != token
+        return rows
+
+    monkeypatch.setattr(reader.access._query, "fetch", fetch_then_write_elsewhere)
+    assert not reader.status("ann").active  # as of its fetch, before the credit
+    assert raced and reader.status("ann").active  # not stale for the 300 s TTL

@@ -21,9 +21,20 @@ way::
   server delivers at commit to every process's listener (:mod:`tierline.access.listen`).
 
 ``committed`` invalidates this process's cached status of the accounts and delivers the outbox
-items at once (:meth:`~tierline.outbox.service.OutboxService.deliver_now`): a hook that raises is
-logged and its item retried with backoff by ``tl.outbox.deliver_due()`` / ``run_worker`` (it
-never undoes the write), visible as ``failed`` then ``dead`` in ``tierline outbox list``.
+items (:meth:`~tierline.outbox.service.OutboxService.deliver_now`): the hooks at once, on the
+writer's thread; the webhook POST on the instance's background thread
+(:mod:`tierline.outbox.background`), so a slow receiver never holds the writer. A hook that
+raises is logged and its item retried with backoff by ``tl.outbox.deliver_due()`` /
+``run_worker`` (it never undoes the write), visible as ``failed`` then ``dead`` in
+``tierline outbox list``.
+
+Who hears what: hooks are registered on one Tierline object, so they fire only for writes made
+through a Tierline object of *that process* (a write made elsewhere, such as
+``tierline grant-credit`` or ``tierline reconcile --apply`` run from a shell, writes no
+:data:`ACCESS_HOOK` item, since that process has no hook). An :data:`ACCESS_WEBHOOK` item is
+written by any process whose settings have ``access_webhook_url``, and delivered by the writer
+or any worker: the process delivering needs the URL and the secret, else the try fails with a
+:class:`~tierline.errors.ConfigurationError`.
 
 "Changed" compares what the host acts on: ``active``, ``source``, ``tier``, ``reason``,
 ``features``, ``limits``, ``seats`` and their sources. A renewal that only moves

@@ -70,8 +70,9 @@ class AccessService:
             hit = cache.get(ref)
             if hit is not None:
                 return hit
+            token = cache.token()  # before the fetch: see tierline.access.cache
             now = self.ctx.clock()
-            return self._remember(ref, self._compute(ref, now, self._query.fetch(ref)), now)
+            return self._remember(ref, self._compute(ref, now, self._query.fetch(ref)), now, token)
         now = self.ctx.clock()
         return self._compute(ref, now, self._query.fetch(ref))
 
@@ -82,22 +83,26 @@ class AccessService:
         read by the same statement: one round trip. The counters are ``None`` when the status
         came from the in-process cache (the caller reads them on their own then)."""
         cache = self.ctx.cache
+        token = None
         if cache.ttl > 0:
             hit = cache.get(ref)
             if hit is not None:
                 return hit, None
+            token = cache.token()  # before the fetch: see tierline.access.cache
         rows = self._query.fetch(ref, usage)
         status = self._compute(ref, now, rows)
-        if cache.ttl > 0:
-            self._remember(ref, status, now)
+        if token is not None:
+            self._remember(ref, status, now, token)
         return status, rows.usage
 
-    def _remember(self, ref: str, status: AccessStatus, now: datetime) -> AccessStatus:
+    def _remember(self, ref: str, status: AccessStatus, now: datetime, token: int) -> AccessStatus:
+        """Cache ``status``, read after :meth:`TTLCache.token` gave ``token`` (unless an
+        invalidation came since), and return it."""
         lifetime = None
         if status.expires_at is not None and status.expires_at > now:
             # (An expiry already past, as on a renewal reported late, changes nothing.)
             lifetime = (status.expires_at - now).total_seconds()
-        self.ctx.cache.put(ref, status, lifetime)
+        self.ctx.cache.put(ref, status, lifetime, token)
         return status
 
     def has_feature(self, ref: str, key: str) -> bool:

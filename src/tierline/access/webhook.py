@@ -9,9 +9,17 @@ duplicate), ``webhook-timestamp`` and ``webhook-signature``; the receiver checks
     {"type": "access.changed", "timestamp": "<ISO 8601>",
      "data": {"account": ref, "old": <AccessStatus.to_dict()>, "new": ..., "occurred_at": ...}}
 
-Delivered through the outbox: an answer other than 2xx, or no answer within
-:data:`TIMEOUT_SECONDS`, is a failed try, retried with backoff and ``dead`` after
+Delivered through the outbox, never on the writer's thread: after the commit the item goes to
+the Tierline object's background delivery thread (:mod:`tierline.outbox.background`), so a slow
+receiver never slows ``tl.ingest`` or ``tl.grant_credit``; a worker (``tierline outbox run``)
+delivers it like any other item. Only the status code matters: the response body is never read.
+An answer other than 2xx, or no status line and headers within :data:`TIMEOUT_SECONDS` of the
+try's start (a total deadline over connecting, sending and reading, however slowly the receiver
+trickles bytes), is a failed try, retried with backoff and ``dead`` after
 ``outbox_max_attempts`` (``tierline outbox list``).
+
+The process that delivers (the writer's, or the worker's) must have both settings; without them
+the item fails with a :class:`~tierline.errors.ConfigurationError` naming them.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from datetime import UTC, datetime
 from tierline.errors import ConfigurationError
 from tierline.outbox.deliverers import Delivery
 
-#: Seconds a receiver has to answer one try.
+#: Seconds a receiver has, in all, to take one try and answer its status line and headers.
 TIMEOUT_SECONDS = 10.0
 EVENT_TYPE = "access.changed"
 
@@ -42,8 +50,10 @@ def deliver_access_webhook(delivery: Delivery) -> None:
             "access webhook: set TIERLINE_ACCESS_WEBHOOK_URL and TIERLINE_ACCESS_WEBHOOK_SECRET"
         )
     try:
-        import httpx
+        import httpcore
         from standardwebhooks import Webhook
+
+        from tierline.access.deadline import post_status
     except ImportError as exc:  # pragma: no cover - both ship with the extra
         raise ConfigurationError(
             f"access webhook needs {exc.name}: pip install 'tierline[access-webhooks]'"
@@ -68,6 +78,11 @@ def deliver_access_webhook(delivery: Delivery) -> None:
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
-    response = httpx.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
-    if not 200 <= response.status_code < 300:
-        raise RuntimeError(f"access webhook receiver answered {response.status_code}")
+    try:
+        status = post_status(url, body.encode(), headers, TIMEOUT_SECONDS)
+    except httpcore.TimeoutException:
+        raise TimeoutError(
+            f"access webhook receiver did not answer within {TIMEOUT_SECONDS:g} s"
+        ) from None
+    if not 200 <= status < 300:
+        raise RuntimeError(f"access webhook receiver answered {status}")

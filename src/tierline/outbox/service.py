@@ -22,6 +22,7 @@ from tierline.context import Context
 from tierline.db.engine import first_line
 from tierline.errors import NotFoundError, ValidationError
 from tierline.outbox import queue
+from tierline.outbox.background import BACKGROUND_KINDS
 from tierline.outbox.backoff import retry_delay
 from tierline.outbox.deliverers import Delivery, get_deliverer
 from tierline.outbox.models import OutboxItem, OutboxStatus
@@ -140,14 +141,34 @@ class OutboxService:
 
         For the moment right after a commit (a webhook's, a credit's): an item another worker
         already holds, or one not due, is skipped; anything that goes wrong is logged and left
-        to the worker. Off when ``outbox_inline`` is false.
+        to the worker. Off when ``outbox_inline`` is false. Items of
+        :data:`~tierline.outbox.background.BACKGROUND_KINDS` (a receiver over the network) are
+        not tried on the caller's thread but handed to the instance's background thread
+        (``ctx.background``); the outcomes returned are those tried here.
         """
         if not ids or not self.ctx.settings.outbox_inline:
             return []
         try:
-            return self._deliver_claimed(self._claim(limit=len(ids), ids=ids))
+            claimed = self._claim(limit=len(ids), ids=ids, skip=BACKGROUND_KINDS)
         except Exception:
             logger.exception("outbox: inline delivery of items %s failed; the worker retries", ids)
+            return []
+        taken = {item.id for item in claimed}
+        # Not claimed here: a background kind (or one held or not due: its claim finds nothing).
+        self.ctx.background.submit([item_id for item_id in ids if item_id not in taken])
+        try:
+            return self._deliver_claimed(claimed)
+        except Exception:
+            logger.exception("outbox: inline delivery of items %s failed; the worker retries", ids)
+            return []
+
+    def deliver_in_background(self, ids: Sequence[int]) -> list[DeliveryOutcome]:
+        """What the background thread runs: claim ``ids`` (any kind) and try each once; never
+        raises (the worker retries whatever goes wrong)."""
+        try:
+            return self._deliver_claimed(self._claim(limit=len(ids), ids=ids))
+        except Exception:
+            logger.exception("outbox: delivery of items %s failed; the worker retries", ids)
             return []
 
     def deliver_due(self, *, limit: int = DEFAULT_BATCH) -> list[DeliveryOutcome]:
@@ -156,9 +177,11 @@ class OutboxService:
             raise ValidationError(f"limit must be at least 1, not {limit}")
         return self._deliver_claimed(self._claim(limit=limit, ids=None))
 
-    def _claim(self, *, limit: int, ids: Sequence[int] | None) -> list[queue.Claimed]:
+    def _claim(
+        self, *, limit: int, ids: Sequence[int] | None, skip: Sequence[str] = ()
+    ) -> list[queue.Claimed]:
         # Kinds only some processes deliver (the in-process access hooks) are left to them.
-        skip = [kind for kind in LOCAL_KINDS if kind not in self.ctx.deliverers]
+        skip = [*skip, *(kind for kind in LOCAL_KINDS if kind not in self.ctx.deliverers)]
         with self.ctx.engine.begin() as conn:
             return queue.claim(
                 conn, now=self.ctx.clock(), lease=self.lease, limit=limit, ids=ids, skip=skip
