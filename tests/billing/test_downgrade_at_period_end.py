@@ -13,6 +13,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -241,6 +242,18 @@ def paying(tl: Tierline, provider: str, sub_id: str, clock: FrozenClock) -> date
     return period_end
 
 
+def downgraded(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
+) -> tuple[Tierline, str, datetime]:
+    """``org_42`` pays for pro through ``provider`` and has scheduled a downgrade to team:
+    (Tierline, subscription id, period end)."""
+    tl = build(make_tierline, fakes)
+    sub_id = seed(fakes, provider)
+    period_end = paying(tl, provider, sub_id, clock)
+    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    return tl, sub_id, period_end
+
+
 @pytest.mark.parametrize("provider", sorted(SHAPES))
 def test_a_downgrade_keeps_the_paid_tier_until_the_period_ends(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
@@ -305,10 +318,7 @@ def test_a_change_delivered_late_after_the_period_end_applies(
 def test_moving_back_before_the_period_end_undoes_the_downgrade_without_a_charge(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, "paddle")
-    period_end = paying(tl, "paddle", sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "paddle")
     back = selfservice.change_plan(tl.ctx, ACCOUNT, "pro")
     assert (back.downgrade, back.at_period_end) == (False, False)
     assert last_change(fakes, "paddle")["proration_billing_mode"] == "full_next_billing_period"
@@ -377,10 +387,7 @@ def test_an_upgrade_in_the_providers_portal_applies_and_voids_the_hold(
 ) -> None:
     # pro -> team scheduled; the customer then upgrades to biz in the provider's portal, and
     # later in the same period moves down to pro there (applied at once by the provider).
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, provider)
-    period_end = paying(tl, provider, sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, provider)
     clock.advance(minutes=5)
     upgraded = snapshot(provider, sub_id, "biz", clock(), period_end)
     assert deliver(tl, provider, upgraded).outcome is IngestOutcome.PROCESSED
@@ -397,10 +404,7 @@ def test_an_upgrade_in_the_providers_portal_applies_and_voids_the_hold(
 def test_a_renewal_processed_before_our_clock_reaches_the_period_end_applies(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
 ) -> None:
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, provider)
-    period_end = paying(tl, provider, sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, provider)
     # The provider renews a little early, or our clock runs a little behind its clock.
     clock.set(period_end - timedelta(seconds=2))
     renewal = snapshot(provider, sub_id, "team", clock(), period_end + timedelta(days=30))
@@ -415,10 +419,7 @@ def test_a_snapshot_of_the_held_period_stays_held_until_our_clock_reaches_its_en
 ) -> None:
     # Only the renewal's later period end lets the lower tier through early; the change's own
     # snapshot (same period end) delivered two seconds before the end is still held.
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, "stripe")
-    period_end = paying(tl, "stripe", sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
     clock.set(period_end - timedelta(seconds=2))
     deliver(tl, "stripe", snapshot("stripe", sub_id, "team", clock(), period_end))
     assert tier_of(tl) == "pro"
@@ -444,20 +445,9 @@ def test_a_double_submitted_downgrade_writes_one_hold(
         return write(*args, **kwargs)
 
     monkeypatch.setattr(scheduled, "enqueue", racing)
-    errors: list[BaseException] = []
-
-    def submit() -> None:
-        try:
-            selfservice.change_plan(tl.ctx, ACCOUNT, "team")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        submitted = [pool.submit(selfservice.change_plan, tl.ctx, ACCOUNT, "team") for _ in "ab"]
+    assert [future.exception() for future in submitted] == [None, None]
     [item] = tl.outbox.list()
     assert (item.kind, item.status, item.next_attempt_at) == (
         scheduled.KIND,
@@ -475,10 +465,7 @@ def test_a_double_submitted_downgrade_writes_one_hold(
 def test_keeping_the_plan_after_the_period_end_says_the_downgrade_took_effect(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, delivered: bool
 ) -> None:
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, "stripe")
-    period_end = paying(tl, "stripe", sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
     clock.set(period_end + timedelta(minutes=10))  # the renewal webhook is not in yet
     if delivered:
         assert [item.kind for item in tl.outbox.deliver_due()] == [scheduled.KIND]
