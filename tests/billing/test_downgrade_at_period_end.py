@@ -478,3 +478,23 @@ def test_keeping_the_plan_after_the_period_end_says_the_downgrade_took_effect(
     deliver(tl, "stripe", renewal)
     assert tier_of(tl) == "team"
     assert selfservice.change_plan(tl.ctx, ACCOUNT, "pro").downgrade is False
+
+
+def test_a_snapshot_without_a_period_end_is_held_until_the_period_end(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
+) -> None:
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
+
+    def undated(when: datetime) -> Any:
+        payload = snapshot("stripe", sub_id, "team", when, period_end)
+        _set(payload, SHAPES["stripe"].period_end[0], None)
+        return payload
+
+    clock.set(period_end - timedelta(minutes=1))
+    assert deliver(tl, "stripe", undated(clock())).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "pro"
+    sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
+    assert sub is not None and sub.current_period_end is None
+    clock.set(period_end + timedelta(minutes=1))
+    assert deliver(tl, "stripe", undated(clock())).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "team"
