@@ -199,7 +199,7 @@ def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
                 f"the change of {account_ref!r} to tier {done.to_tier!r} took effect at the end "
                 f"of the period ({done.effective_at:%Y-%m-%d %H:%M} UTC) and {sub.provider} "
                 f"bills {done.to_tier!r} from now on; choose {tier_key!r} again once the "
-                "renewal shows on this page"
+                "renewal is recorded"
             )
         raise ValidationError(
             f"account {account_ref!r} already pays for tier {tier_key!r}; choose another plan"
