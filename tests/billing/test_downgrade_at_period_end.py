@@ -9,8 +9,11 @@ end. With ``downgrade_at_period_end`` off, the downgrade applies at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +24,7 @@ from tierline import Tierline
 from tierline.billing import scheduled, selfservice
 from tierline.billing.result import IngestOutcome
 from tierline.catalog.spec import Catalog, TierSpec
+from tierline.errors import ValidationError
 from tierline.outbox.models import OutboxStatus
 
 from ..clock import FrozenClock
@@ -56,9 +60,10 @@ class Shape:
     #: The dedup id of the delivery, made unique per snapshot (None: derived by Tierline).
     event_id: Path | None
     time: Callable[[datetime], Any]
-    #: The tier keys: pro and team, as the fake API and the catalog know them.
+    #: The tier keys: pro, team and biz (above pro), as the fake API and the catalog know them.
     pro: str
     team: str
+    biz: str
     #: What the provider's own snapshot right after the change names: the new price when the
     #: change is applied at once (billed from the renewal), the old one when it schedules it.
     after_change: str
@@ -81,6 +86,7 @@ SHAPES: dict[str, Shape] = {
         time=_unix,
         pro="pro_monthly",
         team="team_monthly",
+        biz="biz_monthly",
         after_change="team",
         proration=("proration_behavior", "none"),
     ),
@@ -101,6 +107,7 @@ SHAPES: dict[str, Shape] = {
         time=_iso,
         pro="pri_pro",
         team="pri_team",
+        biz="pri_biz",
         after_change="team",
         proration=("proration_billing_mode", "full_next_billing_period"),
     ),
@@ -119,6 +126,7 @@ SHAPES: dict[str, Shape] = {
         time=_iso,
         pro="prod_pro",
         team="prod_team",
+        biz="prod_biz",
         after_change="pro",  # next_period: Polar keeps the product until the renewal
         proration=("proration_behavior", "next_period"),
     ),
@@ -133,6 +141,7 @@ SHAPES: dict[str, Shape] = {
         time=_iso,
         pro="482117",
         team="482118",
+        biz="482119",
         after_change="team",
         proration=("disable_prorations", True),
     ),
@@ -147,13 +156,13 @@ def _set(payload: Any, path: Path, value: Any) -> None:
 
 
 def snapshot(provider: str, sub_id: str, tier: str, updated: datetime, period_end: datetime) -> Any:
-    """The provider's subscription webhook for ``sub_id`` on ``tier`` ("pro"/"team")."""
+    """The provider's subscription webhook for ``sub_id`` on ``tier`` ("pro"/"team"/"biz")."""
     shape = SHAPES[provider]
     payload = fixture(provider, shape.fixture)
     for path, value in shape.fixed:
         _set(payload, path, value)
     _set(payload, shape.subscription_id, sub_id)
-    key: Any = shape.pro if tier == "pro" else shape.team
+    key: Any = getattr(shape, tier)
     if provider == "lemonsqueezy":
         key = int(key)
     for path in shape.key:
@@ -204,6 +213,7 @@ def catalog() -> Catalog:
         tiers={
             "team": TierSpec(key="team", name="Team", sort_order=1, providers=links("team")),
             "pro": TierSpec(key="pro", name="Pro", sort_order=2, providers=links("pro")),
+            "biz": TierSpec(key="biz", name="Biz", sort_order=3, providers=links("biz")),
         }
     )
 
@@ -230,6 +240,18 @@ def paying(tl: Tierline, provider: str, sub_id: str, clock: FrozenClock) -> date
     assert deliver(tl, provider, started).outcome is IngestOutcome.PROCESSED
     assert tier_of(tl) == "pro"
     return period_end
+
+
+def downgraded(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
+) -> tuple[Tierline, str, datetime]:
+    """``org_42`` pays for pro through ``provider`` and has scheduled a downgrade to team:
+    (Tierline, subscription id, period end)."""
+    tl = build(make_tierline, fakes)
+    sub_id = seed(fakes, provider)
+    period_end = paying(tl, provider, sub_id, clock)
+    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    return tl, sub_id, period_end
 
 
 @pytest.mark.parametrize("provider", sorted(SHAPES))
@@ -296,10 +318,7 @@ def test_a_change_delivered_late_after_the_period_end_applies(
 def test_moving_back_before_the_period_end_undoes_the_downgrade_without_a_charge(
     make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
 ) -> None:
-    tl = build(make_tierline, fakes)
-    sub_id = seed(fakes, "paddle")
-    period_end = paying(tl, "paddle", sub_id, clock)
-    selfservice.change_plan(tl.ctx, ACCOUNT, "team")
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "paddle")
     back = selfservice.change_plan(tl.ctx, ACCOUNT, "pro")
     assert (back.downgrade, back.at_period_end) == (False, False)
     assert last_change(fakes, "paddle")["proration_billing_mode"] == "full_next_billing_period"
@@ -360,3 +379,122 @@ def test_the_hold_is_stored_as_one_outbox_item_with_the_tiers(
         "to_tier": "team",
         "effective_at": period_end.isoformat(),
     }
+
+
+@pytest.mark.parametrize("provider", sorted(SHAPES))
+def test_an_upgrade_in_the_providers_portal_applies_and_voids_the_hold(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
+) -> None:
+    # pro -> team scheduled; the customer then upgrades to biz in the provider's portal, and
+    # later in the same period moves down to pro there (applied at once by the provider).
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, provider)
+    clock.advance(minutes=5)
+    upgraded = snapshot(provider, sub_id, "biz", clock(), period_end)
+    assert deliver(tl, provider, upgraded).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "biz"
+    sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
+    assert sub is not None and selfservice.scheduled_downgrade(tl.ctx, sub) is None
+    # The hold was for pro: it no longer keeps anything.
+    clock.advance(minutes=5)
+    deliver(tl, provider, snapshot(provider, sub_id, "pro", clock(), period_end))
+    assert tier_of(tl) == "pro"
+
+
+@pytest.mark.parametrize("provider", sorted(SHAPES))
+def test_a_renewal_processed_before_our_clock_reaches_the_period_end_applies(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, provider: str
+) -> None:
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, provider)
+    # The provider renews a little early, or our clock runs a little behind its clock.
+    clock.set(period_end - timedelta(seconds=2))
+    renewal = snapshot(provider, sub_id, "team", clock(), period_end + timedelta(days=30))
+    assert deliver(tl, provider, renewal).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "team"
+    clock.set(period_end + timedelta(days=10))
+    assert tier_of(tl) == "team"
+
+
+def test_a_snapshot_of_the_held_period_stays_held_until_our_clock_reaches_its_end(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
+) -> None:
+    # Only the renewal's later period end lets the lower tier through early; the change's own
+    # snapshot (same period end) delivered two seconds before the end is still held.
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
+    clock.set(period_end - timedelta(seconds=2))
+    deliver(tl, "stripe", snapshot("stripe", sub_id, "team", clock(), period_end))
+    assert tier_of(tl) == "pro"
+
+
+def test_a_double_submitted_downgrade_writes_one_hold(
+    make_tierline: Callable[..., Tierline],
+    fakes: Fakes,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tl = build(make_tierline, fakes)
+    sub_id = seed(fakes, "stripe")
+    period_end = paying(tl, "stripe", sub_id, clock)
+    # Both requests have looked for the hold and found none when either writes it.
+    barrier = threading.Barrier(2, timeout=5)
+    write = scheduled.enqueue
+
+    def racing(*args: Any, **kwargs: Any) -> int:
+        # SQLite: the other writer waits for this one's lock instead, and the wait times out.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(scheduled, "enqueue", racing)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        submitted = [pool.submit(selfservice.change_plan, tl.ctx, ACCOUNT, "team") for _ in "ab"]
+    assert [future.exception() for future in submitted] == [None, None]
+    [item] = tl.outbox.list()
+    assert (item.kind, item.status, item.next_attempt_at) == (
+        scheduled.KIND,
+        OutboxStatus.PENDING,
+        period_end,
+    )
+    assert tier_of(tl) == "pro"
+    sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
+    assert sub is not None
+    waiting = selfservice.scheduled_downgrade(tl.ctx, sub)
+    assert waiting is not None and waiting.to_tier == "team"
+
+
+@pytest.mark.parametrize("delivered", [False, True])
+def test_keeping_the_plan_after_the_period_end_says_the_downgrade_took_effect(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock, delivered: bool
+) -> None:
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
+    clock.set(period_end + timedelta(minutes=10))  # the renewal webhook is not in yet
+    if delivered:
+        assert [item.kind for item in tl.outbox.deliver_due()] == [scheduled.KIND]
+    assert tier_of(tl) == "pro"
+    with pytest.raises(ValidationError, match=r"to tier 'team' took effect at the end of the"):
+        selfservice.change_plan(tl.ctx, ACCOUNT, "pro")
+    # Once the renewal is in, pro is an upgrade again.
+    clock.advance(minutes=1)
+    renewal = snapshot("stripe", sub_id, "team", clock(), period_end + timedelta(days=30))
+    deliver(tl, "stripe", renewal)
+    assert tier_of(tl) == "team"
+    assert selfservice.change_plan(tl.ctx, ACCOUNT, "pro").downgrade is False
+
+
+def test_a_snapshot_without_a_period_end_is_held_until_the_period_end(
+    make_tierline: Callable[..., Tierline], fakes: Fakes, clock: FrozenClock
+) -> None:
+    tl, sub_id, period_end = downgraded(make_tierline, fakes, clock, "stripe")
+
+    def undated(when: datetime) -> Any:
+        payload = snapshot("stripe", sub_id, "team", when, period_end)
+        _set(payload, SHAPES["stripe"].period_end[0], None)
+        return payload
+
+    clock.set(period_end - timedelta(minutes=1))
+    assert deliver(tl, "stripe", undated(clock())).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "pro"
+    sub = selfservice.live_subscription(tl.ctx, ACCOUNT)
+    assert sub is not None and sub.current_period_end is None
+    clock.set(period_end + timedelta(minutes=1))
+    assert deliver(tl, "stripe", undated(clock())).outcome is IngestOutcome.PROCESSED
+    assert tier_of(tl) == "team"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from tierline.accounts.models import Account
@@ -35,9 +36,13 @@ from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.catalog.models import Tier
 from tierline.catalog.queries import find_tier
 from tierline.context import Context
+from tierline.db.errors import is_deadlock
 from tierline.errors import NotFoundError, ValidationError
 
 #: Statuses of a subscription the account still pays through (past due: the provider retries).
+#: Tries of the transaction writing a hold that lost a race with a concurrent one.
+_HOLD_ATTEMPTS = 5
+
 LIVE_STATUSES = (
     SubscriptionStatus.ACTIVE.value,
     SubscriptionStatus.TRIALING.value,
@@ -157,9 +162,12 @@ class PlanChangePlan:
 
 
 def scheduled_downgrade(ctx: Context, sub: LiveSubscription) -> scheduled.ScheduledDowngrade | None:
-    """The downgrade waiting for the end of ``sub``'s period, or ``None``."""
+    """The downgrade waiting for the end of ``sub``'s period, or ``None`` (also when the
+    subscription has moved off the tier it was scheduled from, e.g. an upgrade in the
+    provider's portal: the hold no longer holds anything)."""
     with ctx.sessions() as session:
-        return scheduled.pending(session, sub.provider, sub.external_id, ctx.clock())
+        found = scheduled.pending(session, sub.provider, sub.external_id, ctx.clock())
+    return found if found is not None and found.from_tier == sub.tier_key else None
 
 
 def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan:
@@ -184,6 +192,15 @@ def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
     waiting = scheduled_downgrade(ctx, sub)
     undo = target.tier_key == sub.tier_key and waiting is not None
     if target.tier_key == sub.tier_key and not undo:
+        with ctx.sessions() as session:
+            done = scheduled.taken_effect(session, sub.provider, sub.external_id, ctx.clock())
+        if done is not None and done.from_tier == sub.tier_key:
+            raise ValidationError(
+                f"the change of {account_ref!r} to tier {done.to_tier!r} took effect at the end "
+                f"of the period ({done.effective_at:%Y-%m-%d %H:%M} UTC) and {sub.provider} "
+                f"bills {done.to_tier!r} from now on; choose {tier_key!r} again once the "
+                "renewal is recorded"
+            )
         raise ValidationError(
             f"account {account_ref!r} already pays for tier {tier_key!r}; choose another plan"
         )
@@ -232,16 +249,7 @@ def change_plan(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
     actions = actions_for(sub.provider)
     if plan.at_period_end:
         assert plan.effective_at is not None
-        with ctx.sessions.begin() as session:
-            scheduled.schedule(
-                session.connection(),
-                provider=sub.provider,
-                external_id=sub.external_id,
-                from_tier=sub.tier_key,
-                to_tier=plan.change.tier_key,
-                effective_at=plan.effective_at,
-                now=ctx.clock(),
-            )
+        _hold(ctx, plan, plan.effective_at)
         try:
             actions.change_plan(ctx.settings, plan.change)
         except BaseException:
@@ -253,6 +261,33 @@ def change_plan(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
     _drop_hold(ctx, sub)
     _reflect(ctx, sub, tier_id=plan.tier_id)
     return plan
+
+
+def _hold(ctx: Context, plan: PlanChangePlan, effective_at: datetime) -> None:
+    """Write the plan's hold. A concurrent change of the same subscription (a double-submitted
+    form) may write it at the same time: the loser's transaction fails on the hold's unique key
+    (PostgreSQL), or as a deadlock victim (MariaDB), and runs again, replacing the winner's hold
+    with the same one."""
+    sub = plan.change.subscription
+    for remaining in range(_HOLD_ATTEMPTS - 1, -1, -1):
+        try:
+            with ctx.sessions.begin() as session:
+                scheduled.schedule(
+                    session.connection(),
+                    provider=sub.provider,
+                    external_id=sub.external_id,
+                    from_tier=sub.tier_key,
+                    to_tier=plan.change.tier_key,
+                    effective_at=effective_at,
+                    now=ctx.clock(),
+                )
+            return
+        except IntegrityError:
+            if remaining == 0:
+                raise
+        except OperationalError as exc:
+            if remaining == 0 or not is_deadlock(exc):
+                raise
 
 
 def _drop_hold(ctx: Context, sub: LiveSubscription) -> None:

@@ -37,7 +37,8 @@ from tierline.accounts.models import Account
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
-from tierline.billing.scheduled import hold_key
+from tierline.billing.scheduled import FROM_TIER, hold_key
+from tierline.catalog.models import Tier
 from tierline.db.fast import FastStatement, Flight, Pending
 from tierline.outbox.models import OutboxItem, OutboxStatus
 
@@ -70,9 +71,31 @@ _KEEP_SINCE = case(
 # A snapshot without a customer id keeps the one already known; one whose price no longer maps
 # to a tier keeps the stored tier and quantity (NULL binds).
 _CUSTOMER = bindparam("p_customer_id", type_=_C.customer_id.type)
-# A downgrade scheduled for the period end (tierline.billing.scheduled) holds the stored tier:
-# its outbox item is waiting and its time (the period end) has not come.
-_HELD = (
+_PERIOD_END = bindparam("p_period_end", type_=_C.current_period_end.type)
+_TIERS = cast(Table, Tier.__table__)
+
+
+def _rank_of(tier_id: Any) -> Any:
+    """The catalog order (``sort_order``) of the tier ``tier_id``: the order that decides the
+    higher tier everywhere (two items on two tiers, tierline.billing.plan; access ties)."""
+    return select(_TIERS.c.sort_order).where(_TIERS.c.id == tier_id).scalar_subquery()
+
+
+# The stored row's tier, named as text: SQLAlchemy correlates a subquery to the UPDATE's table
+# but not to an INSERT's ON CONFLICT DO UPDATE, where it would add the table to the FROM list.
+_STORED_TIER: Any = literal_column(f"{_SUB.name}.{_C.tier_id.name}")
+
+
+# A downgrade scheduled for the period end (tierline.billing.scheduled) holds the stored tier
+# against a snapshot of the held period that names a LOWER tier than the stored one: its outbox
+# item is waiting, its time (the period end) has not come, and the snapshot's period end is not
+# beyond it (a renewal, whose period end moved on, is never held; a snapshot without a period
+# end is held until the period end), and the stored tier is still the one the hold was
+# scheduled from. A snapshot naming a higher or equal tier (an upgrade made in the provider's
+# portal) applies, and the hold no longer holds anything once the stored tier has changed. In
+# PostgreSQL's ON CONFLICT DO UPDATE the subscription's columns are the existing row's, as in
+# the UPDATE.
+_HELD = and_(
     select(_OUTBOX.c.id)
     .where(
         _OUTBOX.c.idempotency_key == bindparam("p_hold_key"),
@@ -81,8 +104,11 @@ _HELD = (
             _OUTBOX.c.status == OutboxStatus.FAILED.value,
         ),
         _OUTBOX.c.next_attempt_at > bindparam("p_now", type_=_OUTBOX.c.next_attempt_at.type),
+        or_(_PERIOD_END.is_(None), _OUTBOX.c.next_attempt_at >= _PERIOD_END),
+        select(_TIERS.c.key).where(_TIERS.c.id == _STORED_TIER).scalar_subquery() == FROM_TIER,
     )
-    .exists()
+    .exists(),
+    _rank_of(bindparam("p_tier_id", type_=Integer())) < _rank_of(_STORED_TIER),
 )
 _STATE: tuple[tuple[Any, Any], ...] = (
     (_C.past_due_since, _KEEP_SINCE),
@@ -96,7 +122,7 @@ _STATE: tuple[tuple[Any, Any], ...] = (
     ),
     (_C.customer_id, func.coalesce(_CUSTOMER, _C.customer_id)),
     (_C.status, bindparam("p_status")),
-    (_C.current_period_end, bindparam("p_period_end", type_=_C.current_period_end.type)),
+    (_C.current_period_end, _PERIOD_END),
     (_C.cancel_at_period_end, bindparam("p_cancel", type_=_C.cancel_at_period_end.type)),
     (_C.cancel_at, bindparam("p_cancel_at", type_=_C.cancel_at.type)),
     (_C.trial_end, bindparam("p_trial_end", type_=_C.trial_end.type)),

@@ -24,6 +24,7 @@ from tierline.access.service import AccessService
 from tierline.accounts.models import Account
 from tierline.accounts.service import AccountRef, canonical_ref, clean_ref
 from tierline.context import Context
+from tierline.db.errors import is_deadlock
 from tierline.db.types import UTCDateTime
 from tierline.errors import NotFoundError, SeatsExhaustedError, ValidationError
 from tierline.seats.models import Seat
@@ -152,9 +153,7 @@ class SeatService:
             try:
                 return bool(attempt())
             except OperationalError as exc:
-                args = getattr(exc.orig, "args", ())
-                # MariaDB: 1213 deadlock, 1205 lock wait timeout, 1467 an AUTO-INC lock deadlock.
-                if remaining == 0 or not (args and args[0] in (1213, 1205, 1467)):
+                if remaining == 0 or not is_deadlock(exc):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -24,6 +24,7 @@ from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.accounts.service import AccountRef, AccountService, canonical_ref
 from tierline.catalog.models import LimitPeriod
 from tierline.context import Context
+from tierline.db.errors import is_deadlock
 from tierline.errors import NotFoundError, ValidationError
 from tierline.usage import counter
 from tierline.usage.decision import UsageDecision, UsageReason
@@ -284,7 +285,7 @@ class UsageService:
             try:
                 return attempt()
             except OperationalError as exc:
-                if remaining == 0 or not _is_deadlock(exc):
+                if remaining == 0 or not is_deadlock(exc):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -368,9 +369,3 @@ class UsageService:
 _REFUSED = object()
 _DUPLICATE = object()
 _NO_ACCOUNT = object()
-
-
-def _is_deadlock(exc: OperationalError) -> bool:
-    args: tuple[object, ...] = getattr(exc.orig, "args", ())
-    # 1213 deadlock, 1205 lock wait timeout, 1467 an AUTO-INC lock deadlock as MariaDB words it.
-    return bool(args) and args[0] in (1213, 1205, 1467)
