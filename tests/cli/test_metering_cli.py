@@ -46,6 +46,13 @@ def test_track_counts_then_refuses_with_one_line(url: str) -> None:
     assert err.startswith("error: quota_exceeded: quotes: 2 of 3 per day")
 
 
+def test_track_of_a_feature_the_tier_lacks_says_so(url: str) -> None:
+    # Not "0 (unlimited)": the free tier does not include the api feature at all.
+    code, out, err = run("usage", "track", "a", "api", "--database-url", url)
+    assert (code, out) == (1, "")
+    assert err == "error: feature_not_in_tier: the access of 'a' does not include feature 'api'\n"
+
+
 def test_track_with_a_key_counts_once_and_json(url: str) -> None:
     for _ in range(2):
         code, out, _ = run(

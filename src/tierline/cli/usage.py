@@ -66,6 +66,12 @@ def track(
         note = " (already counted with this key)" if decision.duplicate else ""
         typer.echo(f"counted{note}: {describe(decision)}")
     if not decision.allowed:
+        from tierline.usage.decision import UsageReason
+
         reason = decision.reason.value if decision.reason else "refused"
-        typer.echo(f"error: {reason}: {describe(decision)}", err=True)
+        if decision.reason is UsageReason.FEATURE_NOT_IN_TIER:
+            detail = f"the access of {ref!r} does not include feature {feature!r}"
+        else:
+            detail = describe(decision)
+        typer.echo(f"error: {reason}: {detail}", err=True)
         raise typer.Exit(1)
