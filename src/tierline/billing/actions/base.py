@@ -7,6 +7,7 @@ provider does support. :attr:`ProviderActions.supported` lists them for the page
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -174,7 +175,7 @@ class ProviderActions:
         raise self._refuse("preview_change")
 
 
-class SubscriptionUpdateActions(ProviderActions):
+class SubscriptionUpdateActions(ProviderActions, ABC):
     """A provider whose resume and plan change are one update of the subscription (Polar,
     Lemon Squeezy): it declares the update that resumes, how a plan change is spelled, and
     :meth:`update`, which sends one."""
@@ -182,15 +183,15 @@ class SubscriptionUpdateActions(ProviderActions):
     #: The changes that undo a cancellation scheduled for the period's end.
     resume_changes: ClassVar[dict[str, Any]]
 
+    @abstractmethod
     def update(
         self, settings: TierlineSettings, sub_id: str, changes: dict[str, Any], what: str
     ) -> None:
         """Send ``changes`` to subscription ``sub_id``; ``what`` names the action in errors."""
-        raise NotImplementedError
 
+    @abstractmethod
     def plan_changes(self, change: PlanChange) -> dict[str, Any]:
         """The changes that move the subscription to ``change.external_key``."""
-        raise NotImplementedError
 
     def resume(
         self, settings: TierlineSettings, subscription: LiveSubscription, idempotency_key: str
