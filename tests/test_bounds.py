@@ -20,6 +20,11 @@ from tierline.errors import ValidationError
         ("a\x00b", "NUL or a lone surrogate"),
         ("a\ud800", "NUL or a lone surrogate"),
         ("a\tb", "control character"),
+        ("a\x85b", "control character"),  # C1 control (NEL)
+        ("\u200b", "control character"),  # zero-width space: a ref that looks empty
+        ("a\u202eb", "control character"),  # right-to-left override: looks like another id
+        ("a\u2028b", "control character"),  # line separator: breaks a listing
+        ("a\ufeffb", "control character"),
         (" a", "leading or trailing whitespace"),
         ("a ", "leading or trailing whitespace"),
         (7, "expected text"),

@@ -51,7 +51,12 @@ BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 #: A provider-issued id or type: visible ASCII, no spaces.
 TOKEN = re.compile("[!-~]+")
 #: What an identifier must not hold: control characters or a lone surrogate.
-BAD_IDENTIFIER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# C0 and C1 controls, lone surrogates, and the invisible characters that make one id look like
+# another or break a line: zero-width and directional marks, line and paragraph separators,
+# bidirectional embeddings, overrides and isolates, word joiners, the byte order mark.
+BAD_IDENTIFIER = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
 # A JSON string (unrolled: no per-character alternation), to blank out before counting brackets.
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # Brackets become +1/-1 steps for accumulate(); every other byte is deleted first.

@@ -192,7 +192,8 @@ class TierlineSettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 "access_webhook_url must be an http:// or https:// URL with a host, "
-                f"such as https://app.example.com/hooks/tierline, not {value[:80]!r}"
+                "such as https://app.example.com/hooks/tierline (the value given is not "
+                "repeated: a URL may hold a password)"
             )
         return value.strip()
 

@@ -63,6 +63,9 @@ def test_email_is_set_updated_and_kept_when_not_given(make_tierline: MakeTierlin
         ("bell\x07", "control character"),
         ("del\x7f", "control character"),
         ("\ud800x", "unpaired surrogate"),
+        ("a\x85b", "control character"),
+        ("a\u202eb", "control character"),
+        ("\u200b", "control character"),
     ],
 )
 def test_a_bad_ref_is_refused_and_creates_nothing(

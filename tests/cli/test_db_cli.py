@@ -87,6 +87,12 @@ def test_history_lists_every_revision() -> None:
     ("url", "message"),
     [
         ("not a url", "cannot parse database URL"),
+        (
+            "postgresql://u:S3cret@host:notaport/db",
+            "cannot parse database URL 'postgresql://u:***@",
+        ),
+        ("mariadb://u:S3cret@[::1/db", "cannot parse database URL 'mariadb://u:***@"),
+        ("postgresql//u:S3cret@host/db", "cannot parse database URL 'postgresql//u:***@"),
         ("nosuchdb://x/y", "names a driver that is not available"),
         ("postgresql://postgres@127.0.0.1:1/nothing", "cannot connect to"),
         ("mariadb://root@127.0.0.1:1/nothing", "cannot connect to"),
@@ -98,6 +104,7 @@ def test_bad_urls_give_one_line_and_no_traceback(url: str, message: str) -> None
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
+    assert "S3cret" not in result.stderr  # a password is never echoed
     assert lines[0].startswith("error: ") and message in lines[0]
     assert "Traceback" not in result.stderr
 

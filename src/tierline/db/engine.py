@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,15 +47,22 @@ def parse_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise InvalidDatabaseURLError(
-            f"cannot parse database URL {str(url)!r}: expected e.g. sqlite:///tierline.db, "
-            "postgresql://user@host/db or mariadb://user@host/db"
+            f"cannot parse database URL {_password_masked(str(url))!r}: expected e.g. "
+            "sqlite:///tierline.db, postgresql://user@host/db or mariadb://user@host/db"
         ) from exc
     if parsed.drivername in _DEFAULT_DRIVERS:
         parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
     return parsed
 
+
+def _password_masked(text: str) -> str:
+    """``text`` with whatever stands between ``user:`` and ``@`` replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+_PASSWORD = re.compile(r"^([^@]*?//[^/@:]*:)[^@]*@")
 
 #: Connections kept open per engine on PostgreSQL and MariaDB, unless configured (the
 #: ``db_pool_size`` setting): the concurrency a web server's workers reach under a burst of
