@@ -4,7 +4,7 @@ that races a write never caches what it fetched before the write."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,6 @@ from sqlalchemy.engine import URL
 
 from tierline import AccessSource, DenialReason, Tierline
 from tierline.access.cache import TTLCache
-from tierline.access.query import AccountRows
 from tierline.access.service import AccessService
 from tierline.access.tiers import REFRESH_SECONDS, TierCache
 from tierline.accounts.service import get_account
@@ -154,16 +153,16 @@ def test_admin_token(
 
 
 class RacingFetch:
-    """Wraps ``AccessQuery.fetch``: the first fetch of ``ref`` is followed, before the reader
-    can store what it fetched, by ``write()`` (committed, its invalidation applied)."""
+    """Wraps ``AccessQuery.read``: the first read of ``ref`` is followed, before the reader
+    can store what it read, by ``write()`` (committed, its invalidation applied)."""
 
     def __init__(self, tl: Tierline, ref: str, write: Callable[[], None]) -> None:
-        self.fetch = tl.access._query.fetch
+        self.read = tl.access._query.read
         self.ref = ref
         self.write: Callable[[], None] | None = write
 
-    def __call__(self, ref: str, *args: Any) -> AccountRows:
-        rows = self.fetch(ref, *args)
+    def __call__(self, ref: str, *args: Any) -> tuple[tuple[Any, ...], dict[datetime, int]]:
+        rows = self.read(ref, *args)
         if ref == self.ref and self.write is not None:
             write, self.write = self.write, None
             write()
@@ -178,7 +177,7 @@ def test_a_read_racing_a_write_does_not_cache_what_it_fetched_before_the_write(
     add_usage_tiers(tl)
     tl.ensure_account("ann")
     race = RacingFetch(tl, "ann", lambda: tl.grant_credit("ann", days=3))
-    monkeypatch.setattr(tl.access._query, "fetch", race)
+    monkeypatch.setattr(tl.access._query, "read", race)
     if read == "status":
         assert not tl.status("ann").active  # as of its fetch, before the credit
     else:

@@ -166,7 +166,7 @@ def test_a_read_racing_a_write_elsewhere_does_not_cache_what_it_fetched_before_i
     reader.status("warm-up")  # starts the listener
     listener = reader.cache_listener
     assert listener is not None and listener.listening.wait(10)
-    fetch = reader.access._query.fetch
+    fetch = reader.access._query.read
     raced: list[bool] = []
 
     def fetch_then_write_elsewhere(ref: str, *args: Any) -> Any:
@@ -181,6 +181,6 @@ def test_a_read_racing_a_write_elsewhere_does_not_cache_what_it_fetched_before_i
             assert reader.ctx.cache.token() != token
         return rows
 
-    monkeypatch.setattr(reader.access._query, "fetch", fetch_then_write_elsewhere)
+    monkeypatch.setattr(reader.access._query, "read", fetch_then_write_elsewhere)
     assert not reader.status("ann").active  # as of its fetch, before the credit
     assert raced and reader.status("ann").active  # not stale for the 300 s TTL

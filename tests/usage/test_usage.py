@@ -163,6 +163,22 @@ def test_a_lifetime_limit_never_resets(tl: Tierline, clock: FrozenClock) -> None
     assert decision.period_start == LIFETIME_START
 
 
+def test_a_lifetime_limit_no_tier_has_is_counted_too(tl: Tierline, clock: FrozenClock) -> None:
+    # No tier limits quotes for a lifetime: the override's lifetime counter is read apart.
+    tl.ensure_account("acct")
+    tl.overrides.set("acct", "quotes", limit=4, period="none", reason="trial of a pack")
+    assert track_until_refused(tl, "acct", "quotes") == 4
+    clock.advance(days=40)
+    decision = tl.usage.check("acct", "quotes")
+    assert (decision.allowed, decision.used, decision.limit) == (False, 4, 4)
+    assert decision.period_start == LIFETIME_START
+    tl.overrides.clear("acct", "quotes")  # back to the tier's 3 a day, from a new day row
+    assert (tl.usage.check("acct", "quotes").used, tl.usage.check("acct", "quotes").limit) == (
+        0,
+        3,
+    )
+
+
 def test_check_counts_nothing_and_weighs_the_amount(tl: Tierline) -> None:
     tl.usage.track("acct", "quotes", 2)
     assert tl.usage.check("acct", "quotes").allowed

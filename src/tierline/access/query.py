@@ -16,8 +16,10 @@ closed with the main engine.
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -92,34 +94,42 @@ _BRANCHES = (
     .where(_account.c.ref == _REF, _grant.c.revoked_at.is_(None)),
 )
 _STATEMENT = union_all(*_BRANCHES)
-#   kind 2 (usage counter, with_usage only): t1 = period_start, quantity = used
+#   kind 2 (usage counter, with a UsageRange only): t1 = period_start, quantity = used
 _FEATURE: BindParameter[str] = bindparam("feature", type_=String())
-_USAGE_BRANCH = (
-    select(
-        literal_column("2"),
-        null(),
-        null(),
-        null(),
-        _usage.c.period_start,
-        null(),
-        null(),
-        null(),
-        null(),
-        _usage.c.used,
-        null(),
-        null(),
+_SINCE = bindparam("since", type_=_usage.c.period_start.type)
+_ALSO = bindparam("also", type_=_usage.c.period_start.type)
+
+
+def _usage_branch(also: bool) -> Any:
+    """The usage counters of one feature started at or after ``since`` (and, with ``also``,
+    the one started exactly then: the lifetime counter)."""
+    started = _usage.c.period_start >= _SINCE
+    return (
+        select(
+            literal_column("2"),
+            null(),
+            null(),
+            null(),
+            _usage.c.period_start,
+            null(),
+            null(),
+            null(),
+            null(),
+            _usage.c.used,
+            null(),
+            null(),
+        )
+        .select_from(_account.join(_usage, _usage.c.account_id == _account.c.id))
+        .where(
+            _account.c.ref == _REF,
+            _usage.c.feature == _FEATURE,
+            or_(started, _usage.c.period_start == _ALSO) if also else started,
+        )
     )
-    .select_from(_account.join(_usage, _usage.c.account_id == _account.c.id))
-    .where(
-        _account.c.ref == _REF,
-        _usage.c.feature == _FEATURE,
-        or_(
-            _usage.c.period_start >= bindparam("since", type_=_usage.c.period_start.type),
-            _usage.c.period_start == bindparam("also", type_=_usage.c.period_start.type),
-        ),
-    )
-)
-_WITH_USAGE = union_all(*_BRANCHES, _USAGE_BRANCH)
+
+
+#: By "also a lifetime counter": the OR costs SQLite a second index search.
+_WITH_USAGE = {also: union_all(*_BRANCHES, _usage_branch(also)) for also in (False, True)}
 
 
 class _DisconnectedError(Exception):
@@ -143,11 +153,12 @@ _UNKNOWN = AccountRows(False, (), ())
 @dataclass(frozen=True)
 class UsageRange:
     """Which usage counters :meth:`AccessQuery.fetch` reads with the account's rows: those of
-    ``feature`` whose period started at or after ``since``, or exactly at ``also``."""
+    ``feature`` whose period started at or after ``since``, or exactly at ``also`` (None: no
+    other)."""
 
     feature: str
     since: datetime
-    also: datetime
+    also: datetime | None = None
 
 
 class _Compiled:
@@ -158,6 +169,11 @@ class _Compiled:
         self.sql = str(compiled)
         names = compiled.positiontup if compiled.positional else None
         self.names: tuple[str, ...] | None = tuple(names) if names else None
+        #: The driver's positional parameters out of the values by name (always a tuple).
+        self._positional: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
+        if self.names is not None:
+            getter = operator.itemgetter(*self.names)
+            self._positional = getter if len(self.names) > 1 else lambda v: (getter(v),)
         self.processors: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
@@ -176,9 +192,9 @@ class _Compiled:
                 last = (value, processor(value))
                 self._last[name] = last
             values[name] = last[1]
-        if self.names is None:
+        if self._positional is None:
             return values
-        return tuple(values[name] for name in self.names)
+        return self._positional(values)
 
 
 #: Connections the access pool keeps open when the main engine's pool says no size (it opens
@@ -219,33 +235,47 @@ class AccessQuery:
             None if shared else RawConnections(self._engine, _pool_size(engine, READ_POOL_SIZE))
         )
         self._lock = threading.Lock()
-        self._compiled: dict[bool, _Compiled] = {}
+        self._compiled: dict[bool | None, _Compiled] = {}
         self._textual_dates = engine.dialect.name == "sqlite"
 
-    def _statement(self, with_usage: bool) -> _Compiled:
-        found = self._compiled.get(with_usage)
+    def _statement(self, usage: UsageRange | None = None) -> _Compiled:
+        """The statement without usage counters, or with those ``usage`` names."""
+        also = None if usage is None else usage.also is not None
+        found = self._compiled.get(also)
         if found is not None:
             return found
         with self._lock:
-            made = _Compiled(_WITH_USAGE if with_usage else _STATEMENT, self._engine)
-            self._compiled[with_usage] = made
+            made = _Compiled(_STATEMENT if also is None else _WITH_USAGE[also], self._engine)
+            self._compiled[also] = made
             return made
 
     def sql(self) -> str:
         """The statement's SQL for this engine's dialect (one bind: the account ref)."""
-        return self._statement(False).sql
+        return self._statement().sql
 
     def positions(self) -> int:
         """How many times a positional driver takes the ref (0: named parameters)."""
-        return len(self._statement(False).names or ())
+        return len(self._statement().names or ())
 
     def fetch(self, ref: str, usage: UsageRange | None = None) -> AccountRows:
         """The account's rows, and with ``usage`` its counters of that feature in that range,
         in the same statement; raises :class:`DatabaseError` when the tables cannot be read."""
-        statement = self._statement(usage is not None)
-        values: dict[str, Any] = {"ref": ref}
-        if usage is not None:
-            values.update(feature=usage.feature, since=usage.since, also=usage.also)
+        rows, counters = self.read(ref, usage)
+        return self.convert(rows, counters)
+
+    def read(
+        self, ref: str, usage: UsageRange | None = None
+    ) -> tuple[tuple[Any, ...], dict[datetime, int]]:
+        """:meth:`fetch`'s statement, its account rows left as the driver gave them (a
+        hashable tuple, empty for an unknown account: see :meth:`convert`) and the usage
+        counters converted; raises :class:`DatabaseError` when the tables cannot be read."""
+        statement = self._statement(usage)
+        if usage is None:
+            values: dict[str, Any] = {"ref": ref}
+        else:
+            values = {"ref": ref, "feature": usage.feature, "since": usage.since}
+            if usage.also is not None:
+                values["also"] = usage.also
         sql, params = statement.sql, statement.params(values)
         try:
             rows = self._run(sql, params)
@@ -256,15 +286,24 @@ class AccessQuery:
                 raise DatabaseUnreachableError(
                     f"cannot read access status: {first_line(exc.__cause__ or exc)}"
                 ) from exc
-        if not rows:
-            return _UNKNOWN
-        return self._convert(rows)
+        if usage is None:
+            return tuple(rows), {}
+        # period_start is NOT NULL.
+        start = _parse_utc if self._textual_dates else _naive_to_utc_required
+        account: list[Any] = []
+        counters: dict[datetime, int] = {}
+        for row in rows:
+            if row[0] == 2:  # a usage counter (see _usage_branch): t1, quantity
+                counters[start(row[4])] = int(row[9])
+            else:
+                account.append(row)
+        return tuple(account), counters
 
     def fetch_in(self, conn: Connection, ref: str) -> AccountRows:
         """The account's rows as ``conn``'s open transaction sees them (its own writes too)."""
-        statement = self._statement(False)
+        statement = self._statement()
         rows = conn.exec_driver_sql(statement.sql, statement.params({"ref": ref})).all()
-        return self._convert(rows) if rows else _UNKNOWN
+        return self.convert(tuple(tuple(row) for row in rows))
 
     def _run(self, sql: str, params: Any) -> Sequence[Any]:
         kept = self._connections
@@ -302,17 +341,18 @@ class AccessQuery:
             dialect.is_disconnect(exc, driver, None)
         )
 
-    def _convert(self, rows: Sequence[Any]) -> AccountRows:
+    def convert(self, rows: Sequence[Any], usage: dict[datetime, int] | None = None) -> AccountRows:
+        """The facts in ``rows`` (as :meth:`read` gives them; none: an unknown account), with
+        ``usage`` counters."""
+        if not rows:
+            return _UNKNOWN
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
         subscriptions: list[SubscriptionFacts] = []
         grants: list[GrantFacts] = []
-        usage: dict[datetime, int] = {}
         for kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity, t5, t6 in rows:
             if int(kind) == 1:
                 # Both columns are NOT NULL.
                 grants.append(GrantFacts(_required(dt(t1)), _required(dt(t2))))
-            elif int(kind) == 2:
-                usage[_required(dt(t1))] = int(quantity)
             elif status is not None:
                 subscriptions.append(
                     SubscriptionFacts(
@@ -328,7 +368,7 @@ class AccessQuery:
                         past_due_since=dt(t6),
                     )
                 )
-        return AccountRows(True, subscriptions, grants, usage)
+        return AccountRows(True, subscriptions, grants, usage or {})
 
 
 def _rows(connection: Any, sql: str, params: Any) -> Sequence[Any]:
@@ -346,12 +386,23 @@ def _naive_to_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _naive_to_utc_required(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
 def _text_to_utc(value: str | datetime | None) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return _parse_utc(value)
     return value.replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_utc(value: str) -> datetime:
+    """SQLite's stored text of a naive UTC datetime, as aware UTC (the same few period ends and
+    trial ends are read again and again: parsing costs more than the look-up)."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _required(value: datetime | None) -> datetime:

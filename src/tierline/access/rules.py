@@ -37,7 +37,7 @@ whose tier is unknown (``tier_id`` NULL) still gives access, with no tier featur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -152,6 +152,30 @@ def decide(
     if had_credit:
         return Decision(False, AccessSource.FREE, reason=DenialReason.CREDIT_EXPIRED)
     return Decision(False, AccessSource.FREE, reason=DenialReason.NO_SUBSCRIPTION)
+
+
+def turning_points(
+    subscriptions: Sequence[SubscriptionFacts],
+    grants: Sequence[GrantFacts],
+    grace: timedelta,
+) -> Iterator[datetime]:
+    """Every instant at which :func:`decide` on these rows may change its verdict.
+
+    :func:`decide` compares ``now`` only with these instants (a scheduled end, a period end, a
+    trial end, a grace end, a grant's start and expiry), so between two consecutive ones its
+    result is the same for every ``now``. Keep this in step with :func:`_judge` and
+    :func:`credit_window`.
+    """
+    for sub in subscriptions:
+        for moment in (sub.cancel_at, sub.current_period_end, sub.trial_end):
+            if moment is not None:
+                yield moment
+        base = sub.past_due_since or sub.changed_at
+        if sub.status == "past_due" and base is not None and grace > timedelta(0):
+            yield _plus(base, grace)
+    for grant in grants:
+        yield grant.starts_at
+        yield grant.expires_at
 
 
 def _preference(verdict: Decision, tiers: dict[int, TierFacts]) -> tuple[int, int, float, int, int]:

@@ -9,16 +9,17 @@ else one query (:mod:`tierline.access.query`) plus tier definitions held in memo
 from __future__ import annotations
 
 import hmac
-import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tierline.access.memo import Memo, interval
 from tierline.access.query import AccessQuery, AccountRows, UsageRange
-from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide
+from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide, turning_points
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
 from tierline.access.tiers import TierCache, TierData, TierSnapshot
 from tierline.accounts.service import get_account
@@ -36,6 +37,7 @@ _SUBSCRIBED = (
     AccessSource.GRACE,
 )
 _EXTERNAL_ID_LENGTH = 255
+_DAY = timedelta(days=1)
 
 
 def exempt_external_id(ref: str) -> str:
@@ -51,6 +53,11 @@ class AccessService:
         self.catalog = catalog
         self.tiers = TierCache(ctx.engine, catalog, ctx.cache)
         self._query = AccessQuery(ctx.engine)
+        #: (ref, rows as read) -> (tier snapshot, valid from, valid until, status): see
+        #: tierline.access.memo.
+        self._memo: Memo[
+            tuple[str, tuple[Any, ...]], tuple[TierSnapshot, datetime, datetime, AccessStatus]
+        ] = Memo()
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
         #: Applied to every computed status (the facade installs per-account overrides here).
         self.adjust: Callable[[AccessStatus, datetime], AccessStatus] | None = None
@@ -72,9 +79,8 @@ class AccessService:
                 return hit
             token = cache.token()  # before the fetch: see tierline.access.cache
             now = self.ctx.clock()
-            return self._remember(ref, self._compute(ref, now, self._query.fetch(ref)), now, token)
-        now = self.ctx.clock()
-        return self._compute(ref, now, self._query.fetch(ref))
+            return self._remember(ref, self._read(ref, now, None)[0], now, token)
+        return self._read(ref, self.ctx.clock(), None)[0]
 
     def status_and_usage(
         self, ref: str, usage: UsageRange, now: datetime
@@ -89,11 +95,10 @@ class AccessService:
             if hit is not None:
                 return hit, None
             token = cache.token()  # before the fetch: see tierline.access.cache
-        rows = self._query.fetch(ref, usage)
-        status = self._compute(ref, now, rows)
+        status, counters = self._read(ref, now, usage)
         if token is not None:
             self._remember(ref, status, now, token)
-        return status, rows.usage
+        return status, counters
 
     def _remember(self, ref: str, status: AccessStatus, now: datetime, token: int) -> AccessStatus:
         """Cache ``status``, read after :meth:`TTLCache.token` gave ``token`` (unless an
@@ -124,16 +129,35 @@ class AccessService:
         """The account's access, uncached, as the transaction of ``conn`` sees it (its own
         uncommitted writes included); ``None``: as last committed (on another connection)."""
         if conn is None:
-            return self._compute(ref, now, self._query.fetch(ref))
-        status = self._build(ref, self._query.fetch_in(conn, ref), now)
+            return self._read(ref, now, None)[0]
+        status = self._build(ref, self._query.fetch_in(conn, ref), now)[0]
         return self.adjust_in(conn, status, now) if self.adjust_in is not None else status
 
-    def _compute(self, ref: str, now: datetime, rows: AccountRows) -> AccessStatus:
-        status = self._build(ref, rows, now)
-        return self.adjust(status, now) if self.adjust is not None else status
-
-    def _build(self, ref: str, rows: AccountRows, now: datetime) -> AccessStatus:
+    def _read(
+        self, ref: str, now: datetime, usage: UsageRange | None
+    ) -> tuple[AccessStatus, dict[datetime, int]]:
+        """The account's status at ``now`` read from the database (per-account overrides
+        applied), and its counters in ``usage``: one statement; what is derived from the rows
+        comes from :mod:`tierline.access.memo` when the rows are the same as last time."""
+        rows, counters = self._query.read(ref, usage)
+        key = (ref, rows)
         snapshot = self.tiers.get()
+        known = self._memo.get(key)
+        if known is not None and known[0] is snapshot and known[1] <= now < known[2]:
+            status = known[3]
+        else:
+            status, snapshot, (start, end) = self._build(
+                ref, self._query.convert(rows), now, snapshot
+            )
+            self._memo.put(key, (snapshot, start, end, status))
+        return (self.adjust(status, now) if self.adjust is not None else status), counters
+
+    def _build(
+        self, ref: str, rows: AccountRows, now: datetime, snapshot: TierSnapshot | None = None
+    ) -> tuple[AccessStatus, TierSnapshot, tuple[datetime, datetime]]:
+        """The status of ``rows`` at ``now``, the tier snapshot it used, and the interval of
+        ``now`` over which it holds (see :mod:`tierline.access.memo`)."""
+        snapshot = snapshot or self.tiers.get()
         if any(
             sub.tier_id is not None and sub.tier_id not in snapshot.by_id
             for sub in rows.subscriptions
@@ -141,7 +165,8 @@ class AccessService:
             # A tier created since the snapshot (by another process).
             snapshot = self.tiers.reload()
         decision = decide(rows.subscriptions, rows.grants, snapshot.facts, now, self._grace)
-        return build_status(ref, decision, snapshot, now)
+        status = build_status(ref, decision, snapshot, now)
+        return status, snapshot, status_interval(rows, self._grace, status, now)
 
     # -- writes -------------------------------------------------------------------------
     def assign_exempt(self, ref: str, tier_key: str) -> AccessStatus:
@@ -208,6 +233,22 @@ def _exempt_tier(session: Session, key: str) -> Tier:
     raise ValidationError(f"tier {key!r} {problem}; exempt tiers: {valid}")
 
 
+def status_interval(
+    rows: AccountRows, grace: timedelta, status: AccessStatus, now: datetime
+) -> tuple[datetime, datetime]:
+    """``(start, end)``: for every ``start <= t < end``, the status of ``rows`` at ``t``
+    (:func:`~tierline.access.rules.decide`, then :func:`build_status`) equals ``status``,
+    the one at ``now``: no turning point of the rules and no change of ``days_remaining``
+    falls inside."""
+    instants = list(turning_points(rows.subscriptions, rows.grants, grace))
+    expires_at, days = status.expires_at, status.days_remaining
+    if expires_at is not None and days:
+        # days_remaining is n while expires_at - n days <= now < expires_at - (n - 1) days.
+        instants.append(expires_at - days * _DAY)
+        instants.append(expires_at - (days - 1) * _DAY)
+    return interval(now, instants)
+
+
 def build_status(
     ref: str, decision: Decision, snapshot: TierSnapshot, now: datetime
 ) -> AccessStatus:
@@ -228,7 +269,8 @@ def build_status(
     source = "credit_tier" if decision.source is AccessSource.CREDIT else "tier"
     days_remaining = None
     if expires_at is not None:
-        days_remaining = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
+        # Whole days left, rounded up (exact: integer division of timedeltas).
+        days_remaining = max(0, -((now - expires_at) // _DAY))
     return AccessStatus(
         account_ref=ref,
         active=decision.active,

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from tierline.access.cache import TTLCache
 from tierline.access.rules import TierFacts
 from tierline.access.status import AccessStatus, LimitInfo
-from tierline.catalog.models import Feature, Tier, TierFeature, TierProviderLink
+from tierline.catalog.models import Feature, LimitPeriod, Tier, TierFeature, TierProviderLink
 from tierline.catalog.spec import Catalog
 
 #: Longest time a tier definition changed by another process may be served stale.
@@ -60,6 +60,8 @@ class TierSnapshot:
     credit: TierData | None
     #: (provider, external key) -> tier id: the catalog's provider links, for the inbox.
     links: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Features some tier limits over the account's lifetime (period ``none``).
+    lifetime_features: frozenset[str] = frozenset()
 
     def tier_for_link(self, provider: str, keys: Sequence[str]) -> TierData | None:
         """The tier linked to the first of ``keys`` a provider link knows, or ``None``."""
@@ -119,6 +121,12 @@ def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
         free=free,
         credit=credit,
         links={(provider, key): tier_id for provider, key, tier_id in link_rows},
+        lifetime_features=frozenset(
+            key
+            for tier_limits in limits.values()
+            for key, info in tier_limits.items()
+            if info.period == LimitPeriod.NONE.value
+        ),
     )
 
 
@@ -138,13 +146,14 @@ class TierCache:
         self._access_cache = access_cache
         self._clock = clock
         self._lock = threading.Lock()
-        self._snapshot: TierSnapshot | None = None
+        #: The snapshot loaded last (None before the first), not checked for age.
+        self.last: TierSnapshot | None = None
         self._generation = -1
         self._loaded_at = 0.0
 
     def get(self) -> TierSnapshot:
         """The snapshot, reloaded first if stale."""
-        snapshot = self._snapshot
+        snapshot = self.last
         if (
             snapshot is None
             or self._generation != self._access_cache.generation
@@ -158,7 +167,7 @@ class TierCache:
         with self._lock:
             generation = self._access_cache.generation
             snapshot = load_snapshot(self._engine, self._catalog)
-            self._snapshot = snapshot
+            self.last = snapshot
             self._generation = generation
             self._loaded_at = self._clock()
             return snapshot

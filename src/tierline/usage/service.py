@@ -18,9 +18,11 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline import bounds
+from tierline.access.memo import Memo
 from tierline.access.query import UsageRange
 from tierline.access.service import AccessService
 from tierline.access.status import AccessSource, AccessStatus, LimitInfo
+from tierline.access.tiers import TierSnapshot
 from tierline.accounts.service import AccountRef, AccountService, canonical_ref
 from tierline.catalog.models import LimitPeriod
 from tierline.context import Context
@@ -37,9 +39,9 @@ MAX_AMOUNT = 1_000_000
 MAX_KEY_LENGTH = 255
 #: The period an unlimited feature counts in.
 UNLIMITED_PERIOD = LimitPeriod.MONTH.value
-_PERIOD_MEMO_SIZE = 10_000
 #: Longer than any current day or month period has run (31 days, and a time zone's offset).
 _LONGEST_PERIOD = timedelta(days=32)
+_DAY = timedelta(days=1)
 #: Attempts of a transaction MariaDB chose as a deadlock victim (errno 1213).
 _DEADLOCK_ATTEMPTS = 5
 
@@ -92,7 +94,13 @@ class UsageService:
         self._anniversary = ctx.settings.usage_alignment == "anniversary"
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
         #: The last period computed per (kind, anchor): most calls fall in the same one.
-        self._periods: dict[tuple[str, datetime | None], Period] = {}
+        self._periods: Memo[tuple[str, datetime | None], Period] = Memo()
+        #: feature -> (tier snapshot, valid from, valid until, range): see _usage_range().
+        self._ranges: Memo[str, tuple[TierSnapshot, datetime, datetime, UsageRange]] = Memo()
+        #: (ref, feature, amount) -> (status, period, used, decision): see check().
+        self._checks: Memo[
+            tuple[str, str, int], tuple[AccessStatus, Period, int, UsageDecision]
+        ] = Memo()
         self._fast = FastCounter(
             ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
         )
@@ -117,9 +125,7 @@ class UsageService:
         if known is not None and known.start <= now and (known.end is None or now < known.end):
             return known  # the hot path: the same period as the last call
         period = period_at(kind, now, self._zone, anchor)
-        if len(self._periods) > _PERIOD_MEMO_SIZE:
-            self._periods.clear()
-        self._periods[key] = period
+        self._periods.put(key, period)
         return period
 
     def _decision(
@@ -163,20 +169,54 @@ class UsageService:
         amount = clean_amount(amount)
         self.features.require(feature)
         now = self.ctx.clock()
-        # The account's rows and its recent counters of the feature in one statement: any
-        # current period (a day, a month, the lifetime one) started within the range.
-        since = (now - _LONGEST_PERIOD).replace(hour=0, minute=0, second=0, microsecond=0)
-        status, counters = self.access.status_and_usage(
-            ref, UsageRange(feature, since, LIFETIME_START), now
-        )
+        # The account's rows and its recent counters of the feature in one statement.
+        ranged = self._ranges.get(feature)
+        if (
+            ranged is not None
+            and ranged[0] is self.access.tiers.last
+            and ranged[1] <= now < ranged[2]
+        ):
+            usage = ranged[3]
+        else:
+            usage = self._usage_range(feature, now)
+        status, counters = self.access.status_and_usage(ref, usage, now)
+        # The decision is a value of its inputs: the status (the very object the status memo
+        # hands out again), the period and the counter. The same ones give the same decision.
+        key = (ref, feature, amount)
+        known = self._checks.get(key)
+        if (
+            known is not None
+            and known[0] is status
+            and counters is not None
+            and known[1].start <= now
+            and (known[1].end is None or now < known[1].end)
+            and counters.get(known[1].start, 0) == known[2]
+            and (known[1].start >= usage.since or usage.also is not None)
+        ):
+            return known[3]
         limit = status.limits.get(feature)
         period = self.period_of(status, limit, now)
-        if counters is None:  # the status came from the cache
+        if counters is None or (period.start < usage.since and usage.also is None):
+            # The status came from the cache, or the range left out a lifetime counter (the
+            # limit is an override's, or the catalog changed since the range was made).
             used = self._fast.used(ref, feature, period.start) or 0
         else:
             used = counters.get(period.start, 0)
         allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
-        return self._decision(feature, status, period, used, allowed)
+        decision = self._decision(feature, status, period, used, allowed)
+        self._checks.put(key, (status, period, used, decision))
+        return decision
+
+    def _usage_range(self, feature: str, now: datetime) -> UsageRange:
+        """The counters :meth:`check` reads with the account's rows: any current day or month
+        period starts within it, and so does the lifetime one when a tier limits ``feature``
+        for a lifetime. The same all day (UTC) for one tier snapshot (:attr:`_ranges`)."""
+        snapshot = self.access.tiers.get()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        lifetime = LIFETIME_START if feature in snapshot.lifetime_features else None
+        made = UsageRange(feature, day - _LONGEST_PERIOD, lifetime)
+        self._ranges.put(feature, (snapshot, day, day + _DAY, made))
+        return made
 
     def summary(self, ref: AccountRef) -> list[UsageDecision]:
         """The current period's counter of every limited feature of the account (by feature

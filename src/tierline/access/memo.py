@@ -1,0 +1,77 @@
+"""What ``status()`` derived from an account's rows, remembered by the rows themselves.
+
+``status()`` reads the database on every call (unless the TTL cache of
+:mod:`tierline.access.cache` is on); turning the rows into an :class:`AccessStatus` (dates
+parsed, the precedence rules applied, the tier's features and limits attached) costs more than
+the query itself on SQLite. That work is a pure function of the rows, the tier snapshot and
+the instant ``now``, so it is remembered here under the rows as read:
+
+* a changed row is a different key, so nothing here can be stale: a write is seen by the very
+  next read, as without the memo;
+* an entry holds the tier snapshot it was built with and is used only with that same snapshot
+  (a catalog change builds anew);
+* an entry holds the interval of ``now`` over which the result holds: between two of the
+  instants the rules compare ``now`` with (:func:`tierline.access.rules.turning_points`) and
+  the instants at which ``days_remaining`` changes. Outside it (time moved on, or an injected
+  clock moved back) the status is built anew.
+
+Per-account overrides are applied after the memo, on every call. At most :data:`MEMO_SIZE`
+entries are kept; the oldest goes first. :class:`Memo` is the store; the service checks an
+entry's snapshot and interval (:func:`interval`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: Most entries kept (each an account's rows and status: about a kilobyte).
+MEMO_SIZE = 4096
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+class Memo(Generic[K, V]):
+    """A bounded map (at most ``size`` entries, the oldest dropped first) for values derived
+    by pure functions: a lock-free read, a locked write."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self._size = size
+        self._entries: dict[K, V] = {}
+        self._lock = threading.Lock()
+        #: The value remembered under a key, else ``None`` (the dict's own look-up: a memo
+        #: is read on hot paths, where a method of ours around it would cost a call more).
+        self.get: Callable[[K], V | None] = self._entries.get
+
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` under ``key``."""
+        with self._lock:
+            entries = self._entries
+            if key not in entries and len(entries) >= self._size:
+                del entries[next(iter(entries))]
+            entries[key] = value
+
+    def clear(self) -> None:
+        """Forget everything (the same dict, so :attr:`get` stays bound to it)."""
+        with self._lock:
+            self._entries.clear()
+
+
+def interval(now: datetime, instants: list[datetime]) -> tuple[datetime, datetime]:
+    """The interval around ``now`` that none of ``instants`` falls inside: from the latest
+    instant at or before ``now`` (else the earliest moment) to the first after it (else the
+    latest)."""
+    start, end = _EARLIEST, _LATEST
+    for moment in instants:
+        if moment <= now:
+            if moment > start:
+                start = moment
+        elif moment < end:
+            end = moment
+    return start, end
