@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +40,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from tierline.access.memo import Memo
 from tierline.access.rules import GrantFacts, SubscriptionFacts
 from tierline.accounts.models import Account
 from tierline.billing.models import Subscription
@@ -148,6 +150,8 @@ class AccountRows:
 
 
 _UNKNOWN = AccountRows(False, (), ())
+#: What :meth:`AccessQuery.read` answers for counters it was not asked for (read-only).
+_NO_COUNTERS: Mapping[datetime, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,10 @@ class UsageRange:
     also: datetime | None = None
 
 
+def _as_is(values: dict[str, Any]) -> dict[str, Any]:
+    return values
+
+
 class _Compiled:
     """A statement's SQL for one dialect, its bind names in driver order, its converters."""
 
@@ -169,32 +177,26 @@ class _Compiled:
         self.sql = str(compiled)
         names = compiled.positiontup if compiled.positional else None
         self.names: tuple[str, ...] | None = tuple(names) if names else None
-        #: The driver's positional parameters out of the values by name (always a tuple).
-        self._positional: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
-        if self.names is not None:
-            getter = operator.itemgetter(*self.names)
-            self._positional = getter if len(self.names) > 1 else lambda v: (getter(v),)
         self.processors: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
             if processor is not None and name != "ref":
                 self.processors[name] = processor
-
-        #: The last value converted per bind, and what it became: the usage range's bounds
-        #: stay the same all day (a converter costs more than the query on SQLite).
-        self._last: dict[str, tuple[Any, Any]] = {}
+        #: The driver's parameters out of values by name that need no converting: a tuple in
+        #: bind order for a positional driver, else the dict itself.
+        self.order: Callable[[dict[str, Any]], Any] = _as_is
+        if self.names is not None:
+            getter = operator.itemgetter(*self.names)
+            self.order = getter if len(self.names) > 1 else lambda v: (getter(v),)
+        #: The driver's parameters out of values by name: :meth:`params`, or :attr:`order`
+        #: itself when nothing needs converting (status()'s statement: a call less).
+        self.bind: Callable[[dict[str, Any]], Any] = self.params if self.processors else self.order
 
     def params(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters, converted where the column type says so."""
         for name, processor in self.processors.items():
-            value = values[name]
-            last = self._last.get(name)
-            if last is None or last[0] != value:
-                last = (value, processor(value))
-                self._last[name] = last
-            values[name] = last[1]
-        if self._positional is None:
-            return values
-        return self._positional(values)
+            values[name] = processor(values[name])
+        return self.order(values)
 
 
 #: Connections the access pool keeps open when the main engine's pool says no size (it opens
@@ -236,10 +238,16 @@ class AccessQuery:
         )
         self._lock = threading.Lock()
         self._compiled: dict[bool | None, _Compiled] = {}
+        #: The statement without usage counters (status()'s), once compiled.
+        self._plain: _Compiled | None = None
+        #: feature -> (usage range, its statement, its converted values): see _bind().
+        self._bound: Memo[str, tuple[UsageRange, _Compiled, dict[str, Any]]] = Memo()
         self._textual_dates = engine.dialect.name == "sqlite"
 
     def _statement(self, usage: UsageRange | None = None) -> _Compiled:
         """The statement without usage counters, or with those ``usage`` names."""
+        if usage is None and self._plain is not None:
+            return self._plain
         also = None if usage is None else usage.also is not None
         found = self._compiled.get(also)
         if found is not None:
@@ -247,7 +255,21 @@ class AccessQuery:
         with self._lock:
             made = _Compiled(_STATEMENT if also is None else _WITH_USAGE[also], self._engine)
             self._compiled[also] = made
+            if also is None:
+                self._plain = made
             return made
+
+    def _bind(self, usage: UsageRange) -> tuple[UsageRange, _Compiled, dict[str, Any]]:
+        """``usage``'s statement and its values but the ref, converted for the driver."""
+        statement = self._statement(usage)
+        values: dict[str, Any] = {"feature": usage.feature, "since": usage.since}
+        if usage.also is not None:
+            values["also"] = usage.also
+        for name, processor in statement.processors.items():
+            values[name] = processor(values[name])
+        bound = (usage, statement, values)
+        self._bound.put(usage.feature, bound)
+        return bound
 
     def sql(self) -> str:
         """The statement's SQL for this engine's dialect (one bind: the account ref)."""
@@ -265,18 +287,21 @@ class AccessQuery:
 
     def read(
         self, ref: str, usage: UsageRange | None = None
-    ) -> tuple[tuple[Any, ...], dict[datetime, int]]:
+    ) -> tuple[tuple[Any, ...], Mapping[datetime, int]]:
         """:meth:`fetch`'s statement, its account rows left as the driver gave them (a
         hashable tuple, empty for an unknown account: see :meth:`convert`) and the usage
         counters converted; raises :class:`DatabaseError` when the tables cannot be read."""
-        statement = self._statement(usage)
         if usage is None:
-            values: dict[str, Any] = {"ref": ref}
+            statement = self._plain or self._statement()
+            params = statement.bind({"ref": ref})
         else:
-            values = {"ref": ref, "feature": usage.feature, "since": usage.since}
-            if usage.also is not None:
-                values["also"] = usage.also
-        sql, params = statement.sql, statement.params(values)
+            # The range's values converted once (a range stays the same all day).
+            bound = self._bound.get(usage.feature)
+            if bound is None or bound[0] is not usage:
+                bound = self._bind(usage)
+            statement = bound[1]
+            params = statement.order({**bound[2], "ref": ref})
+        sql = statement.sql
         try:
             rows = self._run(sql, params)
         except _DisconnectedError:
@@ -287,7 +312,7 @@ class AccessQuery:
                     f"cannot read access status: {first_line(exc.__cause__ or exc)}"
                 ) from exc
         if usage is None:
-            return tuple(rows), {}
+            return tuple(rows), _NO_COUNTERS
         # period_start is NOT NULL.
         start = _parse_utc if self._textual_dates else _naive_to_utc_required
         account: list[Any] = []
@@ -313,7 +338,12 @@ class AccessQuery:
         except Exception as exc:
             raise DatabaseUnreachableError(f"cannot read access status: {first_line(exc)}") from exc
         try:
-            rows = _rows(connection, sql, params)
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                rows: Sequence[Any] = cursor.fetchall()
+            finally:
+                cursor.close()
         except Exception as exc:
             dropped = self._dropped(exc, connection)
             if kept is not None:
@@ -341,7 +371,9 @@ class AccessQuery:
             dialect.is_disconnect(exc, driver, None)
         )
 
-    def convert(self, rows: Sequence[Any], usage: dict[datetime, int] | None = None) -> AccountRows:
+    def convert(
+        self, rows: Sequence[Any], usage: Mapping[datetime, int] | None = None
+    ) -> AccountRows:
         """The facts in ``rows`` (as :meth:`read` gives them; none: an unknown account), with
         ``usage`` counters."""
         if not rows:
@@ -369,16 +401,6 @@ class AccessQuery:
                     )
                 )
         return AccountRows(True, subscriptions, grants, usage or {})
-
-
-def _rows(connection: Any, sql: str, params: Any) -> Sequence[Any]:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows: Sequence[Any] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
 
 
 def _naive_to_utc(value: datetime | None) -> datetime | None:

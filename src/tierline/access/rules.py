@@ -38,8 +38,8 @@ whose tier is unknown (``tier_id`` NULL) still gives access, with no tier featur
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from tierline.access.status import AccessSource, DenialReason
 
@@ -72,9 +72,9 @@ _STATUS_REASON = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SubscriptionFacts:
-    """What the decision needs of one subscription row."""
+class SubscriptionFacts(NamedTuple):
+    """What the decision needs of one subscription row (the facts of this module are named
+    tuples: immutable, and built many times per second on the ``status()`` path)."""
 
     provider: str
     status: str
@@ -91,24 +91,21 @@ class SubscriptionFacts:
     past_due_since: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GrantFacts:
+class GrantFacts(NamedTuple):
     """A non-revoked credit grant's window."""
 
     starts_at: datetime
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TierFacts:
+class TierFacts(NamedTuple):
     """What the decision needs of a tier."""
 
     exempt: bool
     sort_order: int
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The verdict: ``tier_id`` is the subscription's tier (None for credit and free)."""
 
     active: bool

@@ -135,7 +135,7 @@ class AccessService:
 
     def _read(
         self, ref: str, now: datetime, usage: UsageRange | None
-    ) -> tuple[AccessStatus, dict[datetime, int]]:
+    ) -> tuple[AccessStatus, Mapping[datetime, int]]:
         """The account's status at ``now`` read from the database (per-account overrides
         applied), and its counters in ``usage``: one statement; what is derived from the rows
         comes from :mod:`tierline.access.memo` when the rows are the same as last time."""
