@@ -26,7 +26,7 @@ from tierline.accounts.queries import (
     sent_account,
 )
 from tierline.accounts.service import clean_ref
-from tierline.billing.claims import any_unmapped, send_any_unmapped
+from tierline.billing.claims import any_unmapped, unmapped_waiting
 from tierline.billing.livemode import mode_mismatch
 from tierline.billing.models import EventStatus, SubscriptionStatus
 from tierline.billing.outbox_calls import queue_stripe_coupon
@@ -137,11 +137,13 @@ class ApplyTx:
 
 @dataclass(frozen=True)
 class Sent:
-    """The statements :meth:`EffectApplier.send` put in a flight."""
+    """The statements of a prepared snapshot's flight (:meth:`EffectApplier.send`)."""
 
     upsert: Pending
     account: Pending
-    unmapped: Pending
+    #: The event row's insert, which probed for waiting unmapped events
+    #: (``claims.send_insert_claim(..., probe_unmapped=True)``).
+    claim: Pending
 
 
 def _terms(snap: SubscriptionSnapshot, plan: Plan) -> PlanTerms:
@@ -350,11 +352,14 @@ class EffectApplier:
             plan = choose_plan(snap, provider, self.tiers.reload())
         return plan
 
-    def send(self, sent: Flight, event: ProviderEvent, plan: Plan, now: datetime) -> Sent:
-        """Send a prepared snapshot's statements: create the account unless it exists, upsert
-        the subscription (account found by a subquery on its ref), read the account, probe
-        for waiting unmapped events. :meth:`apply` (given them in ``ApplyTx.flown``) reads them
-        once the flight has landed."""
+    def send(
+        self, sent: Flight, event: ProviderEvent, plan: Plan, now: datetime, claim: Pending
+    ) -> Sent:
+        """Send a prepared snapshot's statements after ``claim``, the event row's insert sent
+        with ``probe_unmapped`` (whether unmapped events wait): create the account unless it
+        exists, upsert the subscription (account found by a subquery on its ref), read the
+        account. :meth:`apply` (given them in ``ApplyTx.flown``) reads them once the flight has
+        landed."""
         snap = event.subscription
         assert snap is not None and snap.account_ref is not None
         ref = snap.account_ref
@@ -364,7 +369,7 @@ class EffectApplier:
                 sent, event.provider, snap, account_ref=ref, terms=_terms(snap, plan), now=now
             ),
             account=send_account_by_ref(sent, ref),
-            unmapped=send_any_unmapped(sent, event.provider),
+            claim=claim,
         )
 
     def _finish(self, tx: ApplyTx, event: ProviderEvent, plan: Plan, sent: Sent) -> Effect:
@@ -377,7 +382,7 @@ class EffectApplier:
             plan,
             account,
             upserted(sent.upsert),
-            lambda: sent.unmapped.result().first() is not None,
+            lambda: unmapped_waiting(sent.claim),
         )
 
     # -- payments ----------------------------------------------------------------------

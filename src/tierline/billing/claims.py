@@ -133,10 +133,15 @@ _RESTATE = (
 )
 
 
-_ANY_UNMAPPED = FastStatement(
-    select(_C.id)
-    .where(_C.status == EventStatus.UNMAPPED.value, _C.provider == bindparam("p_provider"))
-    .limit(1),
+_UNMAPPED_OF_PROVIDER = select(_C.id).where(
+    _C.status == EventStatus.UNMAPPED.value, _C.provider == bindparam("p_provider")
+)
+_ANY_UNMAPPED = FastStatement(_UNMAPPED_OF_PROVIDER.limit(1), fetch=True)
+# PostgreSQL, in a flight: the new row's id and, in the same statement (one statement fewer
+# to send and run per webhook), whether any event of its provider waits as ``unmapped`` (the
+# new row is never one: this path inserts it as processed).
+_INSERT_PROBING_FAST = FastStatement(
+    _INSERT.returning(_C.id, _UNMAPPED_OF_PROVIDER.exists().label("unmapped_waiting")),
     fetch=True,
 )
 
@@ -201,15 +206,21 @@ def claim_row(
     }
 
 
-def send_insert_claim(sent: Flight, row: dict[str, Any]) -> Pending:
+def send_insert_claim(
+    sent: Flight, row: dict[str, Any], *, probe_unmapped: bool = False
+) -> Pending:
     """:func:`insert_claim`'s INSERT of ``row`` (:func:`claim_row`) sent in a flight;
     :func:`inserted_claim` reads it after.
 
-    The flight raises ``IntegrityError`` when the event exists (:func:`is_duplicate` tells it
-    from another statement's violation).
+    ``probe_unmapped`` (PostgreSQL only) also asks :func:`any_unmapped`'s question for the
+    row's provider in the same statement; :func:`unmapped_waiting` reads the answer. The
+    flight raises ``IntegrityError`` when the event exists (:func:`is_duplicate` tells it from
+    another statement's violation).
     """
-    returning = sent.conn.dialect.name == "postgresql"
-    return sent.send(_INSERT_RETURNING_FAST if returning else _INSERT_FAST, row)
+    if sent.conn.dialect.name != "postgresql":
+        assert not probe_unmapped, "the probing insert is PostgreSQL's (RETURNING)"
+        return sent.send(_INSERT_FAST, row)
+    return sent.send(_INSERT_PROBING_FAST if probe_unmapped else _INSERT_RETURNING_FAST, row)
 
 
 def inserted_claim(conn: Connection, pending: Pending) -> Claim:
@@ -220,6 +231,14 @@ def inserted_claim(conn: Connection, pending: Pending) -> Claim:
     row_id = first[0] if returning and first is not None else result.lastrowid
     assert row_id is not None  # every dialect reports the new id of a single-row insert
     return Claim(row_id=int(row_id), attempt=1)
+
+
+def unmapped_waiting(pending: Pending) -> bool:
+    """Whether an event of the provider waited as ``unmapped`` when a
+    ``send_insert_claim(..., probe_unmapped=True)`` inserted its row."""
+    first = pending.result().first()
+    assert first is not None and len(first) == 2  # the probing insert returns one row
+    return bool(first[1])
 
 
 def is_duplicate(exc: IntegrityError) -> bool:
@@ -310,11 +329,6 @@ def restate(
 def any_unmapped(conn: Connection, provider: str) -> bool:
     """Whether any event of ``provider`` waits as ``unmapped`` (one indexed probe)."""
     return _ANY_UNMAPPED.execute(conn, {"p_provider": provider}).first() is not None
-
-
-def send_any_unmapped(sent: Flight, provider: str) -> Pending:
-    """:func:`any_unmapped`'s probe sent in a flight: a row in its result means yes."""
-    return sent.send(_ANY_UNMAPPED, {"p_provider": provider})
 
 
 def rowcount(result: Result[Any]) -> int:

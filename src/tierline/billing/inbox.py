@@ -264,8 +264,8 @@ class Inbox:
                 row = claims.claim_row(
                     **self._new_row(event, text, now), status=EventStatus.PROCESSED
                 )
-                inserted = claims.send_insert_claim(sent, row)
-                written = self._applier.send(sent, event, plan, now)
+                inserted = claims.send_insert_claim(sent, row, probe_unmapped=True)
+                written = self._applier.send(sent, event, plan, now, inserted)
                 snap = event.subscription
                 assert snap is not None and snap.account_ref is not None
                 notified = self.ctx.changes.send_notify(sent, snap.account_ref)

@@ -91,14 +91,17 @@ def _fine(event: ProviderEvent) -> bool:
         elif depth >= _MAX_DEPTH:
             return False
         elif kind is tuple or kind is list:
-            stack.extend((item, name, depth + 1) for item in value)
-        elif isinstance(value, Mapping):
-            stack.extend((item, str(key), depth + 1) for key, item in value.items())
+            stack += [(item, name, depth + 1) for item in value]
+        elif (names := _FIELD_NAMES.get(kind)) is not None:
+            # A dataclass already met (known not to be a Mapping): no ABC check again.
+            stack += [(getattr(value, field), field, depth + 1) for field in names]
+        elif kind is dict or isinstance(value, Mapping):
+            stack += [(item, str(key), depth + 1) for key, item in value.items()]
         else:
             names = _field_names(kind)
             if names is None:
                 return False  # a set, an int subclass...: let the slow pass say what
-            stack.extend((getattr(value, field), field, depth + 1) for field in names)
+            stack += [(getattr(value, field), field, depth + 1) for field in names]
     return True
 
 

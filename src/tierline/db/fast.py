@@ -164,18 +164,27 @@ class Flight:
         self._sent: list[tuple[str, Any]] = []
         #: The first error the server reported while statements were still being sent.
         self.error: Exception | None = None
+        # Looked up once per flight, not per statement: the driver connection's cursor
+        # factory (what the pool's proxy calls for psycopg) and the driver's error class.
+        self._cursor: Callable[[], Any] | None = None
+        self._dbapi_error: type[Exception] = Exception
+        if pipelined:
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a live connection: the flight runs in its transaction
+            self._cursor = driver.cursor
+            self._dbapi_error = conn.dialect.loaded_dbapi.Error
 
     def send(self, statement: FastStatement, params: Mapping[str, Any]) -> Pending:
         """Send ``statement``; without a pipeline it runs now (errors are raised here)."""
-        if not self.pipelined:
+        if self._cursor is None:
             return Pending(done=statement.execute(self.conn, params))
         sql, driver_params = statement.bind(self.conn, params)
         self._sent.append((sql, driver_params))
-        cursor = self.conn.connection.cursor()
+        cursor = self._cursor()
         if self.error is None:
             try:
                 cursor.execute(sql, driver_params)
-            except self.conn.dialect.loaded_dbapi.Error as exc:
+            except self._dbapi_error as exc:
                 # psycopg reads results while it sends: an earlier statement failed (the rest
                 # of the pipeline is aborted). Raised when the flight ends, not from inside the
                 # pipeline block, whose exit would log the abort as a warning.

@@ -107,9 +107,19 @@ class _Rooted:
 
     def paths(self, part: str) -> tuple[str, ...]:
         """The absolute dotted paths of part ``part``."""
-        declared: Paths = getattr(self, part)
-        found = (declared,) if isinstance(declared, str) else declared
-        return tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in found)
+        found = self._resolved.get(part)
+        if found is None:
+            declared: Paths = getattr(self, part)
+            listed = (declared,) if isinstance(declared, str) else declared
+            found = tuple(p[1:] if p.startswith("/") else f"{self.root}.{p}" for p in listed)
+            self._resolved[part] = found
+        return found
+
+    @cached_property
+    def _resolved(self) -> dict[str, tuple[str, ...]]:
+        # Part -> its absolute paths, resolved on first use: a spec is frozen, and every
+        # webhook reads the same parts (racing threads store equal tuples).
+        return {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,7 +153,16 @@ class SnapshotSpec(_Rooted):
 
     def field(self, part: str) -> Field:
         """Snapshot part ``part`` as a :class:`Field` of its kind."""
-        return Field(self.paths(part), self.kinds.get(part) or _SNAPSHOT_KINDS.get(part, "id"))
+        found = self._fields.get(part)
+        if found is None:
+            kind = self.kinds.get(part) or _SNAPSHOT_KINDS.get(part, "id")
+            found = self._fields[part] = Field(self.paths(part), kind)
+        return found
+
+    @cached_property
+    def _fields(self) -> dict[str, Field]:
+        # Part -> its Field, built on first use (as ``_resolved``).
+        return {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,19 +230,51 @@ _READERS: Mapping[Kind, str] = {
 }
 
 
+#: A dotted path split once: each parent object's key with its own dotted path, and the last
+#: key. Paths come from provider declarations (a bounded set), never from payloads.
+_Steps = tuple[tuple[tuple[str, str], ...], str]
+_STEPS: dict[str, _Steps] = {}
+
+
+_MAX_STEPS = 4096
+
+
+def _steps(dotted: str) -> _Steps:
+    found = _STEPS.get(dotted)
+    if found is None:
+        *parents, key = dotted.split(".")
+        found = (
+            tuple((name, ".".join(parents[: index + 1])) for index, name in enumerate(parents)),
+            key,
+        )
+        if len(_STEPS) < _MAX_STEPS:  # a bound, should a provider ever build paths per call
+            _STEPS[dotted] = found
+    return found
+
+
 @dataclass(frozen=True)
 class DeclaredReader:
     """Reads :class:`Field` values from one payload, by dotted path from its root."""
 
     reader: PayloadReader
     payload: Mapping[str, Any]
+    #: Objects already read, by dotted path (None: absent). Many fields share their parents
+    #: (``data.subscription``...); only a successful read is kept, so a malformed parent fails
+    #: each time it is read, as without it.
+    _objects: dict[str, Mapping[str, Any] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def parent(self, dotted: str) -> tuple[Mapping[str, Any], str] | None:
         """The object holding ``dotted``'s last key, and that key (None: an object is absent)."""
-        *parents, key = dotted.split(".")
+        parents, key = _steps(dotted)
         data: Mapping[str, Any] = self.payload
-        for index, name in enumerate(parents):
-            inner = self.reader.opt_obj(data, name, ".".join(parents[: index + 1]))
+        objects = self._objects
+        for name, path in parents:
+            if path in objects:
+                inner = objects[path]
+            else:
+                inner = objects[path] = self.reader.opt_obj(data, name, path)
             if inner is None:
                 return None
             data = inner
