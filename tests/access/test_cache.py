@@ -4,7 +4,7 @@ that races a write never caches what it fetched before the write."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -161,7 +161,7 @@ class RacingFetch:
         self.ref = ref
         self.write: Callable[[], None] | None = write
 
-    def __call__(self, ref: str, *args: Any) -> tuple[tuple[Any, ...], dict[datetime, int]]:
+    def __call__(self, ref: str, *args: Any) -> tuple[Any, ...]:
         rows = self.read(ref, *args)
         if ref == self.ref and self.write is not None:
             write, self.write = self.write, None

@@ -4,6 +4,8 @@ whatever overrides apply."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -159,3 +161,27 @@ def test_a_catalog_change_and_an_override_apply_to_rows_read_before(
     assert "export" not in tl.status("c").features
     tl.overrides.clear("c", "export")
     assert "export" in tl.status("c").features
+
+
+def test_a_caller_cannot_change_the_status_another_caller_is_handed(
+    tl: Tierline, clock: FrozenClock
+) -> None:
+    add_subscription(tl, "r", "pro", "active", period_end=clock() + timedelta(days=9))
+    handed = tl.status("r")
+    for change in (
+        lambda: handed.limits.pop("api"),
+        lambda: handed.limits.update({"api": None}),
+        lambda: handed.limits.__setitem__("api", None),
+        lambda: handed.feature_sources.clear(),
+        lambda: handed.limit_sources.setdefault("x", "override"),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    again = tl.status("r")
+    assert again.limits["api"].limit == 1000 and again.feature_sources["api"] == "tier"
+    # A copy is the caller's own to change; the status pickles and serialises as before.
+    mine = dict(again.limits)
+    mine.pop("api")
+    assert "api" in tl.status("r").limits
+    assert pickle.loads(pickle.dumps(again)) == again  # noqa: S301 - our own bytes
+    assert json.loads(json.dumps(again.to_dict()))["limits"]["api"]["limit"] == 1000

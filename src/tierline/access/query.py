@@ -151,7 +151,7 @@ class AccountRows:
 
 _UNKNOWN = AccountRows(False, (), ())
 #: What :meth:`AccessQuery.read` answers for counters it was not asked for (read-only).
-_NO_COUNTERS: Mapping[datetime, int] = MappingProxyType({})
+NO_COUNTERS: Mapping[datetime, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -282,15 +282,12 @@ class AccessQuery:
     def fetch(self, ref: str, usage: UsageRange | None = None) -> AccountRows:
         """The account's rows, and with ``usage`` its counters of that feature in that range,
         in the same statement; raises :class:`DatabaseError` when the tables cannot be read."""
-        rows, counters = self.read(ref, usage)
-        return self.convert(rows, counters)
+        return self.convert(*self.split(self.read(ref, usage)))
 
-    def read(
-        self, ref: str, usage: UsageRange | None = None
-    ) -> tuple[tuple[Any, ...], Mapping[datetime, int]]:
-        """:meth:`fetch`'s statement, its account rows left as the driver gave them (a
-        hashable tuple, empty for an unknown account: see :meth:`convert`) and the usage
-        counters converted; raises :class:`DatabaseError` when the tables cannot be read."""
+    def read(self, ref: str, usage: UsageRange | None = None) -> tuple[Any, ...]:
+        """:meth:`fetch`'s statement's rows as the driver gave them, in a (hashable) tuple:
+        none for an unknown account; :meth:`split` and :meth:`convert` make facts of them.
+        Raises :class:`DatabaseError` when the tables cannot be read."""
         if usage is None:
             statement = self._plain or self._statement()
             params = statement.bind({"ref": ref})
@@ -311,8 +308,13 @@ class AccessQuery:
                 raise DatabaseUnreachableError(
                     f"cannot read access status: {first_line(exc.__cause__ or exc)}"
                 ) from exc
-        if usage is None:
-            return tuple(rows), _NO_COUNTERS
+        return tuple(rows)
+
+    def split(self, rows: tuple[Any, ...]) -> tuple[tuple[Any, ...], Mapping[datetime, int]]:
+        """:meth:`read`'s rows: the account's own (subscriptions, grants), and the usage
+        counters by period start (aware UTC)."""
+        if not any(row[0] == 2 for row in rows):
+            return rows, NO_COUNTERS
         # period_start is NOT NULL.
         start = _parse_utc if self._textual_dates else _naive_to_utc_required
         account: list[Any] = []

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tierline.access.memo import Memo, interval
+from tierline.access.query import NO_COUNTERS as _NO_COUNTERS
 from tierline.access.query import AccessQuery, AccountRows, UsageRange
 from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide, turning_points
-from tierline.access.status import AccessSource, AccessStatus, LimitInfo
+from tierline.access.status import AccessSource, AccessStatus, LimitInfo, ReadOnlyDict
 from tierline.access.tiers import TierCache, TierData, TierSnapshot
 from tierline.accounts.service import get_account
 from tierline.billing.models import Subscription, SubscriptionStatus
@@ -38,6 +39,8 @@ _SUBSCRIBED = (
 )
 _EXTERNAL_ID_LENGTH = 255
 _DAY = timedelta(days=1)
+#: An empty read-only mapping, shared.
+_NONE: ReadOnlyDict[str, Any] = ReadOnlyDict()
 
 
 def exempt_external_id(ref: str) -> str:
@@ -53,10 +56,11 @@ class AccessService:
         self.catalog = catalog
         self.tiers = TierCache(ctx.engine, catalog, ctx.cache)
         self._query = AccessQuery(ctx.engine)
-        #: (ref, rows as read) -> (tier snapshot, valid from, valid until, status): see
-        #: tierline.access.memo.
+        #: (ref, rows as read) -> (tier snapshot, valid from, valid until, status, usage
+        #: counters): see tierline.access.memo.
         self._memo: Memo[
-            tuple[str, tuple[Any, ...]], tuple[TierSnapshot, datetime, datetime, AccessStatus]
+            tuple[str, tuple[Any, ...]],
+            tuple[TierSnapshot, datetime, datetime, AccessStatus, Mapping[datetime, int]],
         ] = Memo()
         self._grace = timedelta(days=ctx.settings.past_due_grace_days)
         #: Applied to every computed status (the facade installs per-account overrides here).
@@ -139,18 +143,33 @@ class AccessService:
         """The account's status at ``now`` read from the database (per-account overrides
         applied), and its counters in ``usage``: one statement; what is derived from the rows
         comes from :mod:`tierline.access.memo` when the rows are the same as last time."""
-        rows, counters = self._query.read(ref, usage)
+        rows = self._query.read(ref, usage)
         key = (ref, rows)
         snapshot = self.tiers.get()
         known = self._memo.get(key)
         if known is not None and known[0] is snapshot and known[1] <= now < known[2]:
-            status = known[3]
+            status, counters = known[3], known[4]
         else:
-            status, snapshot, (start, end) = self._build(
-                ref, self._query.convert(rows), now, snapshot
-            )
-            self._memo.put(key, (snapshot, start, end, status))
+            status, counters, snapshot, (start, end) = self._derive(ref, rows, now, snapshot)
+            self._memo.put(key, (snapshot, start, end, status, counters))
         return (self.adjust(status, now) if self.adjust is not None else status), counters
+
+    def _derive(
+        self, ref: str, rows: tuple[Any, ...], now: datetime, snapshot: TierSnapshot
+    ) -> tuple[AccessStatus, Mapping[datetime, int], TierSnapshot, tuple[datetime, datetime]]:
+        """What :meth:`_read` remembers of ``rows`` (as :meth:`AccessQuery.read` gives them):
+        the status, the usage counters, the tier snapshot used and the interval the status
+        holds over. Rows that hold usage counters are remembered apart from the account's own
+        rows, whose status is looked up first: a counter that moved leaves it as it was."""
+        account, counters = self._query.split(rows)
+        if account is not rows:
+            known = self._memo.get((ref, account))
+            if known is not None and known[0] is snapshot and known[1] <= now < known[2]:
+                return known[3], counters, snapshot, (known[1], known[2])
+        status, snapshot, valid = self._build(ref, self._query.convert(account), now, snapshot)
+        if account is not rows:
+            self._memo.put((ref, account), (snapshot, *valid, status, _NO_COUNTERS))
+        return status, counters, snapshot, valid
 
     def _build(
         self, ref: str, rows: AccountRows, now: datetime, snapshot: TierSnapshot | None = None
@@ -280,8 +299,8 @@ def build_status(
         days_remaining=days_remaining,
         reason=decision.reason,
         features=granting.features if granting is not None else frozenset(),
-        limits=dict(granting.limits) if granting is not None else {},
+        limits=granting.limits if granting is not None else _NONE,
         seats=(granting.seats if granting is not None else 1) * seats_factor,
-        feature_sources=dict.fromkeys(granting.features, source) if granting else {},
-        limit_sources=dict.fromkeys(granting.limits, source) if granting else {},
+        feature_sources=granting.sources[source][0] if granting else _NONE,
+        limit_sources=granting.sources[source][1] if granting else _NONE,
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class AccessSource(StrEnum):
@@ -33,6 +37,27 @@ class DenialReason(StrEnum):
     UNKNOWN_ACCOUNT = "unknown_account"
 
 
+class ReadOnlyDict(dict[K, V]):
+    """A ``dict`` that refuses every change (``TypeError``): the mappings of an
+    :class:`AccessStatus`, which ``status()`` hands to every caller alike (it remembers what it
+    built), so one caller's edit must never reach another's answer. It pickles, copies and
+    serialises (``json.dumps``) as a ``dict`` does."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("an AccessStatus is read-only: copy it with dict(...) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[type[ReadOnlyDict[K, V]], tuple[dict[K, V]]]:
+        return (type(self), (dict(self),))
+
+
+def read_only(mapping: Mapping[K, V]) -> ReadOnlyDict[K, V]:
+    """``mapping`` as a :class:`ReadOnlyDict` (itself when it is one already)."""
+    return mapping if type(mapping) is ReadOnlyDict else ReadOnlyDict(mapping)
+
+
 @dataclass(frozen=True)
 class LimitInfo:
     """A numeric limit of the account's tier."""
@@ -47,7 +72,8 @@ class AccessStatus:
     """An account's access, as the app should act on it.
 
     ``active`` is True when the account has paid access (or is exempt); ``source`` says why
-    (or ``free`` when it has only the free tier); ``reason`` says why not when inactive.
+    (or ``free`` when it has only the free tier); ``reason`` says why not when inactive. Its
+    mappings are read-only (:class:`ReadOnlyDict`: changing one raises ``TypeError``).
     """
 
     account_ref: str
@@ -64,6 +90,13 @@ class AccessStatus:
     feature_sources: dict[str, str] = field(default_factory=dict)
     #: Where each limit comes from: ``tier``, ``credit_tier`` or ``override``.
     limit_sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Read-only (ReadOnlyDict): the same status reaches every caller of status().
+        for name in ("limits", "feature_sources", "limit_sources"):
+            value = getattr(self, name)
+            if type(value) is not ReadOnlyDict:
+                object.__setattr__(self, name, ReadOnlyDict(value))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (used by ``show-status --json`` and 402 bodies)."""

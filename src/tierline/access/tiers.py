@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from tierline.access.cache import TTLCache
 from tierline.access.rules import TierFacts
-from tierline.access.status import AccessStatus, LimitInfo
+from tierline.access.status import AccessStatus, LimitInfo, ReadOnlyDict, read_only
 from tierline.catalog.models import Feature, LimitPeriod, Tier, TierFeature, TierProviderLink
 from tierline.catalog.spec import Catalog
 
@@ -27,6 +27,8 @@ from tierline.catalog.spec import Catalog
 REFRESH_SECONDS = 5.0
 
 FREE_TIER_KEY = "free"
+#: Where a tier's features come from in a status: its own tier, or a credit's.
+STATUS_SOURCES = ("tier", "credit_tier")
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,27 @@ class TierData:
     exempt: bool
     retired: bool
     features: frozenset[str] = frozenset()
-    #: Shared by every status of this tier: hand out copies.
-    limits: dict[str, LimitInfo] = field(default_factory=dict)
+    #: Shared by every status of this tier (read-only).
+    limits: ReadOnlyDict[str, LimitInfo] = field(default_factory=ReadOnlyDict)
+    #: By source (``tier``, ``credit_tier``): where each feature and each limit comes from,
+    #: shared by every status of this tier (read-only).
+    sources: dict[str, tuple[ReadOnlyDict[str, str], ReadOnlyDict[str, str]]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limits", read_only(self.limits))
+        object.__setattr__(
+            self,
+            "sources",
+            {
+                source: (
+                    ReadOnlyDict(dict.fromkeys(self.features, source)),
+                    ReadOnlyDict(dict.fromkeys(self.limits, source)),
+                )
+                for source in STATUS_SOURCES
+            },
+        )
 
     @property
     def facts(self) -> TierFacts:
@@ -103,7 +124,7 @@ def load_snapshot(engine: Engine, catalog: Catalog) -> TierSnapshot:
             exempt=bool(row.exempt),
             retired=bool(row.retired),
             features=frozenset(features.get(row.id, ())),
-            limits=limits.get(row.id, {}),
+            limits=ReadOnlyDict(limits.get(row.id, {})),
         )
         for row in tier_rows
     }
