@@ -10,7 +10,7 @@ per calendar (or anniversary) month, so a limit set later sees the month's use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ UNLIMITED_PERIOD = LimitPeriod.MONTH.value
 #: Longer than any current day or month period has run (31 days, and a time zone's offset).
 _LONGEST_PERIOD = timedelta(days=32)
 _DAY = timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 #: Attempts of a transaction MariaDB chose as a deadlock victim (errno 1213).
 _DEADLOCK_ATTEMPTS = 5
 
@@ -97,9 +98,11 @@ class UsageService:
         self._periods: Memo[tuple[str, datetime | None], Period] = Memo()
         #: feature -> (tier snapshot, valid from, valid until, range): see _usage_range().
         self._ranges: Memo[str, tuple[TierSnapshot, datetime, datetime, UsageRange]] = Memo()
-        #: (ref, feature, amount) -> (status, period, used, decision): see check().
+        #: (ref, feature, amount) -> (status, period start, period end, used, decision, the
+        #: usage range read): see check().
         self._checks: Memo[
-            tuple[str, str, int], tuple[AccessStatus, Period, int, UsageDecision]
+            tuple[str, str, int],
+            tuple[AccessStatus, datetime, datetime, int, UsageDecision, UsageRange],
         ] = Memo()
         self._fast = FastCounter(
             ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
@@ -187,13 +190,12 @@ class UsageService:
         if (
             known is not None
             and known[0] is status
+            and known[1] <= now < known[2]
+            and known[5] is usage
             and counters is not None
-            and known[1].start <= now
-            and (known[1].end is None or now < known[1].end)
-            and counters.get(known[1].start, 0) == known[2]
-            and (known[1].start >= usage.since or usage.also is not None)
+            and counters.get(known[1], 0) == known[3]
         ):
-            return known[3]
+            return known[4]
         limit = status.limits.get(feature)
         period = self.period_of(status, limit, now)
         if counters is None or (period.start < usage.since and usage.also is None):
@@ -204,7 +206,10 @@ class UsageService:
             used = counters.get(period.start, 0)
         allowed = feature in status.features and (limit is None or used + amount <= limit.limit)
         decision = self._decision(feature, status, period, used, allowed)
-        self._checks.put(key, (status, period, used, decision))
+        if (counters is not None and period.start in counters) or period.start >= usage.since:
+            # (A counter read apart is not remembered: the next call reads it apart again.)
+            end = period.end or _LATEST
+            self._checks.put(key, (status, period.start, end, used, decision, usage))
         return decision
 
     def _usage_range(self, feature: str, now: datetime) -> UsageRange:
