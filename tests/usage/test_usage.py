@@ -179,6 +179,25 @@ def test_a_lifetime_limit_no_tier_has_is_counted_too(tl: Tierline, clock: Frozen
     )
 
 
+def test_check_sees_counts_made_elsewhere_and_the_next_period(
+    tl: Tierline, make_tierline: MakeTierline, clock: FrozenClock
+) -> None:
+    other = make_tierline(CATALOG)  # another process's Tierline on the same database
+    tl.ensure_account("acct")
+    assert tl.usage.check("acct", "quotes").used == 0
+    assert tl.usage.check("acct", "quotes").used == 0  # the same rows: the same decision
+    other.usage.track("acct", "quotes", 2)
+    decision = tl.usage.check("acct", "quotes")
+    assert (decision.used, decision.remaining, decision.allowed) == (2, 1, True)
+    other.usage.track("acct", "quotes")
+    assert not tl.usage.check("acct", "quotes").allowed
+    clock.advance(days=1)  # a new day: a new period, counted from zero
+    assert (tl.usage.check("acct", "quotes").used, tl.usage.check("acct", "quotes").allowed) == (
+        0,
+        True,
+    )
+
+
 def test_check_counts_nothing_and_weighs_the_amount(tl: Tierline) -> None:
     tl.usage.track("acct", "quotes", 2)
     assert tl.usage.check("acct", "quotes").allowed
