@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class Account(Base):
@@ -17,7 +17,7 @@ class Account(Base):
     __tablename__ = "tierline_account"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ref: Mapped[str] = mapped_column(String(255), unique=True)
+    ref: Mapped[str] = mapped_column(exact_string(255), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     referred_by_id: Mapped[int | None] = mapped_column(
@@ -39,8 +39,8 @@ class AccountCustomer(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("tierline_account.id", ondelete="CASCADE"), index=True
     )
-    provider: Mapped[str] = mapped_column(String(32))
-    customer_id: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(exact_string(32))
+    customer_id: Mapped[str] = mapped_column(exact_string(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("provider", "customer_id"),)

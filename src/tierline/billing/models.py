@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import LongText, UTCDateTime, utcnow
+from tierline.db.types import LongText, UTCDateTime, exact_string, utcnow
 
 
 class SubscriptionStatus(StrEnum):
@@ -80,9 +80,9 @@ class Subscription(Base):
     tier_id: Mapped[int | None] = mapped_column(
         ForeignKey("tierline_tier.id", ondelete="RESTRICT"), index=True
     )
-    provider: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(255))
-    customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    provider: Mapped[str] = mapped_column(exact_string(32))
+    external_id: Mapped[str] = mapped_column(exact_string(255))
+    customer_id: Mapped[str | None] = mapped_column(exact_string(255), index=True)
     status: Mapped[str] = mapped_column(String(16))
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(
@@ -119,8 +119,8 @@ class Event(Base):
     __tablename__ = "tierline_event"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    provider: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(exact_string(32))
+    external_id: Mapped[str] = mapped_column(exact_string(255))
     type: Mapped[str] = mapped_column(String(128))
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

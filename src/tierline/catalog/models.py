@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class LimitPeriod(StrEnum):
@@ -37,7 +37,7 @@ class Tier(Base):
     __tablename__ = "tierline_tier"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(exact_string(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     description: Mapped[str | None] = mapped_column(Text)
     seats: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
@@ -65,7 +65,7 @@ class Feature(Base):
     __tablename__ = "tierline_feature"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(exact_string(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(128))
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -108,8 +108,8 @@ class TierProviderLink(Base):
     tier_id: Mapped[int] = mapped_column(
         ForeignKey("tierline_tier.id", ondelete="CASCADE"), index=True
     )
-    provider: Mapped[str] = mapped_column(String(32))
-    external_key: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(exact_string(32))
+    external_key: Mapped[str] = mapped_column(exact_string(255))
 
     tier: Mapped[Tier] = relationship(back_populates="provider_links")
 

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class CreditGrant(Base):
@@ -25,7 +25,7 @@ class CreditGrant(Base):
     reason: Mapped[str | None] = mapped_column(String(255))
     granted_by: Mapped[str | None] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(exact_string(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("expires_at > starts_at", name="window_positive"),)

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, func, inspect, select, table
+from sqlalchemy import Engine, MetaData, func, inspect, select, table, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -245,6 +245,42 @@ def check(url: str | URL | Engine) -> list[str]:
             shown = ", ".join(at) if at else "none (never migrated)"
             problems.append(f"database is at revision {shown}; head is {', '.join(head)}")
         problems.extend(describe_diff(d) for d in compare_metadata(context, Base.metadata))
+        problems.extend(collation_drift(conn, Base.metadata))
+    return problems
+
+
+_COLLATIONS = text(
+    "SELECT c.table_name, c.column_name, c.collation_name, t.table_collation "
+    "FROM information_schema.columns c JOIN information_schema.tables t "
+    "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+    "WHERE c.table_schema = DATABASE() AND c.collation_name IS NOT NULL"
+)
+
+
+def collation_drift(conn: Connection, metadata: MetaData) -> list[str]:
+    """On MariaDB/MySQL, each text column whose collation is not the models'; else nothing.
+
+    Alembic's type comparison ignores collations, and an identifier column left in the
+    server's case- and accent-insensitive default would find ``"alice"`` for ``"ALICE"``.
+    A column the models give no collation should have its table's default.
+    """
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return []
+    found = {(row[0], row[1]): (row[2], row[3]) for row in conn.execute(_COLLATIONS)}
+    problems = []
+    for model in metadata.sorted_tables:
+        for column in model.columns:
+            actual = found.get((model.name, column.name))
+            if actual is None:  # not a text column, or missing (reported apart)
+                continue
+            collation, table_default = actual
+            declared = getattr(column.type.dialect_impl(conn.dialect), "collation", None)
+            wanted = declared or table_default
+            if collation != wanted:
+                problems.append(
+                    f"column {model.name}.{column.name}: collation is {collation!r} in the "
+                    f"database, {wanted!r} in the models"
+                )
     return problems
 
 

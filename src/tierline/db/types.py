@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import DateTime, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -47,3 +47,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 #: Raw webhook bodies can reach the 1 MiB ingest limit; MariaDB's TEXT stops at 64 KiB.
 LongText: TypeEngine[str] = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+#: The collation MariaDB and MySQL compare identifiers in: byte for byte, as SQLite and
+#: PostgreSQL do. Their default collations (``utf8mb4_general_ci``, ``utf8mb4_0900_ai_ci``)
+#: equate case and accent variants, so ``"ALICE"`` would find account ``"alice"``.
+EXACT_COLLATION = "utf8mb4_bin"
+
+
+def exact_string(length: int) -> TypeEngine[str]:
+    """``String(length)`` compared exactly on every dialect: an id, a ref, a key.
+
+    Only MariaDB and MySQL need a word (the :data:`EXACT_COLLATION` on the column); SQLite and
+    PostgreSQL compare text exactly already. Migration 0007 gives the existing columns the same.
+    """
+    return String(length).with_variant(
+        mysql.VARCHAR(length, collation=EXACT_COLLATION), "mysql", "mariadb"
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class OutboxStatus(StrEnum):
@@ -42,7 +42,7 @@ class OutboxItem(Base):
     payload: Mapped[str] = mapped_column(Text)
     #: One key per call: writing the same call twice gives one item, and the deliverer passes
     #: it to the provider so a retried call takes effect once.
-    idempotency_key: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(exact_string(255))
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class Override(Base):
@@ -27,7 +27,7 @@ class Override(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("tierline_account.id", ondelete="CASCADE"))
-    feature: Mapped[str] = mapped_column(String(64))
+    feature: Mapped[str] = mapped_column(exact_string(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     limit_value: Mapped[int | None] = mapped_column(Integer)
     period: Mapped[str | None] = mapped_column(String(8))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class Seat(Base):
@@ -18,7 +18,7 @@ class Seat(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("tierline_account.id", ondelete="CASCADE"))
-    member_ref: Mapped[str] = mapped_column(String(255))
+    member_ref: Mapped[str] = mapped_column(exact_string(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("account_id", "member_ref"),)

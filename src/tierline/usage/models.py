@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline.db.base import Base
-from tierline.db.types import UTCDateTime, utcnow
+from tierline.db.types import UTCDateTime, exact_string, utcnow
 
 
 class UsageCounter(Base):
@@ -22,7 +22,7 @@ class UsageCounter(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("tierline_account.id", ondelete="CASCADE"))
-    feature: Mapped[str] = mapped_column(String(64))
+    feature: Mapped[str] = mapped_column(exact_string(64))
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     used: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -43,8 +43,8 @@ class UsageKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("tierline_account.id", ondelete="CASCADE"))
-    feature: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(255))
+    feature: Mapped[str] = mapped_column(exact_string(64))
+    key: Mapped[str] = mapped_column(exact_string(255))
     amount: Mapped[int] = mapped_column(Integer)
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,31 @@
+"""Seat member refs are compared exactly on every dialect: ``ALICE`` is not ``alice``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tierline import Tierline
+
+from ..access.seed import add_subscription
+from ..usage.seed import CATALOG, add_tiers
+
+MakeTierline = Callable[..., Tierline]
+
+
+def test_members_differing_only_in_case_or_accents_take_a_seat_each(
+    make_tierline: MakeTierline,
+) -> None:
+    tl = make_tierline(CATALOG)
+    add_tiers(tl)
+    add_subscription(tl, "org", "team", "active", period_end=datetime(2026, 7, 1, tzinfo=UTC))
+    members = ["alice", "ALICE", "alicé"]
+
+    for member in members:
+        tl.seats.assign("org", member)
+
+    seated = tl.seats.list("org")
+    assert seated.assigned == 3
+    assert sorted(m.member_ref for m in seated.members) == sorted(members)
+    assert tl.seats.unassign("org", "ALICE")
+    assert sorted(m.member_ref for m in tl.seats.list("org").members) == ["alice", "alicé"]
