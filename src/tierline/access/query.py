@@ -20,7 +20,7 @@ import functools
 import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -140,13 +140,11 @@ class _DisconnectedError(Exception):
 
 @dataclass(frozen=True)
 class AccountRows:
-    """What the database holds for one account ref (``usage``: asked with
-    :meth:`AccessQuery.fetch`'s ``usage``, the counters by period start, aware UTC)."""
+    """What the database holds for one account ref: its subscriptions and credit grants."""
 
     exists: bool
     subscriptions: Sequence[SubscriptionFacts]
     grants: Sequence[GrantFacts]
-    usage: Mapping[datetime, int] = field(default_factory=dict)
 
 
 _UNKNOWN = AccountRows(False, (), ())
@@ -156,7 +154,7 @@ NO_COUNTERS: Mapping[datetime, int] = MappingProxyType({})
 
 @dataclass(frozen=True)
 class UsageRange:
-    """Which usage counters :meth:`AccessQuery.fetch` reads with the account's rows: those of
+    """Which usage counters :meth:`AccessQuery.read` reads with the account's rows: those of
     ``feature`` whose period started at or after ``since``, or exactly at ``also`` (None: no
     other)."""
 
@@ -279,15 +277,11 @@ class AccessQuery:
         """How many times a positional driver takes the ref (0: named parameters)."""
         return len(self._statement().names or ())
 
-    def fetch(self, ref: str, usage: UsageRange | None = None) -> AccountRows:
-        """The account's rows, and with ``usage`` its counters of that feature in that range,
-        in the same statement; raises :class:`DatabaseError` when the tables cannot be read."""
-        return self.convert(*self.split(self.read(ref, usage)))
-
     def read(self, ref: str, usage: UsageRange | None = None) -> tuple[Any, ...]:
-        """:meth:`fetch`'s statement's rows as the driver gave them, in a (hashable) tuple:
-        none for an unknown account; :meth:`split` and :meth:`convert` make facts of them.
-        Raises :class:`DatabaseError` when the tables cannot be read."""
+        """The account's rows, and with ``usage`` its counters of that feature in that range,
+        in one statement, as the driver gave them, in a (hashable) tuple: none for an unknown
+        account; :meth:`split` and :meth:`convert` make facts of them. Raises
+        :class:`DatabaseError` when the tables cannot be read."""
         if usage is None:
             statement = self._plain or self._statement()
             params = statement.bind({"ref": ref})
@@ -373,11 +367,8 @@ class AccessQuery:
             dialect.is_disconnect(exc, driver, None)
         )
 
-    def convert(
-        self, rows: Sequence[Any], usage: Mapping[datetime, int] | None = None
-    ) -> AccountRows:
-        """The facts in ``rows`` (as :meth:`read` gives them; none: an unknown account), with
-        ``usage`` counters."""
+    def convert(self, rows: Sequence[Any]) -> AccountRows:
+        """The facts in an account's own rows (:meth:`split`; none: an unknown account)."""
         if not rows:
             return _UNKNOWN
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
@@ -402,7 +393,7 @@ class AccessQuery:
                         past_due_since=dt(t6),
                     )
                 )
-        return AccountRows(True, subscriptions, grants, usage or {})
+        return AccountRows(True, subscriptions, grants)
 
 
 def _naive_to_utc(value: datetime | None) -> datetime | None:
