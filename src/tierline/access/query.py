@@ -244,8 +244,6 @@ class AccessQuery:
 
     def _statement(self, usage: UsageRange | None = None) -> _Compiled:
         """The statement without usage counters, or with those ``usage`` names."""
-        if usage is None and self._plain is not None:
-            return self._plain
         also = None if usage is None else usage.also is not None
         found = self._compiled.get(also)
         if found is not None:
@@ -307,17 +305,16 @@ class AccessQuery:
     def split(self, rows: tuple[Any, ...]) -> tuple[tuple[Any, ...], Mapping[datetime, int]]:
         """:meth:`read`'s rows: the account's own (subscriptions, grants), and the usage
         counters by period start (aware UTC)."""
-        if not any(row[0] == 2 for row in rows):
-            return rows, NO_COUNTERS
-        # period_start is NOT NULL.
         start = _parse_utc if self._textual_dates else _naive_to_utc_required
         account: list[Any] = []
         counters: dict[datetime, int] = {}
         for row in rows:
-            if row[0] == 2:  # a usage counter (see _usage_branch): t1, quantity
+            if row[0] == 2:  # a usage counter (see _usage_branch): t1, quantity (NOT NULL)
                 counters[start(row[4])] = int(row[9])
             else:
                 account.append(row)
+        if not counters:
+            return rows, NO_COUNTERS
         return tuple(account), counters
 
     def fetch_in(self, conn: Connection, ref: str) -> AccountRows:
