@@ -2,14 +2,17 @@
 on PostgreSQL with 8 connections on 2 cores; >= 500/s on SQLite).
 
     uv run python -m benchmarks.http_ingest [--events 5000] [--max-seconds 60]
-        [--concurrency 8] [--runs 3] [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--sqlite]
+        [--concurrency 8] [--workers 2] [--runs 3]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres] [--sqlite]
 
 PostgreSQL is the default (``--postgres-url``, else ``TIERLINE_BENCH_POSTGRES_URL``, else the
 local server above); ``--sqlite`` measures a SQLite file instead.
 
 A minimal FastAPI app with Tierline's router runs under uvicorn in a separate process, on a new
-SQLite file (or a new database on the PostgreSQL server given). This process sends distinct,
+SQLite file (or a new database on the PostgreSQL server given), with ``--workers`` worker
+processes: by default one per core, as uvicorn's and gunicorn's deployment guides size them
+(each worker is one Python process; one alone cannot use the second core). ``--workers 1``
+shows what one process does. This process sends distinct,
 correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback on
 ``--concurrency`` keep-alive connections (a small asyncio client sending prebuilt requests, so
 the load generator takes little CPU from the server), and times every request: the whole path,
@@ -78,12 +81,29 @@ def build_app(database_url: str) -> object:
     return app
 
 
-def serve(database_url: str, port: int) -> None:
-    """The server process: uvicorn, one worker, access log off (as in production)."""
+#: The server's database, for :func:`app_from_environment` in each uvicorn worker process.
+DATABASE_URL_VARIABLE = "TIERLINE_BENCH_SERVE_DATABASE_URL"
+
+
+def app_from_environment() -> object:
+    """The app of one uvicorn worker (an app factory: each worker builds its own Tierline)."""
+    return build_app(os.environ[DATABASE_URL_VARIABLE])
+
+
+def serve(database_url: str, port: int, workers: int) -> None:
+    """The server process: uvicorn with ``workers`` worker processes, access log off (as in
+    production)."""
     import uvicorn
 
+    os.environ[DATABASE_URL_VARIABLE] = database_url
     uvicorn.run(
-        build_app(database_url), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        "benchmarks.http_ingest:app_from_environment",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
     )
 
 
@@ -125,10 +145,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str) -> Iterator[str]:
+def server(database_url: str, workers: int) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.http_ingest", "--serve", database_url]
-    command += ["--port", str(port)]
+    command += ["--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=REPO_ROOT)  # noqa: S603 - our own module
     base = f"http://127.0.0.1:{port}"
     try:
@@ -243,6 +263,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes"
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("TIERLINE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
     )
@@ -251,7 +274,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.workers)
         return
 
     postgres_url = None if args.sqlite else args.postgres_url
@@ -261,16 +284,17 @@ def main() -> None:
     budget = BUDGETS[backend]
     print(
         f"HTTP webhook ingest: {args.events} distinct signed fake events per run, "
-        f"{args.concurrency} keep-alive connections, uvicorn (1 worker, separate process), "
+        f"{args.concurrency} keep-alive connections, uvicorn ({args.workers} worker "
+        f"process(es), access log off), "
         f"{backend}, {os.cpu_count()} cores, {args.runs} run(s)"
     )
     rates: list[float] = []
     failures = 0
     for run in range(1, args.runs + 1):
         events = signed_events(args.events, f"run{run}")
-        with database(postgres_url) as url, server(url) as base:
-            # Warm the server (imports, first connections) on events that are not measured.
-            send(base, signed_events(20, f"warm{run}"), 2, 30)
+        with database(postgres_url) as url, server(url, args.workers) as base:
+            # Warm every worker (imports, first connections) on events that are not measured.
+            send(base, signed_events(10 * args.concurrency, f"warm{run}"), args.concurrency, 30)
             latencies, statuses, wall = send(base, events, args.concurrency, args.max_seconds)
         latencies.sort()
         done = len(latencies)

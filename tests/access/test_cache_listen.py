@@ -16,6 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from tierline import Tierline
+from tierline.billing.providers import fake
+from tierline.catalog.spec import Catalog, TierSpec
+
+from ..billing.inbox_helpers import deliver
 
 MakeTierline = Callable[..., Tierline]
 TTL = 300.0
@@ -88,6 +92,28 @@ def test_a_credit_granted_in_one_process_is_seen_by_another_before_the_ttl(
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_a_subscription_webhook_ingested_in_one_process_is_seen_by_another_before_the_ttl(
+    make_tierline: MakeTierline, pg_url: str
+) -> None:
+    # The webhook's one-flight path sends the NOTIFY in the subscription upsert's RETURNING.
+    writer = make_tierline(
+        Catalog(tiers={"pro": TierSpec(key="pro", name="Pro", providers={"fake": ("pro",)})})
+    )
+    writer.sync_catalog()
+    writer.ensure_account("ann")
+    reader = run_reader(pg_url, "ann", notify=True, patience=10)
+    # Shaped on the real clock, so the period is current on the reader's clock too.
+    payload = fake.build_event(fake.SUBSCRIPTION_CREATED, account_ref="ann", tier_key="pro")
+    assert deliver(writer, "fake", payload).status_code == 200
+    assert reader.stdin is not None and reader.stdout is not None
+    reader.stdin.write("go\n")
+    reader.stdin.flush()
+    answer = reader.stdout.readline().strip()
+    assert reader.wait(30) == 0
+    assert answer.startswith("seen"), answer
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
 def test_without_notify_the_other_process_keeps_its_cached_status(
     make_tierline: MakeTierline, pg_url: str
 ) -> None:
@@ -129,8 +155,6 @@ def test_a_reconnected_listener_clears_what_it_may_have_missed(
 def test_a_catalog_sync_elsewhere_clears_every_cached_status(
     make_tierline: MakeTierline,
 ) -> None:
-    from tierline.catalog.spec import Catalog, TierSpec
-
     tl = make_tierline(cache_ttl_seconds=TTL)
     tl.ensure_account("ann")
     tl.status("ann")

@@ -52,11 +52,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from tierline.access.status import AccessSource, AccessStatus, DenialReason, LimitInfo
-from tierline.db.fast import FastStatement, Flight
 from tierline.outbox.deliverers import Delivery
 from tierline.outbox.queue import enqueue
 
@@ -72,7 +71,6 @@ ACCESS_WEBHOOK = "access.webhook"
 #: The PostgreSQL channel of cache invalidations; a payload of ``*`` clears every entry.
 NOTIFY_CHANNEL = "tierline_access"
 EVERYTHING = "*"
-_NOTIFY_ONE = FastStatement(select(func.pg_notify(bindparam("p_channel"), bindparam("p_ref"))))
 
 #: ``hook(account_ref, old, new)``, called after the commit of a write that changed access.
 AccessHook = Callable[[str, AccessStatus, AccessStatus], None]
@@ -167,13 +165,12 @@ class AccessChanges:
         return self.ctx.settings.cache_notify and self.ctx.engine.dialect.name == "postgresql"
 
     # -- the seam ----------------------------------------------------------------------
-    def send_notify(self, sent: Flight, ref: str) -> frozenset[str]:
-        """The NOTIFY of ``ref``'s invalidation sent within a :func:`~tierline.db.fast.flight`
-        (no round trip of its own); the refs notified, for :meth:`stage`'s ``notified``."""
-        if not self.notifying:
-            return frozenset()
-        sent.send(_NOTIFY_ONE, {"p_channel": NOTIFY_CHANNEL, "p_ref": ref})
-        return frozenset((ref,))
+    @property
+    def notify_channel(self) -> str | None:
+        """The channel a writer's own statement may NOTIFY on (:data:`NOTIFY_CHANNEL`), or
+        ``None`` when writes publish no invalidations; :meth:`stage` is told which refs it
+        already notified."""
+        return NOTIFY_CHANNEL if self.notifying else None
 
     def stage(
         self,
@@ -185,7 +182,7 @@ class AccessChanges:
     ) -> Staged:
         """Inside the writer's transaction, after its writes (a Session flushed first): write
         the outbox items of the accounts whose access changed, and the NOTIFY (module
-        docstring) of those not already in ``notified`` (see :meth:`send_notify`).
+        docstring) of those not already in ``notified`` (see :attr:`notify_channel`).
         ``everything``: every cached status is stale (catalog, overrides)."""
         refs = frozenset(refs)
         if not refs and not everything:

@@ -50,7 +50,11 @@ class AccountRef:
 
 def account_by_ref(conn: Connection, ref: str) -> AccountRef | None:
     """The account with this ref, or ``None``."""
-    return sent_account(send_account_by_ref(Flight(conn, pipelined=False), ref))
+    row = _BY_REF_FAST.execute(conn, {"p_ref": ref}).first()
+    if row is None:
+        return None
+    account_id, account_ref, referred_by_id = row
+    return AccountRef(int(account_id), account_ref, referred_by_id is not None)
 
 
 def insert_account(conn: Connection, ref: str, now: datetime) -> AccountRef:
@@ -72,19 +76,6 @@ def account_by_id(conn: Connection, account_id: int) -> AccountRef | None:
 
 def send_ensure_account(sent: Flight, ref: str, now: datetime) -> Pending:
     """Create the account ``ref`` (already validated) unless it exists, in a flight
-    (PostgreSQL only); read it in the same flight with :func:`send_account_by_ref`."""
+    (PostgreSQL only); a later statement of the flight finds it by its ref (the subscription
+    upsert returns it: :func:`tierline.billing.subscriptions.upserted_account`)."""
     return sent.send(_ENSURE, {"p_ref": ref, "p_now": now})
-
-
-def send_account_by_ref(sent: Flight, ref: str) -> Pending:
-    """:func:`account_by_ref` sent in a flight; :func:`sent_account` reads its answer."""
-    return sent.send(_BY_REF_FAST, {"p_ref": ref})
-
-
-def sent_account(pending: Pending) -> AccountRef | None:
-    """The account a :func:`send_account_by_ref` found, or ``None``."""
-    row = pending.result().first()
-    if row is None:
-        return None
-    account_id, account_ref, referred_by_id = row
-    return AccountRef(int(account_id), account_ref, referred_by_id is not None)

@@ -21,9 +21,7 @@ from tierline.accounts.queries import (
     account_by_id,
     account_by_ref,
     insert_account,
-    send_account_by_ref,
     send_ensure_account,
-    sent_account,
 )
 from tierline.accounts.service import clean_ref
 from tierline.billing.claims import any_unmapped, unmapped_waiting
@@ -41,6 +39,7 @@ from tierline.billing.subscriptions import (
     send_upsert_snapshot,
     stored_subscription,
     upserted,
+    upserted_account,
 )
 from tierline.context import Context
 from tierline.db.fast import Flight, Pending
@@ -139,11 +138,22 @@ class ApplyTx:
 class Sent:
     """The statements of a prepared snapshot's flight (:meth:`EffectApplier.send`)."""
 
+    #: The subscription's upsert, which also returns its account (and may carry the NOTIFY).
     upsert: Pending
-    account: Pending
     #: The event row's insert, which probed for waiting unmapped events
     #: (``claims.send_insert_claim(..., probe_unmapped=True)``).
     claim: Pending
+    #: The account ref of the snapshot.
+    account_ref: str
+    #: Whether the upsert carries the account's cache invalidation (``notify_channel``).
+    notifying: bool
+
+    def notified(self) -> frozenset[str]:
+        """The refs whose NOTIFY the flight queued (read after it landed): the account's, when
+        the upsert wrote its row and carried the NOTIFY."""
+        if self.notifying and upserted(self.upsert) is not Written.NOTHING:
+            return frozenset((self.account_ref,))
+        return frozenset()
 
 
 def _terms(snap: SubscriptionSnapshot, plan: Plan) -> PlanTerms:
@@ -353,29 +363,43 @@ class EffectApplier:
         return plan
 
     def send(
-        self, sent: Flight, event: ProviderEvent, plan: Plan, now: datetime, claim: Pending
+        self,
+        sent: Flight,
+        event: ProviderEvent,
+        plan: Plan,
+        now: datetime,
+        claim: Pending,
+        notify_channel: str | None = None,
     ) -> Sent:
         """Send a prepared snapshot's statements after ``claim``, the event row's insert sent
         with ``probe_unmapped`` (whether unmapped events wait): create the account unless it
-        exists, upsert the subscription (account found by a subquery on its ref), read the
-        account. :meth:`apply` (given them in ``ApplyTx.flown``) reads them once the flight has
+        exists, then upsert the subscription (account found by a subquery on its ref), which
+        returns the account and, with ``notify_channel``, sends the account's NOTIFY.
+        :meth:`apply` (given them in ``ApplyTx.flown``) reads them once the flight has
         landed."""
         snap = event.subscription
         assert snap is not None and snap.account_ref is not None
         ref = snap.account_ref
         send_ensure_account(sent, ref, self.ctx.clock())
-        return Sent(
-            upsert=send_upsert_snapshot(
-                sent, event.provider, snap, account_ref=ref, terms=_terms(snap, plan), now=now
-            ),
-            account=send_account_by_ref(sent, ref),
-            claim=claim,
+        upsert = send_upsert_snapshot(
+            sent,
+            event.provider,
+            snap,
+            account_ref=ref,
+            terms=_terms(snap, plan),
+            now=now,
+            notify_channel=notify_channel,
         )
+        return Sent(upsert, claim, ref, notifying=notify_channel is not None)
 
     def _finish(self, tx: ApplyTx, event: ProviderEvent, plan: Plan, sent: Sent) -> Effect:
         """The effect of a snapshot :meth:`send` wrote; converts a referral if it is due."""
-        account = sent_account(sent.account)
-        assert account is not None  # created in the flight if it was new
+        # The upsert returned its row's account; a stale snapshot writes no row, so its
+        # account (created in the flight if it was new) is looked up.
+        account = upserted_account(sent.upsert, sent.account_ref) or account_by_ref(
+            tx.conn, sent.account_ref
+        )
+        assert account is not None
         return self._snapshot_effect(
             tx,
             event,

@@ -265,16 +265,17 @@ class Inbox:
                     **self._new_row(event, text, now), status=EventStatus.PROCESSED
                 )
                 inserted = claims.send_insert_claim(sent, row, probe_unmapped=True)
-                written = self._applier.send(sent, event, plan, now, inserted)
-                snap = event.subscription
-                assert snap is not None and snap.account_ref is not None
-                notified = self.ctx.changes.send_notify(sent, snap.account_ref)
+                written = self._applier.send(
+                    sent, event, plan, now, inserted, self.ctx.changes.notify_channel
+                )
         except IntegrityError as exc:
             if claims.is_duplicate(exc):
                 raise _Exists from exc
             raise
         claim = claims.inserted_claim(conn, inserted)
-        effect = self._apply(conn, claim, now, event, flown=(plan, written), notified=notified)
+        effect = self._apply(
+            conn, claim, now, event, flown=(plan, written), notified=written.notified()
+        )
         return claim, effect
 
     def _new_row(self, event: ProviderEvent, text: str, now: datetime) -> dict[str, Any]:

@@ -30,10 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from tierline.access.rules import EXEMPT_PROVIDER
 from tierline.accounts.customers import linked_account_id
 from tierline.accounts.models import Account
+from tierline.accounts.queries import AccountRef
 from tierline.billing.claims import rowcount
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import SubscriptionSnapshot
@@ -195,7 +197,22 @@ _ACCOUNT_OF_REF = (
 )
 
 
-def _upsert(*conditions: Any) -> FastStatement:
+# What the upsert returns besides ``xmax = 0``: the row's account and whether it was referred
+# (the effect needs both), so the flight reads no account of its own. A correlated subquery
+# in RETURNING sees the account the flight's earlier statement created.
+# (SQLAlchemy does not correlate a subquery in RETURNING with the statement's table, hence
+# the SQL spelled out.)
+_REFERRED: ColumnElement[bool] = literal_column(
+    "(SELECT a.referred_by_id IS NOT NULL FROM tierline_account AS a"
+    " WHERE a.id = tierline_subscription.account_id)"
+)
+# With ``notify``, the cache invalidation of the account (``pg_notify(channel, ref)``, see
+# tierline.access.changes) rides in the same RETURNING: it is queued only for a row the
+# statement wrote, and delivered at commit like any NOTIFY.
+_NOTIFY_REF = func.pg_notify(bindparam("p_channel"), bindparam("p_account_ref"))
+
+
+def _upsert(*conditions: Any, notify: bool) -> FastStatement:
     statement = postgresql.insert(_SUB).values(**{**_INSERT_VALUES, "account_id": _ACCOUNT_OF_REF})
     state = {column.name: value for column, value in _STATE}
     state["account_id"] = _ACCOUNT_OF_REF
@@ -204,14 +221,20 @@ def _upsert(*conditions: Any) -> FastStatement:
         set_=state,
         where=and_(*conditions) if conditions else None,
     )
-    return FastStatement(statement.returning(literal_column("xmax = 0")), fetch=True)
+    returned: list[ColumnElement[Any]] = [literal_column("xmax = 0"), _C.account_id, _REFERRED]
+    if notify:
+        returned.append(_NOTIFY_REF)
+    return FastStatement(statement.returning(*returned), fetch=True)
 
 
+#: By (snapshot has a timestamp, snapshot is terminal, the NOTIFY rides along).
 _UPSERT = {
-    (True, False): _upsert(_LATER, _OPEN),
-    (True, True): _upsert(_LATER),
-    (False, False): _upsert(_OPEN),
-    (False, True): _upsert(),
+    (timestamped, terminal, notify): _upsert(
+        *((_LATER,) if timestamped else ()), *(() if terminal else (_OPEN,)), notify=notify
+    )
+    for timestamped in (True, False)
+    for terminal in (True, False)
+    for notify in (True, False)
 }
 _EXISTS = select(_C.id).where(_KEY)
 _STORED = select(_C.account_id, _C.tier_id, _C.status).where(_KEY)
@@ -320,13 +343,20 @@ def send_upsert_snapshot(
     account_ref: str,
     terms: PlanTerms,
     now: datetime,
+    notify_channel: str | None = None,
 ) -> Pending:
     """:func:`apply_snapshot` in one statement (PostgreSQL), for the account ``account_ref``
     (which must exist when the flight runs) and a snapshot whose plan maps to a tier
-    (``terms.tier_id`` set); :func:`upserted` reads what it did. Same ordering rules."""
+    (``terms.tier_id`` set); :func:`upserted` reads what it did and :func:`upserted_account`
+    whose row it is. Same ordering rules. With ``notify_channel``, a row written also sends
+    ``pg_notify(notify_channel, account_ref)`` (delivered at commit)."""
     assert terms.tier_id is not None
     params = _snapshot_params(provider, snap, terms, now, account_ref=account_ref)
-    return sent.send(_UPSERT[(snap.updated_at is not None, snap.status.is_terminal)], params)
+    notify = notify_channel is not None
+    if notify:
+        params["p_channel"] = notify_channel
+    key = (snap.updated_at is not None, snap.status.is_terminal, notify)
+    return sent.send(_UPSERT[key], params)
 
 
 def upserted(pending: Pending) -> Written:
@@ -335,6 +365,15 @@ def upserted(pending: Pending) -> Written:
     if row is None:
         return Written.NOTHING  # stored state is later, or final
     return Written.INSERTED if row[0] else Written.UPDATED
+
+
+def upserted_account(pending: Pending, account_ref: str) -> AccountRef | None:
+    """The account of the row :func:`send_upsert_snapshot` wrote (``account_ref``'s), or
+    ``None`` when it wrote none (then look the account up)."""
+    row = pending.result().first()
+    if row is None:
+        return None
+    return AccountRef(int(row[1]), account_ref, bool(row[2]))
 
 
 def _snapshot_params(
