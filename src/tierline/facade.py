@@ -280,6 +280,7 @@ class Tierline:
         self.ctx.background.close()
         if self.cache_listener is not None:
             self.cache_listener.stop()
+        self.access.close()
         if self._owns_engine:
             self.engine.dispose()
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import URL
 
-from tierline import AccessSource, DenialReason, Tierline
+from tierline import AccessSource, DenialReason, Tierline, TierlineSettings, db
 from tierline.access.describe import describe_status
 from tierline.accounts.models import Account
 from tierline.errors import NotFoundError, ValidationError
@@ -182,3 +183,37 @@ def test_status_survives_the_server_dropping_its_connections(tl: Tierline) -> No
     assert killed >= (0 if dialect == "sqlite" else 1)
     tl.grant_credit("d", days=1)
     assert tl.status("d").source is AccessSource.CREDIT
+
+
+def _sessions_elsewhere(engine: Engine) -> int:
+    """Connections to this test database other than the one asking (0 on SQLite)."""
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        return 0
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        if dialect == "postgresql"
+        else "SELECT count(*) FROM information_schema.processlist "
+        "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_reads_go_with_the_host_engine_dispose_and_with_close(db_url: URL) -> None:
+    # The host owns the engine: disposing it drops status()'s kept connections too, at the
+    # next read, and status() goes on; Tierline.close() releases them at once.
+    engine = db.make_engine(db_url)
+    try:
+        url = db_url.render_as_string(hide_password=False)
+        tl = Tierline(settings=TierlineSettings(database_url=url), engine=engine)
+        tl.ensure_account("e")
+        assert tl.status("e").source is AccessSource.FREE
+        engine.dispose()
+        tl.grant_credit("e", days=1)
+        assert tl.status("e").source is AccessSource.CREDIT
+        tl.close()
+        assert _sessions_elsewhere(engine) == 0
+    finally:
+        engine.dispose()

@@ -80,7 +80,14 @@ def test_kept_connections_are_reused_and_a_forked_worker_never_touches_its_paren
         assert child is not first
         assert first.execute("SELECT 1").fetchall() == [(1,)]  # left open for the parent
         kept.release(child)
+        engine.dispose()
+        fresh = kept.acquire()  # the first acquire after the engine's dispose()
+        with pytest.raises(sqlite3.ProgrammingError):
+            child.execute("SELECT 1")  # closed with the engine
+        assert fresh is not child and fresh.execute("SELECT 1").fetchall() == [(1,)]
+        kept.release(fresh)
+        kept.close()
+        with pytest.raises(sqlite3.ProgrammingError):
+            fresh.execute("SELECT 1")
     finally:
         engine.dispose()
-    with pytest.raises(sqlite3.ProgrammingError):
-        child.execute("SELECT 1")  # closed with the engine

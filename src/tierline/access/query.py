@@ -32,7 +32,6 @@ from sqlalchemy import (
     String,
     bindparam,
     create_engine,
-    event,
     literal_column,
     null,
     or_,
@@ -204,7 +203,8 @@ READ_POOL_SIZE = 5
 
 def read_engine(engine: Engine) -> Engine:
     """The engine ``status()`` reads through: ``engine`` itself for SQLite (its connections are
-    local and cheap), else an autocommit pool on the same URL, disposed along with ``engine``."""
+    local and cheap), else an autocommit pool on the same URL (disposed along with ``engine``
+    by :class:`~tierline.db.fast.RawConnections`, or by :meth:`AccessQuery.close`)."""
     if engine.dialect.name == "sqlite":
         return engine
     size = _pool_size(engine, READ_POOL_SIZE)
@@ -215,7 +215,6 @@ def read_engine(engine: Engine) -> Engine:
         pool_size=size,
         max_overflow=size,
     )
-    event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     return reader
 
 
@@ -232,8 +231,11 @@ class AccessQuery:
         # An in-memory SQLite database lives in its one pooled connection: no side door.
         shared = engine.dialect.name == "sqlite" and sqlite_file(engine.url) is None
         self._connections = (
-            None if shared else RawConnections(self._engine, _pool_size(engine, READ_POOL_SIZE))
+            None
+            if shared
+            else RawConnections(self._engine, _pool_size(engine, READ_POOL_SIZE), follows=engine)
         )
+        self._main = engine
         self._lock = threading.Lock()
         self._compiled: dict[bool | None, _Compiled] = {}
         #: The statement without usage counters (status()'s), once compiled.
@@ -241,6 +243,13 @@ class AccessQuery:
         #: feature -> (usage range, its statement, its converted values): see _bind().
         self._bound: Memo[str, tuple[UsageRange, _Compiled, dict[str, Any]]] = Memo()
         self._textual_dates = engine.dialect.name == "sqlite"
+
+    def close(self) -> None:
+        """Release the connections kept for reads (and the read pool, when it is its own)."""
+        if self._connections is not None:
+            self._connections.close()
+        if self._engine is not self._main:
+            self._engine.dispose()
 
     def _statement(self, usage: UsageRange | None = None) -> _Compiled:
         """The statement without usage counters, or with those ``usage`` names."""

@@ -68,6 +68,10 @@ class AccessService:
         #: The same, read on a transaction's connection (for :meth:`status_in`).
         self.adjust_in: Callable[[Connection, AccessStatus, datetime], AccessStatus] | None = None
 
+    def close(self) -> None:
+        """Release the connections ``status()`` keeps for its reads."""
+        self._query.close()
+
     # -- reads --------------------------------------------------------------------------
     def status(self, ref: str) -> AccessStatus:
         """The account's access now; unknown accounts are inactive (``no_subscription``).

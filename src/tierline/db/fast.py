@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -228,17 +228,24 @@ class RawConnections:
     server's answer. A read that runs one statement needs none of it: a connection is taken
     from a stack of idle ones (opened by the engine, so its connect set-up ran, then detached
     from the pool) and put back after, at most ``keep`` of them kept. A connection the server
-    dropped is :meth:`discard`-ed instead. Closed with the engine (``dispose()``).
+    dropped is :meth:`discard`-ed instead.
+
+    They go with the engine they follow (``follows``, default ``engine``): its ``dispose()``
+    replaces its pool, and the next :meth:`acquire` that sees the new pool closes the idle
+    connections first (and disposes ``engine`` too, when it is another). No engine event is
+    listened for: one ``engine_disposed`` listener would make every ``Connection`` of the engine
+    dispatch its events, a few percent of a webhook's CPU. :meth:`close` releases them at once.
     """
 
-    def __init__(self, engine: Engine, keep: int) -> None:
+    def __init__(self, engine: Engine, keep: int, follows: Engine | None = None) -> None:
         self._engine = engine
         self._keep = keep
+        self._follows = engine if follows is None else follows
+        self._pool = self._follows.pool
         # list.pop() and list.append() are atomic: no lock on the hot path.
         self._idle: list[Any] = []
         self._pid = os.getpid()
         self._inherited: list[Any] = []
-        event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     def acquire(self) -> Any:
         """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
@@ -247,6 +254,12 @@ class RawConnections:
             # and never used or closed (closing would end the parent's sessions).
             self._inherited.extend(self._idle)
             self._idle, self._pid = [], os.getpid()
+        if self._follows.pool is not self._pool:
+            # The engine followed was disposed since: so are these connections.
+            self._pool = self._follows.pool
+            if self._engine is not self._follows:
+                self._engine.dispose()
+            self.close()
         try:
             return self._idle.pop()
         except IndexError:
