@@ -4,6 +4,7 @@ whatever overrides apply."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from tierline.access.memo import Memo
 from tierline.access.query import AccountRows
 from tierline.access.rules import EXEMPT_PROVIDER, GrantFacts, SubscriptionFacts, decide
 from tierline.access.service import build_status, status_interval
-from tierline.access.status import LimitInfo
+from tierline.access.status import AccessStatus, LimitInfo
 from tierline.access.tiers import TierData, TierSnapshot
 from tierline.catalog.models import Feature, Tier, TierFeature
 
@@ -185,3 +186,17 @@ def test_a_caller_cannot_change_the_status_another_caller_is_handed(
     assert "api" in tl.status("r").limits
     assert pickle.loads(pickle.dumps(again)) == again  # noqa: S301 - our own bytes
     assert json.loads(json.dumps(again.to_dict()))["limits"]["api"]["limit"] == 1000
+
+
+def test_a_status_made_from_plain_dicts_holds_read_only_ones() -> None:
+    api = LimitInfo("api", 10, "month")
+    made = AccessStatus("r", True, AccessSource.SUBSCRIPTION, "pro", limits={"api": api})
+    assert made.limits == {"api": api} and made.feature_sources == {} and made.seats == 1
+    changed = dataclasses.replace(made, feature_sources={"api": "override"}, seats=3)
+    assert changed.feature_sources == {"api": "override"} and changed.limits == made.limits
+    for status in (made, changed):
+        for mapping in (status.limits, status.feature_sources, status.limit_sources):
+            with pytest.raises(TypeError, match="read-only"):
+                mapping.clear()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seats = 2  # type: ignore[misc]

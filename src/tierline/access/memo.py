@@ -23,7 +23,7 @@ entry's snapshot and interval (:func:`interval`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -35,6 +35,8 @@ MEMO_SIZE = 4096
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
+#: The interval of every ``now``: for what holds at every instant.
+ALWAYS = (_EARLIEST, _LATEST)
 
 
 class Memo(Generic[K, V]):
@@ -63,7 +65,7 @@ class Memo(Generic[K, V]):
             self._entries.clear()
 
 
-def interval(now: datetime, instants: list[datetime]) -> tuple[datetime, datetime]:
+def interval(now: datetime, instants: Iterable[datetime]) -> tuple[datetime, datetime]:
     """The interval around ``now`` that none of ``instants`` falls inside: from the latest
     instant at or before ``now`` (else the earliest moment) to the first after it (else the
     latest)."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -137,9 +137,9 @@ class _DisconnectedError(Exception):
     """The server dropped the connection; the pool has discarded it."""
 
 
-@dataclass(frozen=True)
-class AccountRows:
-    """What the database holds for one account ref: its subscriptions and credit grants."""
+class AccountRows(NamedTuple):
+    """What the database holds for one account ref: its subscriptions and credit grants (a
+    named tuple, as the facts in it: built on every read of rows ``status()`` has not seen)."""
 
     exists: bool
     subscriptions: Sequence[SubscriptionFacts]
@@ -385,18 +385,19 @@ class AccessQuery:
                 # Both columns are NOT NULL.
                 grants.append(GrantFacts(_required(dt(t1)), _required(dt(t2))))
             elif status is not None:
+                # By position, in the order of the fields (by keyword the call costs twice as much).
                 subscriptions.append(
                     SubscriptionFacts(
-                        provider=provider,
-                        status=status,
-                        tier_id=tier_id,
-                        current_period_end=dt(t1),
-                        cancel_at_period_end=bool(flag),
-                        trial_end=dt(t2),
-                        changed_at=dt(t3) or dt(t4),
-                        quantity=int(quantity),
-                        cancel_at=dt(t5),
-                        past_due_since=dt(t6),
+                        provider,
+                        status,
+                        tier_id,
+                        dt(t1),  # current_period_end
+                        bool(flag),  # cancel_at_period_end
+                        dt(t2),  # trial_end
+                        dt(t3) or dt(t4),  # changed_at
+                        int(quantity),
+                        dt(t5),  # cancel_at
+                        dt(t6),  # past_due_since
                     )
                 )
         return AccountRows(True, subscriptions, grants)

@@ -116,6 +116,15 @@ class Decision(NamedTuple):
     quantity: int = 1
 
 
+#: The verdicts without access, by reason (shared: a named tuple is immutable).
+_DENIED = {
+    reason: Decision(False, AccessSource.FREE, reason=reason)
+    for reason in (*_REASON_ORDER, DenialReason.CREDIT_EXPIRED, DenialReason.NO_SUBSCRIPTION)
+}
+#: The verdict on rows with no subscription and no grant: the same at every instant.
+NO_ROWS = _DENIED[DenialReason.NO_SUBSCRIPTION]
+
+
 def decide(
     subscriptions: Sequence[SubscriptionFacts],
     grants: Sequence[GrantFacts],
@@ -125,6 +134,7 @@ def decide(
 ) -> Decision:
     """Apply the precedence rules of this module to one account's rows."""
     best: Decision | None = None
+    # best's sort key, computed once a second granting verdict needs comparing.
     best_key: tuple[int, int, float, int, int] | None = None
     reasons: set[DenialReason] = set()
     for sub in subscriptions:
@@ -134,8 +144,13 @@ def decide(
             continue
         if verdict is None:
             continue
+        if best is None:
+            best = verdict
+            continue
+        if best_key is None:
+            best_key = _preference(best, tiers)
         key = _preference(verdict, tiers)
-        if best_key is None or key < best_key:
+        if key < best_key:
             best, best_key = verdict, key
     if best is not None:
         return best
@@ -145,10 +160,8 @@ def decide(
         return Decision(True, AccessSource.CREDIT, expires_at=credit_end)
     for reason in _REASON_ORDER:
         if reason in reasons:
-            return Decision(False, AccessSource.FREE, reason=reason)
-    if had_credit:
-        return Decision(False, AccessSource.FREE, reason=DenialReason.CREDIT_EXPIRED)
-    return Decision(False, AccessSource.FREE, reason=DenialReason.NO_SUBSCRIPTION)
+            return _DENIED[reason]
+    return _DENIED[DenialReason.CREDIT_EXPIRED if had_credit else DenialReason.NO_SUBSCRIPTION]
 
 
 def turning_points(
@@ -259,6 +272,8 @@ def _plus(moment: datetime, delta: timedelta) -> datetime:
 def credit_window(grants: Sequence[GrantFacts], now: datetime) -> tuple[datetime | None, bool]:
     """The furthest contiguous expiry of the grant covering ``now`` (None if none does), and
     whether any grant has already run out."""
+    if not grants:
+        return None, False
     had_expired = any(g.expires_at <= now for g in grants)
     current = [g for g in grants if g.starts_at <= now < g.expires_at]
     if not current:

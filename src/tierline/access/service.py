@@ -17,11 +17,17 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tierline.access.memo import Memo, interval
+from tierline.access.memo import ALWAYS, Memo, interval
 from tierline.access.query import NO_COUNTERS as _NO_COUNTERS
 from tierline.access.query import AccessQuery, AccountRows, UsageRange
-from tierline.access.rules import EXEMPT_PROVIDER, Decision, decide, turning_points
-from tierline.access.status import AccessSource, AccessStatus, LimitInfo, ReadOnlyDict
+from tierline.access.rules import (
+    EXEMPT_PROVIDER,
+    NO_ROWS,
+    Decision,
+    decide,
+    turning_points,
+)
+from tierline.access.status import EMPTY, AccessSource, AccessStatus, LimitInfo, ReadOnlyDict
 from tierline.access.tiers import TierCache, TierData, TierSnapshot
 from tierline.accounts.service import get_account
 from tierline.billing.models import Subscription, SubscriptionStatus
@@ -39,8 +45,6 @@ _SUBSCRIBED = (
 )
 _EXTERNAL_ID_LENGTH = 255
 _DAY = timedelta(days=1)
-#: An empty read-only mapping, shared.
-_NONE: ReadOnlyDict[str, Any] = ReadOnlyDict()
 
 
 def exempt_external_id(ref: str) -> str:
@@ -181,12 +185,15 @@ class AccessService:
         """The status of ``rows`` at ``now``, the tier snapshot it used, and the interval of
         ``now`` over which it holds (see :mod:`tierline.access.memo`)."""
         snapshot = snapshot or self.tiers.get()
-        if any(
-            sub.tier_id is not None and sub.tier_id not in snapshot.by_id
-            for sub in rows.subscriptions
-        ):
-            # A tier created since the snapshot (by another process).
-            snapshot = self.tiers.reload()
+        if not rows.subscriptions and not rows.grants:
+            # An unknown account, or one with neither a subscription nor a grant: nothing to
+            # decide, and nothing that changes with time.
+            return build_status(ref, NO_ROWS, snapshot, now), snapshot, ALWAYS
+        for sub in rows.subscriptions:
+            if sub.tier_id is not None and sub.tier_id not in snapshot.by_id:
+                # A tier created since the snapshot (by another process).
+                snapshot = self.tiers.reload()
+                break
         decision = decide(rows.subscriptions, rows.grants, snapshot.facts, now, self._grace)
         status = build_status(ref, decision, snapshot, now)
         return status, snapshot, status_interval(rows, self._grace, status, now)
@@ -263,48 +270,56 @@ def status_interval(
     (:func:`~tierline.access.rules.decide`, then :func:`build_status`) equals ``status``,
     the one at ``now``: no turning point of the rules and no change of ``days_remaining``
     falls inside."""
-    instants = list(turning_points(rows.subscriptions, rows.grants, grace))
+    start, end = interval(now, turning_points(rows.subscriptions, rows.grants, grace))
     expires_at, days = status.expires_at, status.days_remaining
     if expires_at is not None and days:
-        # days_remaining is n while expires_at - n days <= now < expires_at - (n - 1) days.
-        instants.append(expires_at - days * _DAY)
-        instants.append(expires_at - (days - 1) * _DAY)
-    return interval(now, instants)
+        # days_remaining is n while expires_at - n days <= now < expires_at - (n - 1) days
+        # (build_status computed it at now).
+        start = max(start, expires_at - days * _DAY)
+        end = min(end, expires_at - (days - 1) * _DAY)
+    return start, end
 
 
 def build_status(
     ref: str, decision: Decision, snapshot: TierSnapshot, now: datetime
 ) -> AccessStatus:
     """Turn a :class:`Decision` into the :class:`AccessStatus` the app sees."""
+    active, source, tier_id, expires_at, reason, quantity = decision
     shown: TierData | None
     granting: TierData | None
     seats_factor = 1
-    if decision.source in _SUBSCRIBED:
-        shown = granting = (
-            snapshot.by_id.get(decision.tier_id) if decision.tier_id is not None else None
-        )
-        seats_factor = decision.quantity
-    elif decision.source is AccessSource.CREDIT:
+    if source in _SUBSCRIBED:
+        shown = granting = snapshot.by_id.get(tier_id) if tier_id is not None else None
+        seats_factor = quantity
+    elif source is AccessSource.CREDIT:
         shown, granting = snapshot.free, snapshot.credit or snapshot.free
     else:
         shown = granting = snapshot.free
-    expires_at = decision.expires_at
-    source = "credit_tier" if decision.source is AccessSource.CREDIT else "tier"
     days_remaining = None
     if expires_at is not None:
         # Whole days left, rounded up (exact: integer division of timedeltas).
         days_remaining = max(0, -((now - expires_at) // _DAY))
+    features: frozenset[str] = frozenset()
+    limits: ReadOnlyDict[str, LimitInfo] = EMPTY
+    seats = 1
+    feature_sources, limit_sources = EMPTY, EMPTY
+    if granting is not None:
+        features, limits, seats = granting.features, granting.limits, granting.seats
+        feature_sources, limit_sources = granting.sources[
+            "credit_tier" if source is AccessSource.CREDIT else "tier"
+        ]
+    # By position, in the order of the fields (by keyword the call costs half as much again).
     return AccessStatus(
-        account_ref=ref,
-        active=decision.active,
-        source=decision.source,
-        tier=shown.key if shown is not None else None,
-        expires_at=expires_at,
-        days_remaining=days_remaining,
-        reason=decision.reason,
-        features=granting.features if granting is not None else frozenset(),
-        limits=granting.limits if granting is not None else _NONE,
-        seats=(granting.seats if granting is not None else 1) * seats_factor,
-        feature_sources=granting.sources[source][0] if granting else _NONE,
-        limit_sources=granting.sources[source][1] if granting else _NONE,
+        ref,  # account_ref
+        active,
+        source,
+        shown.key if shown is not None else None,  # tier
+        expires_at,
+        days_remaining,
+        reason,
+        features,
+        limits,
+        seats * seats_factor,  # seats
+        feature_sources,
+        limit_sources,
     )

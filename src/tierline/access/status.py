@@ -67,7 +67,11 @@ class LimitInfo:
     period: str  # "day" | "month" | "none"
 
 
-@dataclass(frozen=True)
+#: An empty read-only mapping, shared (by the statuses without limits or sources, say).
+EMPTY: ReadOnlyDict[Any, Any] = ReadOnlyDict()
+
+
+@dataclass(frozen=True, init=False)
 class AccessStatus:
     """An account's access, as the app should act on it.
 
@@ -91,12 +95,39 @@ class AccessStatus:
     #: Where each limit comes from: ``tier``, ``credit_tier`` or ``override``.
     limit_sources: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        # Read-only (ReadOnlyDict): the same status reaches every caller of status().
-        for name in ("limits", "feature_sources", "limit_sources"):
-            value = getattr(self, name)
-            if type(value) is not ReadOnlyDict:
-                object.__setattr__(self, name, ReadOnlyDict(value))
+    def __init__(
+        self,
+        account_ref: str,
+        active: bool,
+        source: AccessSource,
+        tier: str | None,
+        expires_at: datetime | None = None,
+        days_remaining: int | None = None,
+        reason: DenialReason | None = None,
+        features: frozenset[str] = frozenset(),
+        limits: Mapping[str, LimitInfo] = EMPTY,
+        seats: int = 1,
+        feature_sources: Mapping[str, str] = EMPTY,
+        limit_sources: Mapping[str, str] = EMPTY,
+    ) -> None:
+        # The dataclass's own __init__ of a frozen class sets each field through
+        # object.__setattr__: twice the cost of filling the instance's dict at once, on
+        # status()'s path. The mappings are made read-only (the same status reaches every
+        # caller of status()).
+        vars(self).update(
+            account_ref=account_ref,
+            active=active,
+            source=source,
+            tier=tier,
+            expires_at=expires_at,
+            days_remaining=days_remaining,
+            reason=reason,
+            features=features,
+            limits=read_only(limits),
+            seats=seats,
+            feature_sources=read_only(feature_sources),
+            limit_sources=read_only(limit_sources),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (used by ``show-status --json`` and 402 bodies)."""
