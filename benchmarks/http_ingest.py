@@ -2,7 +2,7 @@
 on PostgreSQL with 8 connections on 2 cores; >= 500/s on SQLite).
 
     uv run python -m benchmarks.http_ingest [--events 5000] [--max-seconds 60]
-        [--concurrency 8] [--workers 2] [--runs 3]
+        [--concurrency 8] [--workers 1] [--runs 3]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres] [--sqlite]
 
 PostgreSQL is the default (``--postgres-url``, else ``TIERLINE_BENCH_POSTGRES_URL``, else the
@@ -10,9 +10,8 @@ local server above); ``--sqlite`` measures a SQLite file instead.
 
 A minimal FastAPI app with Tierline's router runs under uvicorn in a separate process, on a new
 SQLite file (or a new database on the PostgreSQL server given), with ``--workers`` worker
-processes: by default one per core, as uvicorn's and gunicorn's deployment guides size them
-(each worker is one Python process; one alone cannot use the second core). ``--workers 1``
-shows what one process does. This process sends distinct,
+processes (default 1: on 2 cores shared with PostgreSQL and the load generator, a second
+worker measured slower, 745-897 events/s against 865-979 on 2026-11-30). This process sends distinct,
 correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback on
 ``--concurrency`` keep-alive connections (a small asyncio client sending prebuilt requests, so
 the load generator takes little CPU from the server), and times every request: the whole path,
@@ -262,9 +261,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes"
-    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("TIERLINE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -89,5 +89,53 @@ def test_kept_connections_are_reused_and_a_forked_worker_never_touches_its_paren
         kept.close()
         with pytest.raises(sqlite3.ProgrammingError):
             fresh.execute("SELECT 1")
+    finally:
+        engine.dispose()
+
+
+def _refs(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(ACCOUNTS.c.ref)).scalars())
+
+
+def test_a_deferred_begin_transaction_is_one_transaction_and_leaves_no_autocommit(
+    db_url: URL,
+) -> None:
+    # One pooled connection, so every transaction below runs on the connection the previous
+    # one gave back.
+    engine = db.make_engine(db_url, pool_size=1, max_overflow=0)
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    row = {"p_email": None, "p_at": at}
+    try:
+        with fast.deferred_begin(engine) as conn:
+            with fast.flight(conn) as sent:
+                sent.send(FAST_INSERT, {"p_ref": "a", **row})
+                sent.send(FAST_INSERT, {"p_ref": "b", **row})
+            conn.execute(INSERT, {"p_ref": "c", **row})  # after the flight: same transaction
+        assert _refs(engine) == ["a", "b", "c"]
+
+        # A failure in the flight undoes the statements before it and those after it.
+        with (
+            pytest.raises(IntegrityError),
+            fast.deferred_begin(engine) as conn,
+            fast.flight(conn) as sent,
+        ):
+            sent.send(FAST_INSERT, {"p_ref": "d", **row})
+            sent.send(FAST_INSERT, {"p_ref": "a", **row})
+        assert _refs(engine) == ["a", "b", "c"]
+
+        # An error raised after the flight rolls the flight back too.
+        with pytest.raises(RuntimeError), fast.deferred_begin(engine) as conn:
+            with fast.flight(conn) as sent:
+                sent.send(FAST_INSERT, {"p_ref": "e", **row})
+            raise RuntimeError("the apply failed")
+        assert _refs(engine) == ["a", "b", "c"]
+
+        # The connection went back to the pool in its own mode: a plain transaction's
+        # statements still commit or roll back together.
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(INSERT, {"p_ref": "f", **row})
+            conn.execute(INSERT, {"p_ref": "a", **row})
+        assert _refs(engine) == ["a", "b", "c"]
     finally:
         engine.dispose()

@@ -50,7 +50,7 @@ from tierline.billing.result import IngestOutcome, IngestResult
 from tierline.billing.validation import validate_event
 from tierline.context import Context
 from tierline.db.engine import first_line
-from tierline.db.fast import flight
+from tierline.db.fast import deferred_begin, flight
 from tierline.errors import ConfigurationError, NotFoundError, ValidationError
 from tierline.outbox.service import OutboxService
 from tierline.referrals.service import ReferralService
@@ -103,6 +103,14 @@ class Inbox:
     def _transaction(self) -> Iterator[Connection]:
         """One write transaction of the inbox (serialized within the process on SQLite)."""
         with self._write_lock, self.ctx.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _flight_transaction(self) -> Iterator[Connection]:
+        """:meth:`_transaction` for a transaction whose first statements go in one
+        :func:`~tierline.db.fast.flight`: on PostgreSQL its BEGIN rides in that flight
+        (:func:`~tierline.db.fast.deferred_begin`)."""
+        with self._write_lock, deferred_begin(self.ctx.engine) as conn:
             yield conn
 
     # -- receiving ---------------------------------------------------------------------
@@ -228,12 +236,13 @@ class Inbox:
         for attempt in range(1, _APPLY_TRIES + 1):
             now = self.ctx.clock()
             try:
-                with self._transaction() as conn:
-                    if plan is not None:
+                if plan is not None:
+                    with self._flight_transaction() as conn:
                         claim, effect = self._insert_and_apply_in_one_flight(
                             conn, event, text, plan, now
                         )
-                    else:
+                else:
+                    with self._transaction() as conn:
                         claim = claims.insert_claim(
                             conn, **self._new_row(event, text, now), status=EventStatus.PROCESSED
                         )
@@ -258,7 +267,8 @@ class Inbox:
         self, conn: Connection, event: ProviderEvent, text: str, plan: Plan, now: datetime
     ) -> tuple[Claim, Effect]:
         """The event's row and its effect's statements sent together (see
-        :meth:`EffectApplier.prepare`): one round trip on PostgreSQL, then the commit."""
+        :meth:`EffectApplier.prepare`): one round trip on PostgreSQL, the transaction's BEGIN
+        included (the first statements of a :meth:`_flight_transaction`), then the commit."""
         try:
             with flight(conn) as sent:
                 row = claims.claim_row(

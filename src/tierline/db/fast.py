@@ -202,7 +202,7 @@ def flight(conn: Connection) -> Iterator[Flight]:
     ``Connection.execute`` would raise, and aborts the statements after it (the transaction
     must be rolled back). Elsewhere each statement runs when sent.
     """
-    driver = conn.connection.driver_connection
+    driver: Any = conn.connection.driver_connection
     pipeline = getattr(driver, "pipeline", None) if conn.dialect.name == "postgresql" else None
     if pipeline is None:
         yield Flight(conn, pipelined=False)
@@ -211,6 +211,10 @@ def flight(conn: Connection) -> Iterator[Flight]:
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         with pipeline():
+            if conn.info.pop(_DEFERRED_BEGIN, False):
+                # The transaction's BEGIN (see deferred_begin), queued ahead of the statements.
+                sent._sent.append((_BEGIN, None))
+                driver.cursor().execute(_BEGIN)
             yield sent
     except dbapi_error as exc:
         sent.error = sent.error or exc
@@ -218,6 +222,49 @@ def flight(conn: Connection) -> Iterator[Flight]:
         sql = "; ".join(text for text, _ in sent._sent)
         params = [params for _, params in sent._sent]
         raise translate(conn, sent.error, sql, params) from sent.error
+
+
+_BEGIN = "BEGIN"
+#: ``Connection.info`` key: the transaction's BEGIN is still to be sent by a flight.
+_DEFERRED_BEGIN = "tierline_deferred_begin"
+
+
+@contextmanager
+def deferred_begin(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()``, whose BEGIN rides in the transaction's first :func:`flight` on
+    PostgreSQL (one round trip fewer); the first statement MUST be sent in a flight.
+
+    psycopg 3 opens a transaction by sending BEGIN before the first statement and, in pipeline
+    mode, syncs on it: a round trip of its own ("BEGIN" then a Sync, before the pipeline's
+    statements). With the connection in autocommit mode psycopg sends no BEGIN, so the flight
+    queues an explicit one ahead of its statements; COMMIT and ROLLBACK then end the
+    transaction as usual (psycopg sends them whenever a transaction is open, autocommit or
+    not: its ``Connection.commit``). The connection leaves autocommit before it goes back to
+    the pool, or is invalidated when it cannot. Elsewhere this is ``engine.begin()``.
+    """
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        if getattr(driver, "pipeline", None) is None or driver.autocommit:
+            with conn.begin():
+                yield conn
+            return
+        driver.autocommit = True
+        conn.info[_DEFERRED_BEGIN] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop(_DEFERRED_BEGIN, None)
+            try:
+                driver.autocommit = False  # idle again: after COMMIT or ROLLBACK
+            except Exception:
+                # Broken, or still in a transaction: never pooled in autocommit mode.
+                if not conn.invalidated:
+                    conn.invalidate()
 
 
 class RawConnections:
