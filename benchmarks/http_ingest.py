@@ -11,8 +11,8 @@ local server above); ``--sqlite`` measures a SQLite file instead.
 A minimal FastAPI app with Tierline's router runs under uvicorn in a separate process, on a new
 SQLite file (or a new database on the PostgreSQL server given), with ``--workers`` worker
 processes (default 1: on 2 cores shared with PostgreSQL and the load generator, a second
-worker measured slower, 745-897 events/s against 865-979 on 2026-11-30). This process sends distinct,
-correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback on
+worker measured slower, 745-897 events/s against 865-979 on 2026-11-30). This process sends
+distinct, correctly signed fake-provider events to ``POST /webhooks/fake`` over loopback on
 ``--concurrency`` keep-alive connections (a small asyncio client sending prebuilt requests, so
 the load generator takes little CPU from the server), and times every request: the whole path,
 HTTP parsing, signature check, idempotent claim, apply and commit. It stops after ``--events``
