@@ -6,6 +6,7 @@ A form served by one worker must be accepted by another, so every worker signs w
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import secrets
@@ -24,7 +25,7 @@ from sqlalchemy.engine import URL
 
 from tierline import Tierline
 from tierline.errors import ConfigurationError
-from tierline.web.fastapi import TierlineFastAPI
+from tierline.web.fastapi import IngestThreads, TierlineFastAPI
 from tierline.web.flask import TierlineFlask
 
 from .apps import CATALOG, form_token, web_settings
@@ -149,3 +150,22 @@ def test_an_unset_secret_key_stops_either_adapter_at_start_up(sqlite_url: URL) -
             TierlineFastAPI(tl, current_account=lambda request: None).install(FastAPI())
         with pytest.raises(ConfigurationError, match=r"secrets\.token_urlsafe"):
             TierlineFlask(Flask(__name__), tl=tl, current_account=lambda: None)
+
+
+def test_webhook_threads_work_again_in_a_forked_child() -> None:
+    # A forked worker (gunicorn's pre-fork model) inherits the pool object but none of its
+    # threads: a pool started in the parent must not take the child's deliveries.
+    threads = IngestThreads(2)
+
+    async def ingest_once() -> object:
+        return await asyncio.wait_for(threads.run(lambda value: value, "ok"), 5)
+
+    assert asyncio.run(ingest_once()) == "ok"  # the parent's pool now has an idle thread
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            os._exit(0 if asyncio.run(ingest_once()) == "ok" else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -20,8 +20,12 @@ capture middleware and the handler that turns a refused gate into its 401/402 JS
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -113,6 +117,39 @@ class ReferralCaptureMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+class IngestThreads:
+    """The threads webhook deliveries are ingested on (``Tierline.ingest`` blocks on the
+    database): a thread pool of ``size`` threads, where a delivery waits for a free thread.
+
+    Handing a call to a :class:`~concurrent.futures.ThreadPoolExecutor` through
+    ``loop.run_in_executor`` costs about a third of the CPU of Starlette's ``run_in_threadpool``
+    (anyio's worker threads: capacity limiter, cancel scopes, ``queue.Queue``): 27-30 against
+    63-95 µs per call with 8 concurrent callers on uvloop (2026-11-30), a few percent of a
+    webhook. The pool is made in the process that first uses it, again after a fork (a forked
+    child has none of its parent's threads).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def run(self, call: Callable[..., IngestResult], *args: Any) -> Awaitable[IngestResult]:
+        """``call(*args)`` on a pool thread, awaited from the running event loop."""
+        pool = self._pool
+        if pool is None or self._pid != os.getpid():
+            pool = self._start()
+        return asyncio.get_running_loop().run_in_executor(pool, call, *args)
+
+    def _start(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="tierline-ingest")
+                self._pid = os.getpid()
+            return self._pool
+
+
 class TierlineFastAPI:
     """Tierline's routes, gate dependencies and referral capture for one FastAPI app.
 
@@ -141,6 +178,8 @@ class TierlineFastAPI:
         self.current_account = current_account
         self.signup_url = signup_url
         self.app_url = app_url
+        # As many threads as the database pool keeps connections: more would wait for one.
+        self._ingest = IngestThreads(tl.settings.db_pool_size)
         self.router = self._build_router()
 
     def install(self, app: FastAPI) -> None:
@@ -304,7 +343,7 @@ class TierlineFastAPI:
             if len(body) > limit:
                 result = body_too_large(self.tl.settings)
             else:
-                result = await run_in_threadpool(
+                result = await self._ingest.run(
                     self.tl.ingest, provider, dict(request.headers), bytes(body)
                 )
         status_code, answer = webhook_answer(result)
