@@ -281,6 +281,7 @@ class Tierline:
         if self.cache_listener is not None:
             self.cache_listener.stop()
         self.access.close()
+        self.usage.close()
         if self._owns_engine:
             self.engine.dispose()
 

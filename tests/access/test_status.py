@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from tierline.accounts.models import Account
 from tierline.errors import NotFoundError, ValidationError
 
 from ..clock import FrozenClock
+from ..usage.seed import CATALOG as USAGE_CATALOG
+from ..usage.seed import add_tiers as add_usage_tiers
 from .seed import CATALOG, FEATURES, add_subscription, add_tiers
 
 MakeTierline = Callable[..., Tierline]
@@ -186,7 +189,8 @@ def test_status_survives_the_server_dropping_its_connections(tl: Tierline) -> No
 
 
 def _sessions_elsewhere(engine: Engine) -> int:
-    """Connections to this test database other than the one asking (0 on SQLite)."""
+    """Connections to this test database other than the one asking (0 on SQLite), once the
+    server has let go of those just closed (it drops them a moment after)."""
     dialect = engine.dialect.name
     if dialect == "sqlite":
         return 0
@@ -197,8 +201,13 @@ def _sessions_elsewhere(engine: Engine) -> int:
         else "SELECT count(*) FROM information_schema.processlist "
         "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
     )
-    with engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
+    deadline = time.monotonic() + 5
+    while True:
+        with engine.connect() as conn:
+            count = int(conn.execute(text(sql)).scalar_one())
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
 
 
 def test_reads_go_with_the_host_engine_dispose_and_with_close(db_url: URL) -> None:
@@ -214,6 +223,25 @@ def test_reads_go_with_the_host_engine_dispose_and_with_close(db_url: URL) -> No
         tl.grant_credit("e", days=1)
         assert tl.status("e").source is AccessSource.CREDIT
         tl.close()
+        assert _sessions_elsewhere(engine) == 0
+    finally:
+        engine.dispose()
+
+
+def test_closed_tierlines_leave_no_connection_open(db_url: URL) -> None:
+    # Every pool a Tierline opens (the main one, status()'s reads, the usage counters) is
+    # released by close(), however many Tierline objects come and go.
+    url = db_url.render_as_string(hide_password=False)
+    for index in range(3):
+        tl = Tierline(settings=TierlineSettings(database_url=url), catalog=USAGE_CATALOG)
+        if index == 0:
+            add_usage_tiers(tl)
+        tl.ensure_account("u")
+        tl.status("u")
+        tl.usage.track("u", "quotes")
+        tl.close()
+    engine = db.make_engine(db_url)
+    try:
         assert _sessions_elsewhere(engine) == 0
     finally:
         engine.dispose()

@@ -6,9 +6,9 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, event, insert, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline import db
 from tierline.accounts.models import Account
@@ -137,5 +137,62 @@ def test_a_deferred_begin_transaction_is_one_transaction_and_leaves_no_autocommi
             conn.execute(INSERT, {"p_ref": "f", **row})
             conn.execute(INSERT, {"p_ref": "a", **row})
         assert _refs(engine) == ["a", "b", "c"]
+    finally:
+        engine.dispose()
+
+
+def test_a_deferred_begin_keeps_the_engines_transaction_settings_and_begin_hooks(
+    db_url: URL,
+) -> None:
+    engine = db.make_engine(db_url, pool_size=1, max_overflow=0)
+    serializable = db.make_engine(db_url, isolation_level="SERIALIZABLE")
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    row = {"p_email": None, "p_at": at}
+    hooked: list[str] = []
+
+    @event.listens_for(engine, "begin")
+    def _audit(conn: Connection) -> None:  # a host's hook writing in each transaction
+        hooked.append(f"audit{len(hooked)}")
+        conn.execute(INSERT, {"p_ref": hooked[-1], **row})
+
+    try:
+        with (
+            pytest.raises(RuntimeError),
+            fast.deferred_begin(engine) as conn,
+        ):
+            with fast.flight(conn) as sent:
+                sent.send(FAST_INSERT, {"p_ref": "a", **row})
+            raise RuntimeError("the apply failed")
+        event.remove(engine, "begin", _audit)
+        assert hooked == ["audit0"]
+        assert _refs(engine) == []  # the hook's write was rolled back with the transaction
+
+        with fast.deferred_begin(serializable) as conn:
+            with fast.flight(conn) as sent:
+                sent.send(FAST_INSERT, {"p_ref": "s", **row})
+            if db_url.get_backend_name() == "postgresql":
+                level = conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()
+                assert level == "serializable"
+        assert "s" in _refs(serializable)
+    finally:
+        engine.dispose()
+        serializable.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_a_connection_dropped_in_a_deferred_begin_is_replaced_once(db_url: URL) -> None:
+    engine = db.make_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda dbapi_connection, _record: opened.append(1))
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    try:
+        with pytest.raises(OperationalError), fast.deferred_begin(engine) as conn:
+            with fast.flight(conn) as sent:
+                sent.send(FAST_INSERT, {"p_ref": "x", "p_email": None, "p_at": at})
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert _refs(engine) == []  # nothing was committed
+        # The dropped one and its one replacement: the dead connection was not touched again
+        # on the way out (which would check out, then throw away, a healthy one).
+        assert len(opened) == 2
     finally:
         engine.dispose()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from tierline import Tierline
 from tierline.billing.providers import fake
 
 from ..clock import FrozenClock
-from .apps import WEBHOOK_SECRET, WebClient, signed_fake_event
+from .apps import WEBHOOK_SECRET, WebClient, build_fastapi_app, signed_fake_event
 
 
 def test_signed_event_is_processed_once_then_answered_duplicate(
@@ -86,3 +88,36 @@ def test_canceled_subscription_turns_the_gate_reason_to_canceled(
     gate = client.get("/reports", account="judy")
     assert gate.status == 402
     assert gate.json()["reason"] == "canceled"
+
+
+def test_a_content_length_of_non_ascii_digits_is_refused_not_a_500(sqlite_tl: Tierline) -> None:
+    # "²".isdigit() is true but int("²") raises: servers stricter than the ASGI spec refuse
+    # the header, a lenient one passes it on (raw ASGI call, the header as latin-1 bytes).
+    app = build_fastapi_app(sqlite_tl)
+    body, headers = signed_fake_event(sqlite_tl, fake.CHECKOUT_COMPLETED, "iris", "pro_fake")
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/fake",
+        "raw_path": b"/webhooks/fake",
+        "query_string": b"",
+        "headers": [*raw, (b"content-length", "²".encode("latin-1"))],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 200  # the length is ignored; the body as received is ingested
+    assert sqlite_tl.status("iris").tier == "pro"

@@ -164,7 +164,7 @@ def _lemonsqueezy(
         status_formatted=status.replace("_", " ").title(),
         customer_id=_number("customer", account_ref),
         # A tier link is the variant id (a number); another key is used as given.
-        variant_id=int(key) if key.isdigit() else key,
+        variant_id=int(key) if key.isascii() and key.isdigit() else key,
         cancelled=expired,
         renews_at=_iso(now + PERIOD.total_seconds()),
         ends_at=_iso(now) if expired else None,

@@ -240,7 +240,9 @@ def deferred_begin(engine: Engine) -> Iterator[Connection]:
     queues an explicit one ahead of its statements; COMMIT and ROLLBACK then end the
     transaction as usual (psycopg sends them whenever a transaction is open, autocommit or
     not: its ``Connection.commit``). The connection leaves autocommit before it goes back to
-    the pool, or is invalidated when it cannot. Elsewhere this is ``engine.begin()``.
+    the pool, or is invalidated when it cannot. Elsewhere, and when the engine sets transaction
+    characteristics (isolation level, read only, deferrable) or has a ``begin`` listener, this
+    is ``engine.begin()``.
     """
     if engine.dialect.name != "postgresql":
         with engine.begin() as conn:
@@ -248,22 +250,35 @@ def deferred_begin(engine: Engine) -> Iterator[Connection]:
         return
     with engine.connect() as conn:
         driver: Any = conn.connection.driver_connection
-        if getattr(driver, "pipeline", None) is None or driver.autocommit:
+        if (
+            getattr(driver, "pipeline", None) is None
+            or driver.autocommit
+            # psycopg's own BEGIN carries the transaction's settings (ISOLATION LEVEL, READ
+            # ONLY, DEFERRABLE), and a "begin" listener must run inside the transaction:
+            # either keeps psycopg's BEGIN.
+            or driver.isolation_level is not None
+            or driver.read_only is not None
+            or driver.deferrable is not None
+            or engine.dispatch.begin
+        ):
             with conn.begin():
                 yield conn
             return
+        info = conn.info
         driver.autocommit = True
-        conn.info[_DEFERRED_BEGIN] = True
+        info[_DEFERRED_BEGIN] = True
         try:
             with conn.begin():
                 yield conn
         finally:
-            conn.info.pop(_DEFERRED_BEGIN, None)
-            try:
-                driver.autocommit = False  # idle again: after COMMIT or ROLLBACK
-            except Exception:
-                # Broken, or still in a transaction: never pooled in autocommit mode.
-                if not conn.invalidated:
+            info.pop(_DEFERRED_BEGIN, None)
+            # An invalidated connection (dropped) is not pooled again; touching it would check
+            # out a new one.
+            if not conn.invalidated:
+                try:
+                    driver.autocommit = False  # idle again: after COMMIT or ROLLBACK
+                except Exception:
+                    # Broken, or still in a transaction: never pooled in autocommit mode.
                     conn.invalidate()
 
 
@@ -301,6 +316,9 @@ class RawConnections:
             # and never used or closed (closing would end the parent's sessions).
             self._inherited.extend(self._idle)
             self._idle, self._pid = [], os.getpid()
+            if self._engine is not self._follows:
+                # Its own pool holds the parent's sockets too: dropped, never closed.
+                self._engine.dispose(close=False)
         if self._follows.pool is not self._pool:
             # The engine followed was disposed since: so are these connections.
             self._pool = self._follows.pool

@@ -16,6 +16,7 @@ milliseconds under contention.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -74,7 +75,11 @@ class FastCounter:
     def __init__(self, engine: Engine, *, synchronous_commit: bool = True) -> None:
         self._engine = engine
         #: Autocommit on the servers (no ping, no BEGIN/ROLLBACK); the engine itself on SQLite.
+        #: Disposed with ``engine`` (seen by the next statement: ``dispose()`` replaces the
+        #: pool) or by :meth:`close`.
         self._writer = read_engine(engine)
+        self._pool = engine.pool
+        self._pid = os.getpid()
         if not synchronous_commit and engine.dialect.name == "postgresql":
             # PostgreSQL's asynchronous commit: "transactions complete more quickly, at the
             # cost that the most recent transactions may be lost if the database should
@@ -126,8 +131,23 @@ class FastCounter:
             self._statements = statements
             return statements
 
+    def close(self) -> None:
+        """Release the counter pool's connections (when it is its own, not ``engine``)."""
+        if self._writer is not self._engine:
+            self._writer.dispose()
+
     def _run(self, name: str, values: dict[str, Any], write: bool) -> Any:
         statement = (self._statements or self._compile())[name]
+        if self._pid != os.getpid():
+            # A forked worker: the pool's connections are its parent's sockets, dropped and
+            # never closed (closing would end the parent's sessions).
+            self._pid = os.getpid()
+            if self._writer is not self._engine:
+                self._writer.dispose(close=False)
+        if self._engine.pool is not self._pool:
+            # The engine was disposed since (a shutdown, a fork): so is this pool.
+            self._pool = self._engine.pool
+            self.close()
         raw = self._writer.raw_connection()
         try:
             cursor = raw.cursor()

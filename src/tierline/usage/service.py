@@ -108,6 +108,10 @@ class UsageService:
             ctx.engine, synchronous_commit=ctx.settings.usage_synchronous_commit
         )
 
+    def close(self) -> None:
+        """Release the connections the counters keep."""
+        self._fast.close()
+
     # -- what applies ---------------------------------------------------------------------
     def _anchor(self, status: AccessStatus) -> datetime | None:
         """The subscription period end that anniversary periods align to, if any."""

@@ -256,9 +256,11 @@ def webhook_answer(result: IngestResult) -> tuple[int, dict[str, object]]:
 
 def declared_length(value: str | None) -> int | None:
     """The ``Content-Length`` header as a number, or ``None`` when absent or unreadable."""
-    if value is None or not value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+    digits = None if value is None else value.strip()
+    if not digits or not (digits.isascii() and digits.isdigit()):
         return None
-    return int(value.strip())
+    return int(digits)
 
 
 FORM_EXPIRED = "This form has expired or did not come from this site; reload the page and retry."

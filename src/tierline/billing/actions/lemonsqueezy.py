@@ -89,7 +89,7 @@ class LemonSqueezyActions(SubscriptionUpdateActions):
     def plan_changes(self, change: PlanChange) -> dict[str, Any]:
         return {
             "variant_id": int(change.external_key)
-            if change.external_key.isdigit()
+            if change.external_key.isascii() and change.external_key.isdigit()
             else change.external_key,
             "disable_prorations": not change.prorate,
         }

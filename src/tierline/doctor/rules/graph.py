@@ -37,7 +37,7 @@ def file_name_id(revision: RevisionFile) -> str | None:
     if _DATE_PREFIX.match(stem):
         return None
     first = stem.split("_", 1)[0]
-    if _HEX_ID.match(first) or (first.isdigit() and len(first) <= 6):
+    if _HEX_ID.match(first) or (first.isascii() and first.isdigit() and len(first) <= 6):
         return first
     return None
 
