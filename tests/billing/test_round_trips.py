@@ -80,9 +80,10 @@ def test_a_new_stripe_subscription_event_takes_at_most_three_round_trips_on_post
     if dialect == "postgresql":
         assert trips <= POSTGRES_BUDGET
     else:
-        # MariaDB: no pipeline, one round trip per statement (9 measured: the README gives
-        # the figure). Held there, so that a change that adds one shows.
-        assert trips <= 9
+        # MariaDB: no pipeline, one round trip per statement (10 measured, the read of the
+        # account a subscription may move from included: the README gives the figure). Held
+        # there, so that a change that adds one shows.
+        assert trips <= 10
 
 
 @SERVERS

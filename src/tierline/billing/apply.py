@@ -40,6 +40,7 @@ from tierline.billing.subscriptions import (
     stored_subscription,
     upserted,
     upserted_account,
+    upserted_from,
 )
 from tierline.context import Context
 from tierline.db.fast import Flight, Pending
@@ -156,6 +157,15 @@ class Sent:
         return frozenset()
 
 
+def _moved_from(tx: ApplyTx, previous: int | None, account: AccountRef) -> set[str]:
+    """The ref of the account a subscription was stored under (``previous``, an id) when it
+    is not ``account``, its account now: empty when it did not move."""
+    if previous is None or previous == account.id:
+        return set()
+    left = account_by_id(tx.conn, previous)
+    return set() if left is None else {left.ref}
+
+
 def _terms(snap: SubscriptionSnapshot, plan: Plan) -> PlanTerms:
     return PlanTerms(
         tier_id=None if plan.tier is None else plan.tier.id,
@@ -230,7 +240,9 @@ class EffectApplier:
         customer_id = customer_of(event)
         subscription_id = subscription_of(event)
         status = None
+        previous = None
         if subscription_id is not None:
+            previous = account_id_for(tx.conn, event.provider, subscription_id, None)
             status = link_subscription(
                 tx.conn,
                 event.provider,
@@ -243,7 +255,7 @@ class EffectApplier:
             EventStatus.PROCESSED,
             f"checkout linked account {account.ref!r} to "
             f"{customer_id or '-'} / {subscription_id or '-'}",
-            accounts={account.ref},
+            accounts={account.ref, *_moved_from(tx, previous, account)},
             linked_customer=customer_id,
             linked_subscription=subscription_id,
         )
@@ -277,6 +289,13 @@ class EffectApplier:
         account = self._account_for(
             tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id
         )
+        # A snapshot naming another account moves the subscription: the account it leaves
+        # loses that access, so it changes too (its cached status is dropped, hooks hear it).
+        previous = (
+            None
+            if snap.account_ref is None
+            else account_id_for(tx.conn, event.provider, snap.external_id, None)
+        )
         written = apply_snapshot(
             tx.conn,
             event.provider,
@@ -285,9 +304,12 @@ class EffectApplier:
             terms=_terms(snap, plan),
             now=now,
         )
-        return self._snapshot_effect(
+        effect = self._snapshot_effect(
             tx, event, plan, account, written, lambda: any_unmapped(tx.conn, event.provider)
         )
+        if written is not Written.NOTHING:
+            effect.accounts.update(_moved_from(tx, previous, account))
+        return effect
 
     def _snapshot_effect(
         self,
@@ -400,7 +422,7 @@ class EffectApplier:
             tx.conn, sent.account_ref
         )
         assert account is not None
-        return self._snapshot_effect(
+        effect = self._snapshot_effect(
             tx,
             event,
             plan,
@@ -408,6 +430,11 @@ class EffectApplier:
             upserted(sent.upsert),
             lambda: unmapped_waiting(sent.claim),
         )
+        # The account the subscription left, when the snapshot moved it (see _snapshot).
+        left = upserted_from(sent.upsert, sent.account_ref)
+        if left is not None:
+            effect.accounts.add(left)
+        return effect
 
     # -- payments ----------------------------------------------------------------------
     def _payment(self, tx: ApplyTx, event: ProviderEvent) -> Effect:

@@ -206,6 +206,16 @@ _REFERRED: ColumnElement[bool] = literal_column(
     "(SELECT a.referred_by_id IS NOT NULL FROM tierline_account AS a"
     " WHERE a.id = tierline_subscription.account_id)"
 )
+# The ref of the account the row belonged to before this statement (NULL for a new row): a
+# subquery reads the snapshot the statement started with, so it sees the old version of the
+# row it updates ("all the statements are executed with the same snapshot": PostgreSQL's
+# documentation, WITH queries; the same holds for a subquery of the statement itself).
+_PREVIOUS_REF: ColumnElement[str] = literal_column(
+    "(SELECT a.ref FROM tierline_subscription AS s"
+    " JOIN tierline_account AS a ON a.id = s.account_id"
+    " WHERE s.provider = tierline_subscription.provider"
+    " AND s.external_id = tierline_subscription.external_id)"
+)
 # With ``notify``, the cache invalidation of the account (``pg_notify(channel, ref)``, see
 # tierline.access.changes) rides in the same RETURNING: it is queued only for a row the
 # statement wrote, and delivered at commit like any NOTIFY.
@@ -221,7 +231,12 @@ def _upsert(*conditions: Any, notify: bool) -> FastStatement:
         set_=state,
         where=and_(*conditions) if conditions else None,
     )
-    returned: list[ColumnElement[Any]] = [literal_column("xmax = 0"), _C.account_id, _REFERRED]
+    returned: list[ColumnElement[Any]] = [
+        literal_column("xmax = 0"),
+        _C.account_id,
+        _REFERRED,
+        _PREVIOUS_REF,
+    ]
     if notify:
         returned.append(_NOTIFY_REF)
     return FastStatement(statement.returning(*returned), fetch=True)
@@ -365,6 +380,15 @@ def upserted(pending: Pending) -> Written:
     if row is None:
         return Written.NOTHING  # stored state is later, or final
     return Written.INSERTED if row[0] else Written.UPDATED
+
+
+def upserted_from(pending: Pending, account_ref: str) -> str | None:
+    """The ref of the account the row :func:`send_upsert_snapshot` wrote belonged to before,
+    when that is not ``account_ref`` (the snapshot moved the subscription), else ``None``."""
+    row = pending.result().first()
+    if row is None or row[3] is None or row[3] == account_ref:
+        return None
+    return str(row[3])
 
 
 def upserted_account(pending: Pending, account_ref: str) -> AccountRef | None:
