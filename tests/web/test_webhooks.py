@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tierline import Tierline
@@ -117,7 +118,10 @@ def test_a_content_length_of_non_ascii_digits_is_refused_not_a_500(sqlite_tl: Ti
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # On a thread of its own: a browser test earlier in the session may leave an event loop
+    # marked running on this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 200  # the length is ignored; the body as received is ingested
     assert sqlite_tl.status("iris").tier == "pro"
