@@ -282,6 +282,34 @@ def deferred_begin(engine: Engine) -> Iterator[Connection]:
                     conn.invalidate()
 
 
+class EngineWatch:
+    """Tells whether ``engine`` was disposed, or this process forked, since it last looked.
+
+    ``Engine.dispose()`` replaces the engine's pool object, so comparing it with the pool seen
+    before is enough: no ``engine_disposed`` listener, whose presence would make every
+    ``Connection`` of the engine dispatch its events (a few percent of a webhook's CPU).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pool = engine.pool
+        self._pid = os.getpid()
+
+    def forked(self) -> bool:
+        """True once in a forked child: connections opened before are its parent's sockets."""
+        if self._pid == os.getpid():
+            return False
+        self._pid = os.getpid()
+        return True
+
+    def disposed(self) -> bool:
+        """True once after each ``dispose()`` of the engine."""
+        if self._engine.pool is self._pool:
+            return False
+        self._pool = self._engine.pool
+        return True
+
+
 class RawConnections:
     """DBAPI connections of ``engine`` kept for one-statement reads, outside its pool.
 
@@ -303,25 +331,23 @@ class RawConnections:
         self._engine = engine
         self._keep = keep
         self._follows = engine if follows is None else follows
-        self._pool = self._follows.pool
+        self._watch = EngineWatch(self._follows)
         # list.pop() and list.append() are atomic: no lock on the hot path.
         self._idle: list[Any] = []
-        self._pid = os.getpid()
         self._inherited: list[Any] = []
 
     def acquire(self) -> Any:
         """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
-        if self._pid != os.getpid():
+        if self._watch.forked():
             # A forked worker: the idle connections are its parent's sockets. Kept referenced
             # and never used or closed (closing would end the parent's sessions).
             self._inherited.extend(self._idle)
-            self._idle, self._pid = [], os.getpid()
+            self._idle = []
             if self._engine is not self._follows:
                 # Its own pool holds the parent's sockets too: dropped, never closed.
                 self._engine.dispose(close=False)
-        if self._follows.pool is not self._pool:
+        if self._watch.disposed():
             # The engine followed was disposed since: so are these connections.
-            self._pool = self._follows.pool
             if self._engine is not self._follows:
                 self._engine.dispose()
             self.close()

@@ -16,7 +16,6 @@ milliseconds under contention.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -40,6 +39,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from tierline.access.query import read_engine
 from tierline.accounts.models import Account
+from tierline.db.fast import EngineWatch
 from tierline.usage import counter
 from tierline.usage.models import UsageCounter
 
@@ -78,8 +78,7 @@ class FastCounter:
         #: Disposed with ``engine`` (seen by the next statement: ``dispose()`` replaces the
         #: pool) or by :meth:`close`.
         self._writer = read_engine(engine)
-        self._pool = engine.pool
-        self._pid = os.getpid()
+        self._watch = EngineWatch(engine)
         if not synchronous_commit and engine.dialect.name == "postgresql":
             # PostgreSQL's asynchronous commit: "transactions complete more quickly, at the
             # cost that the most recent transactions may be lost if the database should
@@ -138,15 +137,12 @@ class FastCounter:
 
     def _run(self, name: str, values: dict[str, Any], write: bool) -> Any:
         statement = (self._statements or self._compile())[name]
-        if self._pid != os.getpid():
+        if self._watch.forked() and self._writer is not self._engine:
             # A forked worker: the pool's connections are its parent's sockets, dropped and
             # never closed (closing would end the parent's sessions).
-            self._pid = os.getpid()
-            if self._writer is not self._engine:
-                self._writer.dispose(close=False)
-        if self._engine.pool is not self._pool:
+            self._writer.dispose(close=False)
+        if self._watch.disposed():
             # The engine was disposed since (a shutdown, a fork): so is this pool.
-            self._pool = self._engine.pool
             self.close()
         raw = self._writer.raw_connection()
         try:
