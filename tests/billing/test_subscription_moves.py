@@ -4,8 +4,13 @@ change is reported for both accounts), on every dialect and through every apply 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
 
 from tierline import Tierline
 from tierline.billing.providers import fake
@@ -42,3 +47,60 @@ def test_a_moved_subscription_takes_its_access_from_the_account_it_left(
     assert not tl.status("yuri").active
     assert ("xena", True, False) in heard
     assert ("yuri", True, False) in heard
+
+
+LOCK_WAITS = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity "
+    "WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    "mariadb": "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
+def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
+    make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
+) -> None:
+    # Another transaction moves the subscription from xena to yuri and holds its commit while
+    # a webhook moves it on to zoe: the webhook waits for it, and the account it reports as
+    # left is yuri (the holder it found, locked), not xena (the holder before the race).
+    tl = make_tierline(CATALOG)
+    tl.sync_catalog()
+    heard: list[tuple[str, bool, bool]] = []
+    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    start = clock()
+
+    def send(account: str, seconds: int) -> None:
+        payload = fake_event(
+            fake.SUBSCRIPTION_UPDATED,
+            account,
+            start + timedelta(seconds=seconds),
+            subscription_id="sub_race",
+        )
+        assert deliver(tl, "fake", payload).status_code == 200
+
+    send("xena", 0)
+    tl.ensure_account("yuri")
+    move = text(
+        "UPDATE tierline_subscription SET account_id = "
+        "(SELECT id FROM tierline_account WHERE ref = 'yuri')"
+    )
+    other = tl.engine.connect()
+    try:
+        other.execute(move)  # not committed yet
+        webhook = threading.Thread(target=send, args=("zoe", 60))
+        webhook.start()
+        deadline = time.monotonic() + 10
+        with tl.engine.connect() as watcher:
+            while not watcher.execute(text(LOCK_WAITS[dialect])).scalar_one():
+                # A new transaction per look: PostgreSQL keeps one statistics snapshot per
+                # transaction.
+                watcher.rollback()
+                assert time.monotonic() < deadline, "the webhook never waited for the move"
+                time.sleep(0.02)
+        other.commit()
+    finally:
+        other.close()
+    webhook.join(30)
+    assert not webhook.is_alive()
+    assert tl.status("zoe").active
+    assert ("yuri", True, False) in heard  # yuri had it (the other move), and lost it

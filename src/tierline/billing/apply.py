@@ -35,12 +35,14 @@ from tierline.billing.subscriptions import (
     Written,
     account_id_for,
     apply_snapshot,
+    held_by,
     link_subscription,
+    lock_holder,
+    send_lock_holder,
     send_upsert_snapshot,
     stored_subscription,
     upserted,
     upserted_account,
-    upserted_from,
 )
 from tierline.context import Context
 from tierline.db.fast import Flight, Pending
@@ -146,6 +148,8 @@ class Sent:
     claim: Pending
     #: The account ref of the snapshot.
     account_ref: str
+    #: The subscription's holder before the upsert, its row locked (``send_lock_holder``).
+    holder: Pending
     #: Whether the upsert carries the account's cache invalidation (``notify_channel``).
     notifying: bool
 
@@ -242,7 +246,7 @@ class EffectApplier:
         status = None
         previous = None
         if subscription_id is not None:
-            previous = account_id_for(tx.conn, event.provider, subscription_id, None)
+            previous = lock_holder(tx.conn, event.provider, subscription_id)
             status = link_subscription(
                 tx.conn,
                 event.provider,
@@ -294,7 +298,7 @@ class EffectApplier:
         previous = (
             None
             if snap.account_ref is None
-            else account_id_for(tx.conn, event.provider, snap.external_id, None)
+            else lock_holder(tx.conn, event.provider, snap.external_id)
         )
         written = apply_snapshot(
             tx.conn,
@@ -403,6 +407,7 @@ class EffectApplier:
         assert snap is not None and snap.account_ref is not None
         ref = snap.account_ref
         send_ensure_account(sent, ref, self.ctx.clock())
+        holder = send_lock_holder(sent, event.provider, snap.external_id)
         upsert = send_upsert_snapshot(
             sent,
             event.provider,
@@ -412,7 +417,7 @@ class EffectApplier:
             now=now,
             notify_channel=notify_channel,
         )
-        return Sent(upsert, claim, ref, notifying=notify_channel is not None)
+        return Sent(upsert, claim, ref, holder, notifying=notify_channel is not None)
 
     def _finish(self, tx: ApplyTx, event: ProviderEvent, plan: Plan, sent: Sent) -> Effect:
         """The effect of a snapshot :meth:`send` wrote; converts a referral if it is due."""
@@ -430,10 +435,9 @@ class EffectApplier:
             upserted(sent.upsert),
             lambda: unmapped_waiting(sent.claim),
         )
-        # The account the subscription left, when the snapshot moved it (see _snapshot).
-        left = upserted_from(sent.upsert, sent.account_ref)
-        if left is not None:
-            effect.accounts.add(left)
+        if upserted(sent.upsert) is not Written.NOTHING:
+            # The account the subscription left, when the snapshot moved it (see _snapshot).
+            effect.accounts.update(_moved_from(tx, held_by(sent.holder), account))
         return effect
 
     # -- payments ----------------------------------------------------------------------

@@ -206,16 +206,6 @@ _REFERRED: ColumnElement[bool] = literal_column(
     "(SELECT a.referred_by_id IS NOT NULL FROM tierline_account AS a"
     " WHERE a.id = tierline_subscription.account_id)"
 )
-# The ref of the account the row belonged to before this statement (NULL for a new row): a
-# subquery reads the snapshot the statement started with, so it sees the old version of the
-# row it updates ("all the statements are executed with the same snapshot": PostgreSQL's
-# documentation, WITH queries; the same holds for a subquery of the statement itself).
-_PREVIOUS_REF: ColumnElement[str] = literal_column(
-    "(SELECT a.ref FROM tierline_subscription AS s"
-    " JOIN tierline_account AS a ON a.id = s.account_id"
-    " WHERE s.provider = tierline_subscription.provider"
-    " AND s.external_id = tierline_subscription.external_id)"
-)
 # With ``notify``, the cache invalidation of the account (``pg_notify(channel, ref)``, see
 # tierline.access.changes) rides in the same RETURNING: it is queued only for a row the
 # statement wrote, and delivered at commit like any NOTIFY.
@@ -235,7 +225,6 @@ def _upsert(*conditions: Any, notify: bool) -> FastStatement:
         literal_column("xmax = 0"),
         _C.account_id,
         _REFERRED,
-        _PREVIOUS_REF,
     ]
     if notify:
         returned.append(_NOTIFY_REF)
@@ -263,6 +252,7 @@ _LINK = (
     )
 )
 _ACCOUNT_OF_SUBSCRIPTION = select(_C.account_id).where(_KEY)
+_HOLDER = FastStatement(_ACCOUNT_OF_SUBSCRIPTION.with_for_update(), fetch=True)
 # A customer id means something only at its provider: ``cus_X`` at the fake provider is not
 # Stripe's ``cus_X``.
 _ACCOUNT_OF_CUSTOMER = (
@@ -382,13 +372,29 @@ def upserted(pending: Pending) -> Written:
     return Written.INSERTED if row[0] else Written.UPDATED
 
 
-def upserted_from(pending: Pending, account_ref: str) -> str | None:
-    """The ref of the account the row :func:`send_upsert_snapshot` wrote belonged to before,
-    when that is not ``account_ref`` (the snapshot moved the subscription), else ``None``."""
+def send_lock_holder(sent: Flight, provider: str, external_id: str) -> Pending:
+    """:func:`lock_holder` sent in a flight (before the upsert); :func:`held_by` reads it."""
+    return sent.send(_HOLDER, {"p_provider": provider, "p_external_id": external_id})
+
+
+def lock_holder(conn: Connection, provider: str, external_id: str) -> int | None:
+    """The id of the account the stored subscription ``(provider, external_id)`` belongs to,
+    its row locked until the transaction ends (``None``: not stored).
+
+    Read before a write that may move the subscription to another account, so that the account
+    it leaves is known. The lock makes that the latest committed holder: under READ COMMITTED
+    a ``SELECT ... FOR UPDATE`` waits for a concurrent writer of the row and then reads the
+    row's newest version (PostgreSQL's documentation, "Read Committed Isolation Level"; InnoDB
+    locking reads the same), where a plain read could name the holder before a concurrent
+    move. SQLite has no FOR UPDATE: its writers are serialized already.
+    """
+    return held_by(send_lock_holder(Flight(conn, pipelined=False), provider, external_id))
+
+
+def held_by(pending: Pending) -> int | None:
+    """The account id a :func:`send_lock_holder` found, or ``None``."""
     row = pending.result().first()
-    if row is None or row[3] is None or row[3] == account_ref:
-        return None
-    return str(row[3])
+    return None if row is None else int(row[0])
 
 
 def upserted_account(pending: Pending, account_ref: str) -> AccountRef | None:
