@@ -35,14 +35,13 @@ from tierline.billing.subscriptions import (
     Written,
     account_id_for,
     apply_snapshot,
-    held_by,
     link_subscription,
     lock_holder,
-    send_lock_holder,
     send_upsert_snapshot,
     stored_subscription,
     upserted,
     upserted_account,
+    upserted_from,
 )
 from tierline.context import Context
 from tierline.db.fast import Flight, Pending
@@ -148,8 +147,6 @@ class Sent:
     claim: Pending
     #: The account ref of the snapshot.
     account_ref: str
-    #: The subscription's holder before the upsert, its row locked (``send_lock_holder``).
-    holder: Pending
     #: Whether the upsert carries the account's cache invalidation (``notify_channel``).
     notifying: bool
 
@@ -400,14 +397,14 @@ class EffectApplier:
         """Send a prepared snapshot's statements after ``claim``, the event row's insert sent
         with ``probe_unmapped`` (whether unmapped events wait): create the account unless it
         exists, then upsert the subscription (account found by a subquery on its ref), which
-        returns the account and, with ``notify_channel``, sends the account's NOTIFY.
+        returns the account, the account it held the subscription before (row locked) and,
+        with ``notify_channel``, sends the account's NOTIFY.
         :meth:`apply` (given them in ``ApplyTx.flown``) reads them once the flight has
         landed."""
         snap = event.subscription
         assert snap is not None and snap.account_ref is not None
         ref = snap.account_ref
         send_ensure_account(sent, ref, self.ctx.clock())
-        holder = send_lock_holder(sent, event.provider, snap.external_id)
         upsert = send_upsert_snapshot(
             sent,
             event.provider,
@@ -417,7 +414,7 @@ class EffectApplier:
             now=now,
             notify_channel=notify_channel,
         )
-        return Sent(upsert, claim, ref, holder, notifying=notify_channel is not None)
+        return Sent(upsert, claim, ref, notifying=notify_channel is not None)
 
     def _finish(self, tx: ApplyTx, event: ProviderEvent, plan: Plan, sent: Sent) -> Effect:
         """The effect of a snapshot :meth:`send` wrote; converts a referral if it is due."""
@@ -437,7 +434,7 @@ class EffectApplier:
         )
         if upserted(sent.upsert) is not Written.NOTHING:
             # The account the subscription left, when the snapshot moved it (see _snapshot).
-            effect.accounts.update(_moved_from(tx, held_by(sent.holder), account))
+            effect.accounts.update(_moved_from(tx, upserted_from(sent.upsert), account))
         return effect
 
     # -- payments ----------------------------------------------------------------------

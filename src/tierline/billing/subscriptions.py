@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -212,8 +213,26 @@ _REFERRED: ColumnElement[bool] = literal_column(
 _NOTIFY_REF = func.pg_notify(bindparam("p_channel"), bindparam("p_account_ref"))
 
 
+_ACCOUNT_OF_SUBSCRIPTION = select(_C.account_id).where(_KEY)
+# The subscription's holder before the upsert, its row locked: the account a snapshot naming
+# another one moves it from. A CTE, so it costs no statement of its own; the VALUES' account
+# look-up joins it so that it is read (and the row locked) before the row is written: a WITH
+# query is evaluated when it is first read, and one read twice is computed once (PostgreSQL's
+# documentation, "WITH Queries"). The lock makes it the latest committed holder (see
+# :func:`lock_holder`); the RETURNING's read of it gives that one row again.
+_PREVIOUS_HOLDER = _ACCOUNT_OF_SUBSCRIPTION.with_for_update().cte("previous_holder")
+_ACCOUNT_OF_REF_AFTER_HOLDER = (
+    select(_ACCOUNT_TABLE.c.id)
+    .select_from(_ACCOUNT_TABLE.outerjoin(_PREVIOUS_HOLDER, true()))
+    .where(_ACCOUNT_TABLE.c.ref == bindparam("p_account_ref"))
+    .scalar_subquery()
+)
+
+
 def _upsert(*conditions: Any, notify: bool) -> FastStatement:
-    statement = postgresql.insert(_SUB).values(**{**_INSERT_VALUES, "account_id": _ACCOUNT_OF_REF})
+    statement = postgresql.insert(_SUB).values(
+        **{**_INSERT_VALUES, "account_id": _ACCOUNT_OF_REF_AFTER_HOLDER}
+    )
     state = {column.name: value for column, value in _STATE}
     state["account_id"] = _ACCOUNT_OF_REF
     statement = statement.on_conflict_do_update(
@@ -225,6 +244,7 @@ def _upsert(*conditions: Any, notify: bool) -> FastStatement:
         literal_column("xmax = 0"),
         _C.account_id,
         _REFERRED,
+        select(_PREVIOUS_HOLDER.c.account_id).scalar_subquery(),
     ]
     if notify:
         returned.append(_NOTIFY_REF)
@@ -251,7 +271,6 @@ _LINK = (
         updated_at=bindparam("p_now", type_=_C.updated_at.type),
     )
 )
-_ACCOUNT_OF_SUBSCRIPTION = select(_C.account_id).where(_KEY)
 _HOLDER = FastStatement(_ACCOUNT_OF_SUBSCRIPTION.with_for_update(), fetch=True)
 # A customer id means something only at its provider: ``cus_X`` at the fake provider is not
 # Stripe's ``cus_X``.
@@ -352,9 +371,10 @@ def send_upsert_snapshot(
 ) -> Pending:
     """:func:`apply_snapshot` in one statement (PostgreSQL), for the account ``account_ref``
     (which must exist when the flight runs) and a snapshot whose plan maps to a tier
-    (``terms.tier_id`` set); :func:`upserted` reads what it did and :func:`upserted_account`
-    whose row it is. Same ordering rules. With ``notify_channel``, a row written also sends
-    ``pg_notify(notify_channel, account_ref)`` (delivered at commit)."""
+    (``terms.tier_id`` set); :func:`upserted` reads what it did, :func:`upserted_account`
+    whose row it is and :func:`upserted_from` whose it was. Same ordering rules. With
+    ``notify_channel``, a row written also sends ``pg_notify(notify_channel, account_ref)``
+    (delivered at commit)."""
     assert terms.tier_id is not None
     params = _snapshot_params(provider, snap, terms, now, account_ref=account_ref)
     notify = notify_channel is not None
@@ -372,11 +392,6 @@ def upserted(pending: Pending) -> Written:
     return Written.INSERTED if row[0] else Written.UPDATED
 
 
-def send_lock_holder(sent: Flight, provider: str, external_id: str) -> Pending:
-    """:func:`lock_holder` sent in a flight (before the upsert); :func:`held_by` reads it."""
-    return sent.send(_HOLDER, {"p_provider": provider, "p_external_id": external_id})
-
-
 def lock_holder(conn: Connection, provider: str, external_id: str) -> int | None:
     """The id of the account the stored subscription ``(provider, external_id)`` belongs to,
     its row locked until the transaction ends (``None``: not stored).
@@ -387,13 +402,9 @@ def lock_holder(conn: Connection, provider: str, external_id: str) -> int | None
     row's newest version (PostgreSQL's documentation, "Read Committed Isolation Level"; InnoDB
     locking reads the same), where a plain read could name the holder before a concurrent
     move. SQLite has no FOR UPDATE: its writers are serialized already.
+    :func:`send_upsert_snapshot` reads it the same way, inside its own statement.
     """
-    return held_by(send_lock_holder(Flight(conn, pipelined=False), provider, external_id))
-
-
-def held_by(pending: Pending) -> int | None:
-    """The account id a :func:`send_lock_holder` found, or ``None``."""
-    row = pending.result().first()
+    row = _HOLDER.execute(conn, {"p_provider": provider, "p_external_id": external_id}).first()
     return None if row is None else int(row[0])
 
 
@@ -404,6 +415,14 @@ def upserted_account(pending: Pending, account_ref: str) -> AccountRef | None:
     if row is None:
         return None
     return AccountRef(int(row[1]), account_ref, bool(row[2]))
+
+
+def upserted_from(pending: Pending) -> int | None:
+    """The id of the account the row :func:`send_upsert_snapshot` wrote belonged to before
+    (read with the row locked, as :func:`lock_holder` does), or ``None``: the row is new, or
+    the statement wrote none."""
+    row = pending.result().first()
+    return None if row is None or row[3] is None else int(row[3])
 
 
 def _snapshot_params(
