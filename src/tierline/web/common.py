@@ -260,7 +260,12 @@ def declared_length(value: str | None) -> int | None:
     digits = None if value is None else value.strip()
     if not digits or not (digits.isascii() and digits.isdigit()):
         return None
-    return int(digits)
+    try:
+        return int(digits)
+    except ValueError:
+        # More digits than int() converts (sys.get_int_max_str_digits(), 4300 by default):
+        # unreadable like any other, so the body is read up to the limit as received.
+        return None
 
 
 FORM_EXPIRED = "This form has expired or did not come from this site; reload the page and retry."
