@@ -52,7 +52,11 @@ def test_a_moved_subscription_takes_its_access_from_the_account_it_left(
 LOCK_WAITS = {
     "postgresql": "SELECT count(*) FROM pg_stat_activity "
     "WHERE wait_event_type = 'Lock' AND datname = current_database()",
-    "mariadb": "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+    # A locking read of a unique key waits while the optimizer reads it as a constant: the
+    # statement shows in the process list (state "Statistics") but not always as a LOCK WAIT
+    # in INNODB_TRX, so look for the webhook's statement itself (not this one).
+    "mariadb": "SELECT count(*) FROM information_schema.PROCESSLIST"
+    " WHERE db = database() AND id <> connection_id() AND info LIKE '%%FOR UPDATE'",
 }
 
 
@@ -104,3 +108,58 @@ def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
     assert not webhook.is_alive()
     assert tl.status("zoe").active
     assert ("yuri", True, False) in heard  # yuri had it (the other move), and lost it
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
+def test_a_move_racing_the_first_insert_reports_the_account_it_left(
+    make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
+) -> None:
+    # Another delivery stores the subscription under yuri and holds its commit while a
+    # webhook naming zoe arrives: the webhook waits on the unique key, then moves the row.
+    tl = make_tierline(CATALOG)
+    tl.sync_catalog()
+    heard: list[tuple[str, bool, bool]] = []
+    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    start = clock()
+
+    def send(account: str, seconds: int) -> None:
+        payload = fake_event(
+            fake.SUBSCRIPTION_UPDATED,
+            account,
+            start + timedelta(seconds=seconds),
+            subscription_id="sub_race_insert",
+        )
+        assert deliver(tl, "fake", payload).status_code == 200
+
+    tl.ensure_account("yuri")
+    tl.ensure_account("zoe")
+    other = tl.engine.connect()
+    try:
+        # The first delivery's row, as its transaction writes it (the catalog has one tier).
+        tier_id = other.execute(text("SELECT id FROM tierline_tier")).scalar()
+        acc = other.execute(text("SELECT id FROM tierline_account WHERE ref = 'yuri'")).scalar()
+        other.execute(
+            text(
+                "INSERT INTO tierline_subscription (account_id, provider, external_id, tier_id,"
+                " status, cancel_at_period_end, quantity, provider_updated_at, provider_rank,"
+                " created_at, updated_at) VALUES (:a, 'fake', 'sub_race_insert', :t, 'active',"
+                " false, 1, :ts, 1, :ts, :ts)"
+            ),
+            {"a": acc, "t": tier_id, "ts": start.replace(tzinfo=None)},
+        )  # not committed yet
+        webhook = threading.Thread(target=send, args=("zoe", 60))
+        webhook.start()
+        deadline = time.monotonic() + 10
+        with tl.engine.connect() as watcher:
+            while not watcher.execute(text(LOCK_WAITS[dialect])).scalar_one():
+                watcher.rollback()
+                assert time.monotonic() < deadline, "the webhook never waited for the insert"
+                time.sleep(0.02)
+        other.commit()
+    finally:
+        other.close()
+    webhook.join(30)
+    assert not webhook.is_alive()
+    assert tl.status("zoe").active
+    assert not tl.status("yuri").active
+    assert ("yuri", True, False) in heard  # yuri had it (committed first), and lost it

@@ -182,6 +182,11 @@ def _unmapped(event: ProviderEvent) -> str:
     return f"no tier is linked to {event.provider} key(s) {keys} of subscription {snap.external_id}"
 
 
+class HolderUnseen(Exception):  # noqa: N818 - a retry signal, caught by the inbox
+    """The flight's upsert updated a row its snapshot did not hold (a concurrent first
+    insert): the transaction must be rolled back and tried again (see EffectApplier._finish)."""
+
+
 class _Unmapped(Exception):  # noqa: N818 - control flow, never escapes this module
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -432,9 +437,17 @@ class EffectApplier:
             upserted(sent.upsert),
             lambda: unmapped_waiting(sent.claim),
         )
-        if upserted(sent.upsert) is not Written.NOTHING:
+        written = upserted(sent.upsert)
+        if written is not Written.NOTHING:
+            previous = upserted_from(sent.upsert)
+            if written is Written.UPDATED and previous is None:
+                # The row was committed by a concurrent first delivery after this statement's
+                # snapshot was taken: ON CONFLICT found and updated it, but the CTE could not
+                # see it, so the account it may have left is unknown. Start again: the next
+                # try sees the row and reads its holder (locked).
+                raise HolderUnseen(sent.account_ref)
             # The account the subscription left, when the snapshot moved it (see _snapshot).
-            effect.accounts.update(_moved_from(tx, upserted_from(sent.upsert), account))
+            effect.accounts.update(_moved_from(tx, previous, account))
         return effect
 
     # -- payments ----------------------------------------------------------------------

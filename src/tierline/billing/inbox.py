@@ -36,6 +36,7 @@ from tierline.billing.apply import (
     ApplyTx,
     Effect,
     EffectApplier,
+    HolderUnseen,
     Sent,
     customer_of,
     subscription_of,
@@ -252,7 +253,7 @@ class Inbox:
                 break
             except _Exists:
                 raise
-            except (IntegrityError, OperationalError) as exc:
+            except (IntegrityError, OperationalError, HolderUnseen) as exc:
                 # A racing insert of the same subscription or account, a deadlock, or a
                 # connection the server dropped: the transaction rolled back and a fresh one
                 # (on a fresh connection) will see the winner's row.
