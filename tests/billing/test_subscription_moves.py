@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from tierline import Tierline
+from tierline.billing import apply
 from tierline.billing.providers import fake
+from tierline.billing.result import IngestOutcome
 from tierline.catalog.spec import Catalog, TierSpec
 
 from ..clock import FrozenClock
@@ -110,6 +112,24 @@ def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
     assert ("yuri", True, False) in heard  # yuri had it (the other move), and lost it
 
 
+def insert_first_row(conn: Connection, account: str, subscription_id: str, at: datetime) -> None:
+    """The subscription's first row, as another delivery's transaction writes it (the catalog
+    has one tier), left for the caller to commit."""
+    tier_id = conn.execute(text("SELECT id FROM tierline_tier")).scalar()
+    holder = conn.execute(
+        text("SELECT id FROM tierline_account WHERE ref = :ref"), {"ref": account}
+    ).scalar()
+    conn.execute(
+        text(
+            "INSERT INTO tierline_subscription (account_id, provider, external_id, tier_id,"
+            " status, cancel_at_period_end, quantity, provider_updated_at, provider_rank,"
+            " created_at, updated_at) VALUES (:a, 'fake', :sub, :t, 'active',"
+            " false, 1, :ts, 1, :ts, :ts)"
+        ),
+        {"a": holder, "sub": subscription_id, "t": tier_id, "ts": at.replace(tzinfo=None)},
+    )
+
+
 @pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
 def test_a_move_racing_the_first_insert_reports_the_account_it_left(
     make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
@@ -135,18 +155,7 @@ def test_a_move_racing_the_first_insert_reports_the_account_it_left(
     tl.ensure_account("zoe")
     other = tl.engine.connect()
     try:
-        # The first delivery's row, as its transaction writes it (the catalog has one tier).
-        tier_id = other.execute(text("SELECT id FROM tierline_tier")).scalar()
-        acc = other.execute(text("SELECT id FROM tierline_account WHERE ref = 'yuri'")).scalar()
-        other.execute(
-            text(
-                "INSERT INTO tierline_subscription (account_id, provider, external_id, tier_id,"
-                " status, cancel_at_period_end, quantity, provider_updated_at, provider_rank,"
-                " created_at, updated_at) VALUES (:a, 'fake', 'sub_race_insert', :t, 'active',"
-                " false, 1, :ts, 1, :ts, :ts)"
-            ),
-            {"a": acc, "t": tier_id, "ts": start.replace(tzinfo=None)},
-        )  # not committed yet
+        insert_first_row(other, "yuri", "sub_race_insert", start)  # not committed yet
         webhook = threading.Thread(target=send, args=("zoe", 60))
         webhook.start()
         deadline = time.monotonic() + 10
@@ -163,3 +172,54 @@ def test_a_move_racing_the_first_insert_reports_the_account_it_left(
     assert tl.status("zoe").active
     assert not tl.status("yuri").active
     assert ("yuri", True, False) in heard  # yuri had it (committed first), and lost it
+
+
+@pytest.mark.parametrize("way", ["checkout", "replay"])
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_a_first_row_committed_between_the_holder_read_and_the_write_is_seen_on_a_retry(
+    make_tierline: Callable[..., Tierline],
+    clock: FrozenClock,
+    dialect: str,
+    way: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Statement by statement (a checkout; a stored event replayed), the holder is read, then
+    # the row written. On PostgreSQL a row whose insert is not committed yet is invisible to
+    # that read, which does not wait for it; if it commits before the write, the write moves
+    # it, and the account it left is unknown until the event is tried again. (MariaDB's
+    # locking read waits for the insert.)
+    tl = make_tierline(CATALOG)
+    heard: list[tuple[str, bool, bool]] = []
+    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    event_type = fake.CHECKOUT_COMPLETED if way == "checkout" else fake.SUBSCRIPTION_UPDATED
+    payload = fake_event(
+        event_type, "zoe", clock() + timedelta(seconds=60), subscription_id="sub_race_read"
+    )
+    replayed = None
+    if way == "replay":
+        # Stored before the catalog links its price (unmapped), replayed once it does.
+        replayed = deliver(tl, "fake", payload)
+        assert replayed.outcome is IngestOutcome.UNMAPPED
+    tl.sync_catalog()
+    tl.ensure_account("yuri")
+    other = tl.engine.connect()
+    insert_first_row(other, "yuri", "sub_race_read", clock())  # not committed yet
+    read_holder = apply.lock_holder
+
+    def read_then_let_the_other_commit(conn: Connection, provider: str, sub: str) -> int | None:
+        found = read_holder(conn, provider, sub)
+        if not other.closed:
+            other.commit()
+            other.close()
+        return found
+
+    monkeypatch.setattr(apply, "lock_holder", read_then_let_the_other_commit)
+    if replayed is None:
+        assert deliver(tl, "fake", payload).status_code == 200
+    else:
+        assert replayed.row_id is not None
+        assert tl.inbox.replay(replayed.row_id).outcome is IngestOutcome.PROCESSED
+    assert other.closed  # the race did happen
+    assert tl.status("zoe").active
+    assert not tl.status("yuri").active
+    assert ("yuri", True, False) in heard

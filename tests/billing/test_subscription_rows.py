@@ -18,6 +18,7 @@ from tierline.billing.apply import ApplyTx, Effect, EffectApplier
 from tierline.billing.models import Subscription, SubscriptionStatus
 from tierline.billing.providers.base import ProviderEvent, SubscriptionItem, SubscriptionSnapshot
 from tierline.billing.subscriptions import (
+    Linked,
     PlanTerms,
     StoredSubscription,
     Written,
@@ -123,10 +124,10 @@ def test_no_later_snapshot_reopens_a_terminal_status(
 def test_a_checkout_link_row_takes_any_snapshot(tl: Tierline) -> None:
     owner = account_id(tl)
     with tl.engine.begin() as conn:
-        status = link_subscription(
+        linked = link_subscription(
             conn, "stripe", "sub_rows", account_id=owner, customer_id="cus_rows", now=T0
         )
-    assert status is SubscriptionStatus.INCOMPLETE
+    assert linked == Linked(SubscriptionStatus.INCOMPLETE, Written.INSERTED)
     assert write(tl, snap("incomplete", T0 - timedelta(days=400), rank=0)) is Written.UPDATED
     assert row(tl).provider_updated_at == T0 - timedelta(days=400)
 
@@ -150,10 +151,10 @@ def test_linking_a_stored_subscription_keeps_and_returns_its_status(tl: Tierline
     write(tl, snap("past_due"))
     owner = account_id(tl)
     with tl.engine.begin() as conn:
-        status = link_subscription(
+        linked = link_subscription(
             conn, "stripe", "sub_rows", account_id=owner, customer_id="cus_new", now=T0
         )
-        assert status is SubscriptionStatus.PAST_DUE
+        assert linked == Linked(SubscriptionStatus.PAST_DUE, Written.UPDATED)
         stored = stored_subscription(conn, "stripe", "sub_rows")
         assert stored == StoredSubscription(owner, row(tl).tier_id, SubscriptionStatus.PAST_DUE)
         assert stored_subscription(conn, "fake", "sub_rows") is None

@@ -158,10 +158,26 @@ class Sent:
         return frozenset()
 
 
-def _moved_from(tx: ApplyTx, previous: int | None, account: AccountRef) -> set[str]:
-    """The ref of the account a subscription was stored under (``previous``, an id) when it
-    is not ``account``, its account now: empty when it did not move."""
-    if previous is None or previous == account.id:
+def _moved_from(
+    tx: ApplyTx, previous: int | None, account: AccountRef, written: Written
+) -> set[str]:
+    """The ref of the account a subscription was stored under (``previous``, an id read with
+    the row locked before the write) when it is not ``account``, its account now: empty when
+    it did not move or nothing was written.
+
+    Raises :class:`HolderUnseen` when the write updated a row that the read before it did not
+    find: another delivery committed the subscription's first row after that read's snapshot
+    was taken (PostgreSQL: a row inserted by a transaction not yet committed when a statement
+    starts is invisible to it, and ``FOR UPDATE`` cannot lock or wait for it, "Read Committed
+    Isolation Level"), so the account it left is unknown. Tried again, the read sees the row.
+    """
+    if written is Written.NOTHING:
+        return set()
+    if previous is None:
+        if written is Written.UPDATED:
+            raise HolderUnseen(account.ref)
+        return set()
+    if previous == account.id:
         return set()
     left = account_by_id(tx.conn, previous)
     return set() if left is None else {left.ref}
@@ -183,8 +199,9 @@ def _unmapped(event: ProviderEvent) -> str:
 
 
 class HolderUnseen(Exception):  # noqa: N818 - a retry signal, caught by the inbox
-    """The flight's upsert updated a row its snapshot did not hold (a concurrent first
-    insert): the transaction must be rolled back and tried again (see EffectApplier._finish)."""
+    """A write updated a subscription row that the locked read of its holder before it did
+    not see (a concurrent first insert, see :func:`_moved_from`): the transaction must be
+    rolled back and tried again."""
 
 
 class _Unmapped(Exception):  # noqa: N818 - control flow, never escapes this module
@@ -246,10 +263,10 @@ class EffectApplier:
         customer_id = customer_of(event)
         subscription_id = subscription_of(event)
         status = None
-        previous = None
+        moved_from: set[str] = set()
         if subscription_id is not None:
             previous = lock_holder(tx.conn, event.provider, subscription_id)
-            status = link_subscription(
+            linked = link_subscription(
                 tx.conn,
                 event.provider,
                 subscription_id,
@@ -257,11 +274,13 @@ class EffectApplier:
                 customer_id=customer_id,
                 now=now,
             )
+            status = linked.status
+            moved_from = _moved_from(tx, previous, account, linked.written)
         effect = Effect(
             EventStatus.PROCESSED,
             f"checkout linked account {account.ref!r} to "
             f"{customer_id or '-'} / {subscription_id or '-'}",
-            accounts={account.ref, *_moved_from(tx, previous, account)},
+            accounts={account.ref, *moved_from},
             linked_customer=customer_id,
             linked_subscription=subscription_id,
         )
@@ -313,8 +332,8 @@ class EffectApplier:
         effect = self._snapshot_effect(
             tx, event, plan, account, written, lambda: any_unmapped(tx.conn, event.provider)
         )
-        if written is not Written.NOTHING:
-            effect.accounts.update(_moved_from(tx, previous, account))
+        if snap.account_ref is not None:
+            effect.accounts.update(_moved_from(tx, previous, account, written))
         return effect
 
     def _snapshot_effect(
@@ -437,17 +456,10 @@ class EffectApplier:
             upserted(sent.upsert),
             lambda: unmapped_waiting(sent.claim),
         )
-        written = upserted(sent.upsert)
-        if written is not Written.NOTHING:
-            previous = upserted_from(sent.upsert)
-            if written is Written.UPDATED and previous is None:
-                # The row was committed by a concurrent first delivery after this statement's
-                # snapshot was taken: ON CONFLICT found and updated it, but the CTE could not
-                # see it, so the account it may have left is unknown. Start again: the next
-                # try sees the row and reads its holder (locked).
-                raise HolderUnseen(sent.account_ref)
-            # The account the subscription left, when the snapshot moved it (see _snapshot).
-            effect.accounts.update(_moved_from(tx, previous, account))
+        # The account the subscription left, when the snapshot moved it (see _snapshot).
+        effect.accounts.update(
+            _moved_from(tx, upserted_from(sent.upsert), account, upserted(sent.upsert))
+        )
         return effect
 
     # -- payments ----------------------------------------------------------------------

@@ -61,6 +61,10 @@ logger = logging.getLogger("tierline.webhooks")
 # Racing inserts (two first events of one subscription) and deadlocks are retried this often
 # before the event is recorded as failed.
 _APPLY_TRIES = 5
+#: What rolls a try back to be tried again: a racing insert, a deadlock or a dropped
+#: connection, and a subscription row committed by another delivery after this one looked for
+#: it (:class:`~tierline.billing.apply.HolderUnseen`).
+_RETRIED = (IntegrityError, OperationalError, HolderUnseen)
 
 _OUTCOME_OF = {
     EventStatus.PROCESSED: IngestOutcome.PROCESSED,
@@ -253,7 +257,7 @@ class Inbox:
                 break
             except _Exists:
                 raise
-            except (IntegrityError, OperationalError, HolderUnseen) as exc:
+            except _RETRIED as exc:
                 # A racing insert of the same subscription or account, a deadlock, or a
                 # connection the server dropped: the transaction rolled back and a fresh one
                 # (on a fresh connection) will see the winner's row.
@@ -319,7 +323,7 @@ class Inbox:
                     event.event_id,
                     claim.row_id,
                 )
-            except (IntegrityError, OperationalError) as exc:
+            except _RETRIED as exc:
                 if attempt == _APPLY_TRIES:
                     return self._fail(claim, event, exc)
             except Exception as exc:

@@ -459,6 +459,15 @@ def _snapshot_params(
     }
 
 
+@dataclass(frozen=True)
+class Linked:
+    """What :func:`link_subscription` did: the row's stored status after the link, and
+    whether it updated a stored row or inserted one."""
+
+    status: SubscriptionStatus
+    written: Written
+
+
 def link_subscription(
     conn: Connection,
     provider: str,
@@ -467,12 +476,11 @@ def link_subscription(
     account_id: int,
     customer_id: str | None,
     now: datetime,
-) -> SubscriptionStatus:
+) -> Linked:
     """Attach a subscription to an account (a checkout completed); create it if unseen.
 
     An unseen subscription is held as an ``incomplete`` row without a tier; its first snapshot
-    fills it in (its ``provider_updated_at`` is empty, so any snapshot applies). Returns the
-    subscription's stored status after the link.
+    fills it in (its ``provider_updated_at`` is empty, so any snapshot applies).
     """
     params = {
         "p_provider": provider,
@@ -484,7 +492,7 @@ def link_subscription(
     if rowcount(conn.execute(_LINK, params)):
         stored = stored_subscription(conn, provider, external_id)
         assert stored is not None  # just updated, in this transaction
-        return stored.status
+        return Linked(stored.status, Written.UPDATED)
     conn.execute(
         _INSERT,
         {
@@ -502,7 +510,7 @@ def link_subscription(
             "p_livemode": None,
         },
     )
-    return SubscriptionStatus.INCOMPLETE
+    return Linked(SubscriptionStatus.INCOMPLETE, Written.INSERTED)
 
 
 #: Statuses that show an account has paid: active, or past due after a paid period.
