@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -106,6 +108,46 @@ def test_the_memo_keeps_at_most_its_size_and_drops_the_oldest() -> None:
     assert (memo.get("a"), memo.get("b")) == (10, 2)
     memo.put("c", 3)
     assert (memo.get("a"), memo.get("b"), memo.get("c")) == (None, 2, 3)
+
+
+def test_the_memo_stays_whole_and_bounded_under_threads_storing_and_clearing() -> None:
+    # No lock: stores, evictions and clears racing on several threads must neither raise nor
+    # leave more than the size.
+    memo: Memo[tuple[int, int], int] = Memo(size=16)
+    errors: list[BaseException] = []
+    start = threading.Barrier(5)
+
+    def store(worker: int) -> None:
+        try:
+            start.wait()
+            for i in range(20_000):
+                memo.put((worker, i), i)
+                assert memo.get((worker, i)) in (i, None)  # None: dropped or cleared since
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def clear() -> None:
+        try:
+            start.wait()
+            for _ in range(2_000):
+                memo.clear()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=store, args=(n,)) for n in range(4)]
+        threads.append(threading.Thread(target=clear))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    memo.put((9, 9), 9)
+    assert len(memo._entries) <= 16
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tierline import db
 from tierline.accounts.models import Account
 from tierline.db import fast
-from tierline.db.fast import FastStatement, RawConnections
+from tierline.db.fast import EngineWatch, FastStatement, RawConnections
 
 ACCOUNTS = Account.__table__
 INSERT = insert(ACCOUNTS).values(
@@ -74,7 +75,7 @@ def test_kept_connections_are_reused_and_a_forked_worker_never_touches_its_paren
         assert kept.acquire() is first  # reused, not reopened
         kept.release(first)
 
-        monkeypatch.setattr(fast.os, "getpid", lambda: -1)  # as in a forked child
+        monkeypatch.setattr(EngineWatch, "forks", EngineWatch.forks + 1)  # as in a forked child
         child = kept.acquire()
 
         assert child is not first
@@ -89,6 +90,26 @@ def test_kept_connections_are_reused_and_a_forked_worker_never_touches_its_paren
         kept.close()
         with pytest.raises(sqlite3.ProgrammingError):
             fresh.execute("SELECT 1")
+    finally:
+        engine.dispose()
+
+
+def test_a_fork_is_seen_once_in_the_child_and_never_in_the_parent(sqlite_url: URL) -> None:
+    engine = db.make_engine(sqlite_url)
+    watch = EngineWatch(engine)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through its exit code
+            try:
+                seen = (watch.changed(), watch.forked(), watch.changed(), watch.forked())
+                os._exit(0 if seen == (True, True, False, False) else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert (watch.changed(), watch.forked()) == (False, False)
+        engine.dispose()
+        assert (watch.changed(), watch.disposed(), watch.changed()) == (True, True, False)
     finally:
         engine.dispose()
 

@@ -22,7 +22,7 @@ entry's snapshot and interval (:func:`interval`).
 
 from __future__ import annotations
 
-import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -41,28 +41,35 @@ ALWAYS = (_EARLIEST, _LATEST)
 
 class Memo(Generic[K, V]):
     """A bounded map (at most ``size`` entries, the oldest dropped first) for values derived
-    by pure functions: a lock-free read, a locked write."""
+    by pure functions, read and written without a lock.
+
+    Each operation is one call into an ``OrderedDict`` (C code, which runs no Python code for
+    the keys used here: atomic under the GIL), and the oldest entry goes by ``popitem``, never
+    by iterating, so stores on other threads cannot break it. Stores racing each other may hold
+    an entry too many each for a moment; each then drops one. (A lock taken by every store
+    cost more than the store itself.)
+    """
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
-        self._entries: dict[K, V] = {}
-        self._lock = threading.Lock()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         #: The value remembered under a key, else ``None`` (the dict's own look-up: a memo
         #: is read on hot paths, where a method of ours around it would cost a call more).
         self.get: Callable[[K], V | None] = self._entries.get
 
     def put(self, key: K, value: V) -> None:
         """Remember ``value`` under ``key``."""
-        with self._lock:
-            entries = self._entries
-            if key not in entries and len(entries) >= self._size:
-                del entries[next(iter(entries))]
-            entries[key] = value
+        entries = self._entries
+        entries[key] = value
+        while len(entries) > self._size:
+            try:
+                entries.popitem(last=False)
+            except KeyError:  # emptied meanwhile by clear() on another thread
+                break
 
     def clear(self) -> None:
         """Forget everything (the same dict, so :attr:`get` stays bound to it)."""
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
 
 def interval(now: datetime, instants: Iterable[datetime]) -> tuple[datetime, datetime]:

@@ -147,6 +147,8 @@ class AccountRows(NamedTuple):
 
 
 _UNKNOWN = AccountRows(False, (), ())
+#: A known account with neither a subscription nor a grant.
+_NOTHING = AccountRows(True, (), ())
 #: What :meth:`AccessQuery.read` answers for counters it was not asked for (read-only).
 NO_COUNTERS: Mapping[datetime, int] = MappingProxyType({})
 
@@ -380,27 +382,32 @@ class AccessQuery:
         dt = _text_to_utc if self._textual_dates else _naive_to_utc
         subscriptions: list[SubscriptionFacts] = []
         grants: list[GrantFacts] = []
+        # The facts are made by _make() from their fields in order: calling a named tuple's
+        # class runs its __new__, a Python function, through the class (half as much again).
         for kind, provider, status, tier_id, t1, t2, t3, t4, flag, quantity, t5, t6 in rows:
             if int(kind) == 1:
                 # Both columns are NOT NULL.
-                grants.append(GrantFacts(_required(dt(t1)), _required(dt(t2))))
+                grants.append(GrantFacts._make((_required(dt(t1)), _required(dt(t2)))))
             elif status is not None:
-                # By position, in the order of the fields (by keyword the call costs twice as much).
                 subscriptions.append(
-                    SubscriptionFacts(
-                        provider,
-                        status,
-                        tier_id,
-                        dt(t1),  # current_period_end
-                        bool(flag),  # cancel_at_period_end
-                        dt(t2),  # trial_end
-                        dt(t3) or dt(t4),  # changed_at
-                        int(quantity),
-                        dt(t5),  # cancel_at
-                        dt(t6),  # past_due_since
+                    SubscriptionFacts._make(
+                        (
+                            provider,
+                            status,
+                            tier_id,
+                            dt(t1),  # current_period_end
+                            bool(flag),  # cancel_at_period_end
+                            dt(t2),  # trial_end
+                            dt(t3) or dt(t4),  # changed_at
+                            int(quantity),
+                            dt(t5),  # cancel_at
+                            dt(t6),  # past_due_since
+                        )
                     )
                 )
-        return AccountRows(True, subscriptions, grants)
+        if not subscriptions and not grants:
+            return _NOTHING
+        return AccountRows._make((True, subscriptions, grants))
 
 
 def _naive_to_utc(value: datetime | None) -> datetime | None:

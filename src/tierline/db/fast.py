@@ -287,19 +287,31 @@ class EngineWatch:
 
     ``Engine.dispose()`` replaces the engine's pool object, so comparing it with the pool seen
     before is enough: no ``engine_disposed`` listener, whose presence would make every
-    ``Connection`` of the engine dispatch its events (a few percent of a webhook's CPU).
+    ``Connection`` of the engine dispatch its events (a few percent of a webhook's CPU). A fork
+    is counted in the child by an ``os.register_at_fork`` hook (run by ``os.fork()`` and what
+    is built on it: multiprocessing, gunicorn, uWSGI's post-fork), not by comparing
+    ``os.getpid()``: a system call, on every read of ``status()``.
     """
+
+    #: Forks between the process that imported this module and this one (counted in each
+    #: child by the hook below).
+    forks = 0
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._pool = engine.pool
-        self._pid = os.getpid()
+        self._forks = EngineWatch.forks
+
+    def changed(self) -> bool:
+        """Whether :meth:`forked` or :meth:`disposed` would say True (one call where nothing
+        changed, on hot paths)."""
+        return self._forks != EngineWatch.forks or self._engine.pool is not self._pool
 
     def forked(self) -> bool:
         """True once in a forked child: connections opened before are its parent's sockets."""
-        if self._pid == os.getpid():
+        if self._forks == EngineWatch.forks:
             return False
-        self._pid = os.getpid()
+        self._forks = EngineWatch.forks
         return True
 
     def disposed(self) -> bool:
@@ -308,6 +320,13 @@ class EngineWatch:
             return False
         self._pool = self._engine.pool
         return True
+
+
+def _count_fork() -> None:
+    EngineWatch.forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
 
 
 class RawConnections:
@@ -338,6 +357,18 @@ class RawConnections:
 
     def acquire(self) -> Any:
         """An idle DBAPI connection, or a new one (raises the driver's connection error)."""
+        if self._watch.changed():
+            self._follow()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            proxied = self._engine.raw_connection()
+            driver = proxied.dbapi_connection
+            proxied.detach()
+            return driver
+
+    def _follow(self) -> None:
+        """Leave the connections of the parent process, or of the engine's former pool."""
         if self._watch.forked():
             # A forked worker: the idle connections are its parent's sockets. Kept referenced
             # and never used or closed (closing would end the parent's sessions).
@@ -351,13 +382,6 @@ class RawConnections:
             if self._engine is not self._follows:
                 self._engine.dispose()
             self.close()
-        try:
-            return self._idle.pop()
-        except IndexError:
-            proxied = self._engine.raw_connection()
-            driver = proxied.dbapi_connection
-            proxied.detach()
-            return driver
 
     def release(self, connection: Any) -> None:
         """Give back a connection that is idle (no transaction left open)."""
