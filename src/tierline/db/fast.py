@@ -288,30 +288,25 @@ class EngineWatch:
     ``Engine.dispose()`` replaces the engine's pool object, so comparing it with the pool seen
     before is enough: no ``engine_disposed`` listener, whose presence would make every
     ``Connection`` of the engine dispatch its events (a few percent of a webhook's CPU). A fork
-    is counted in the child by an ``os.register_at_fork`` hook (run by ``os.fork()`` and what
-    is built on it: multiprocessing, gunicorn, uWSGI's post-fork), not by comparing
-    ``os.getpid()``: a system call, on every read of ``status()``.
+    is told by the process id, not by an ``os.register_at_fork`` hook: uWSGI forks its workers
+    from C and, unless told to (``py-call-osafterfork``), runs no such hook.
     """
-
-    #: Forks between the process that imported this module and this one (counted in each
-    #: child by the hook below).
-    forks = 0
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._pool = engine.pool
-        self._forks = EngineWatch.forks
+        self._pid = os.getpid()
 
     def changed(self) -> bool:
         """Whether :meth:`forked` or :meth:`disposed` would say True (one call where nothing
         changed, on hot paths)."""
-        return self._forks != EngineWatch.forks or self._engine.pool is not self._pool
+        return self._pid != os.getpid() or self._engine.pool is not self._pool
 
     def forked(self) -> bool:
         """True once in a forked child: connections opened before are its parent's sockets."""
-        if self._forks == EngineWatch.forks:
+        if self._pid == os.getpid():
             return False
-        self._forks = EngineWatch.forks
+        self._pid = os.getpid()
         return True
 
     def disposed(self) -> bool:
@@ -320,13 +315,6 @@ class EngineWatch:
             return False
         self._pool = self._engine.pool
         return True
-
-
-def _count_fork() -> None:
-    EngineWatch.forks += 1
-
-
-os.register_at_fork(after_in_child=_count_fork)
 
 
 class RawConnections:
