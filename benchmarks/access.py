@@ -7,8 +7,8 @@ MariaDB, <= 2x on SQLite).
         [--mariadb-url mariadb://root@127.0.0.1:3306/test]
 
 The raw comparator is the statement ``status()`` runs (its compiled SQL, taken from
-``tierline.access.query``), executed on one DBAPI connection of the same driver (autocommit on
-the servers, as ``status()``'s read pool) with ``cursor.execute`` and ``fetchall``, for the
+``tierline.access.query``), executed on the very DBAPI connection ``status()`` reads through
+(autocommit on the servers) with ``cursor.execute`` and ``fetchall``, for the
 same refs in the same order, interleaved in blocks with the ``status()`` calls so that both
 see the same machine load. ``status()`` is measured with the cache off, so every call runs the
 query; what it derives from an account's rows is remembered by the rows themselves
@@ -49,6 +49,7 @@ from tierline import Tierline, TierlineSettings, db
 from tierline.access.query import AccessQuery
 from tierline.catalog.models import Feature, Tier, TierFeature
 from tierline.catalog.spec import Catalog
+from tierline.db.fast import RawConnections
 
 #: Median budgets in microseconds, from DESIGN.md.
 BUDGET_US = {"sqlite": 150.0, "postgresql": 500.0, "mariadb": 500.0, "cached": 2.0}
@@ -214,30 +215,25 @@ def measure(call: Callable[[str], object], refs: list[str]) -> list[float]:
     return timings
 
 
-def raw_query(engine: Engine) -> Callable[[str], object]:
-    """The comparator: status()'s SQL on one DBAPI connection of the same driver."""
-    query = AccessQuery(engine)
+def kept_connections(tl: Tierline) -> RawConnections:
+    """The DBAPI connections ``status()`` of ``tl`` reads through (a SQLite file or a server:
+    an in-memory SQLite database has none)."""
+    kept = tl.access._query._connections
+    assert kept is not None, "the benchmark's databases are files or servers"
+    return kept
+
+
+def raw_query(tl: Tierline) -> Callable[[str], object]:
+    """The comparator: status()'s SQL run raw on the very DBAPI connection status() reads
+    through (idle between calls: one thread, and the kept connections are reused last in,
+    first out), so both reach the same server process."""
+    query = AccessQuery(tl.engine)
     sql = query.sql()
     positions = query.positions()
-    url = engine.url
-    if engine.dialect.name == "postgresql":
-        import psycopg
-
-        conn: Any = psycopg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password,
-            dbname=url.database, autocommit=True,
-        )  # fmt: skip
-    elif engine.dialect.name == "mariadb":
-        import pymysql
-
-        conn = pymysql.connect(
-            host=url.host, port=url.port or 3306, user=url.username, password=url.password or "",
-            database=url.database, autocommit=True,
-        )  # fmt: skip
-    else:
-        import sqlite3
-
-        conn = sqlite3.connect(url.database or "", check_same_thread=False)
+    query.close()
+    kept = kept_connections(tl)
+    conn = kept.acquire()
+    kept.release(conn)
 
     def call(ref: str) -> object:
         cursor = conn.cursor()
@@ -268,13 +264,18 @@ def run_one(dialect: str, url: URL, count: int, samples: int) -> list[tuple[str,
     results: list[tuple[str, list[float]]] = []
     with ExitStack() as stack:
         tl = stack.enter_context(Tierline(settings=settings, catalog=catalog))
-        raw = raw_query(tl.engine)
         warm = refs[: min(500, samples)]
         measure(tl.status, warm)  # warm the pools and the tier snapshot
+        raw = raw_query(tl)
         measure(raw, warm)
         # A second Tierline whose memo (what status() derived from rows it read before) is
-        # emptied before each call, leaving the first one's steady state as it is.
+        # emptied before each call, leaving the first one's steady state as it is. It reads
+        # through the first one's connection too: on 2 cores, where the scheduler places a
+        # server process alone moved a PostgreSQL round trip between about 45 and 95 us
+        # (2026-11-30), more than status() adds to it.
         fresh = stack.enter_context(Tierline(settings=settings, catalog=catalog))
+        kept_connections(fresh).close()
+        fresh.access._query._connections = kept_connections(tl)
         measure(fresh.status, warm)
         memo = fresh.access._memo
 
