@@ -223,3 +223,63 @@ def test_a_first_row_committed_between_the_holder_read_and_the_write_is_seen_on_
     assert tl.status("zoe").active
     assert not tl.status("yuri").active
     assert ("yuri", True, False) in heard
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
+def test_a_snapshot_naming_no_account_stays_with_the_account_a_racing_move_gave_it(
+    make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
+) -> None:
+    # A snapshot that names no account (the provider's customer was linked by a checkout)
+    # belongs to the subscription's holder. Another transaction moves the subscription from
+    # xena to yuri and holds its commit while such a snapshot (a cancellation) arrives: it
+    # waits for the move, then cancels yuri's subscription, and must not move it back to xena.
+    tl = make_tierline(CATALOG, cache_ttl_seconds=300)
+    tl.sync_catalog()
+    heard: list[tuple[str, bool, bool]] = []
+    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    start = clock()
+    created = fake_event(fake.SUBSCRIPTION_CREATED, "xena", start, subscription_id="sub_anon")
+    assert deliver(tl, "fake", created).status_code == 200
+    tl.ensure_account("yuri")
+    assert not tl.status("yuri").active  # and cached for 300 s
+    canceled = fake_event(
+        fake.SUBSCRIPTION_CANCELED,
+        "xena",
+        start + timedelta(seconds=60),
+        subscription_id="sub_anon",
+    )
+    del canceled["data"]["subscription"]["account_ref"]
+
+    def send() -> None:
+        assert deliver(tl, "fake", canceled).status_code == 200
+
+    move = text(
+        "UPDATE tierline_subscription SET account_id = "
+        "(SELECT id FROM tierline_account WHERE ref = 'yuri')"
+    )
+    other = tl.engine.connect()
+    try:
+        other.execute(move)  # not committed yet
+        webhook = threading.Thread(target=send)
+        webhook.start()
+        deadline = time.monotonic() + 10
+        with tl.engine.connect() as watcher:
+            while not watcher.execute(text(LOCK_WAITS[dialect])).scalar_one():
+                watcher.rollback()
+                assert time.monotonic() < deadline, "the webhook never waited for the move"
+                time.sleep(0.02)
+        other.commit()
+    finally:
+        other.close()
+    webhook.join(30)
+    assert not webhook.is_alive()
+    with tl.engine.connect() as conn:
+        holder = conn.execute(
+            text(
+                "SELECT a.ref FROM tierline_subscription s JOIN tierline_account a"
+                " ON a.id = s.account_id WHERE s.external_id = 'sub_anon'"
+            )
+        ).scalar_one()
+    assert holder == "yuri"
+    assert not tl.status("yuri").active
+    assert heard[1:] == [("yuri", True, False)]  # after xena's creation: yuri lost it

@@ -311,16 +311,18 @@ class EffectApplier:
                     f"{_unmapped(event)}; add a link to the catalog, run `tierline catalog sync`, "
                     "then `tierline events replay --unmapped`"
                 )
+        # The subscription's holder, its row locked (see lock_holder). A snapshot naming another
+        # account moves the subscription: the account it leaves loses that access, so it
+        # changes too (its cached status is dropped, hooks hear it). A snapshot naming none
+        # stays with this holder: read without the lock, it could be the account before a
+        # concurrent move, and the write would move the subscription back.
+        holder_first = snap.account_ref is None
+        previous = lock_holder(tx.conn, event.provider, snap.external_id) if holder_first else None
         account = self._account_for(
-            tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id
+            tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id, previous
         )
-        # A snapshot naming another account moves the subscription: the account it leaves
-        # loses that access, so it changes too (its cached status is dropped, hooks hear it).
-        previous = (
-            None
-            if snap.account_ref is None
-            else lock_holder(tx.conn, event.provider, snap.external_id)
-        )
+        if not holder_first:
+            previous = lock_holder(tx.conn, event.provider, snap.external_id)
         written = apply_snapshot(
             tx.conn,
             event.provider,
@@ -332,8 +334,7 @@ class EffectApplier:
         effect = self._snapshot_effect(
             tx, event, plan, account, written, lambda: any_unmapped(tx.conn, event.provider)
         )
-        if snap.account_ref is not None:
-            effect.accounts.update(_moved_from(tx, previous, account, written))
+        effect.accounts.update(_moved_from(tx, previous, account, written))
         return effect
 
     def _snapshot_effect(
@@ -530,12 +531,19 @@ class EffectApplier:
         account_ref: str | None,
         subscription_id: str | None,
         customer_id: str | None,
+        holder: int | None = None,
     ) -> AccountRef:
-        """The account named by the payload, else the one a checkout linked to the customer."""
+        """The account named by the payload, else ``holder`` (the stored subscription's
+        account, when the caller read it), else the one the stored subscription or a checkout
+        linked to the customer."""
         if account_ref is not None:
             return self._ensure_account(tx, account_ref)
         conn = tx.conn
-        account_id = account_id_for(conn, provider, subscription_id, customer_id)
+        account_id = (
+            holder
+            if holder is not None
+            else account_id_for(conn, provider, subscription_id, customer_id)
+        )
         if account_id is None:
             if customer_id is None:
                 raise _Unmapped(
