@@ -100,8 +100,9 @@ def test_the_status_holds_over_its_whole_interval(
         assert status_interval(rows, GRACE, status_at(rows, end), end)[0] == end
 
 
-def test_the_memo_keeps_at_most_its_size_and_drops_the_oldest() -> None:
-    memo: Memo[str, int] = Memo(size=2)
+@pytest.mark.parametrize("locked", [False, True])
+def test_the_memo_keeps_at_most_its_size_and_drops_the_oldest(locked: bool) -> None:
+    memo: Memo[str, int] = Memo(size=2, locked=locked)
     memo.put("a", 1)
     memo.put("b", 2)
     memo.put("a", 10)  # replacing a key drops nothing
@@ -110,10 +111,13 @@ def test_the_memo_keeps_at_most_its_size_and_drops_the_oldest() -> None:
     assert (memo.get("a"), memo.get("b"), memo.get("c")) == (None, 2, 3)
 
 
-def test_the_memo_stays_whole_and_bounded_under_threads_storing_and_clearing() -> None:
-    # No lock: stores, evictions and clears racing on several threads must neither raise nor
-    # leave more than the size.
-    memo: Memo[tuple[int, int], int] = Memo(size=16)
+@pytest.mark.parametrize("locked", [False, True])
+def test_the_memo_stays_whole_and_bounded_under_threads_storing_and_clearing(
+    locked: bool,
+) -> None:
+    # Stores, evictions and clears racing on several threads must neither raise nor leave more
+    # than the size: without a lock (under the GIL) and with one (a free-threaded Python).
+    memo: Memo[tuple[int, int], int] = Memo(size=16, locked=locked)
     errors: list[BaseException] = []
     start = threading.Barrier(5)
 

@@ -22,6 +22,8 @@ entry's snapshot and interval (:func:`interval`).
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
@@ -37,6 +39,8 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 #: The interval of every ``now``: for what holds at every instant.
 ALWAYS = (_EARLIEST, _LATEST)
+#: A free-threaded Python (3.13t, without the GIL): each operation takes a lock.
+_LOCKED = not getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class Memo(Generic[K, V]):
@@ -47,15 +51,35 @@ class Memo(Generic[K, V]):
     the keys used here: atomic under the GIL), and the oldest entry goes by ``popitem``, never
     by iterating, so stores on other threads cannot break it. Stores racing each other may hold
     an entry too many each for a moment; each then drops one. (A lock taken by every store
-    cost more than the store itself.)
+    cost more than the store itself.) This leans on the GIL: a free-threaded build of Python
+    (3.13t) takes the locked path instead (``_LOCKED``).
     """
 
-    def __init__(self, size: int = MEMO_SIZE) -> None:
+    def __init__(self, size: int = MEMO_SIZE, *, locked: bool = _LOCKED) -> None:
         self._size = size
         self._entries: OrderedDict[K, V] = OrderedDict()
         #: The value remembered under a key, else ``None`` (the dict's own look-up: a memo
         #: is read on hot paths, where a method of ours around it would cost a call more).
         self.get: Callable[[K], V | None] = self._entries.get
+        if locked:
+            lock = threading.Lock()
+            unlocked_put, unlocked_clear = self.put, self.clear
+
+            def get(key: K) -> V | None:
+                with lock:
+                    return self._entries.get(key)
+
+            def put(key: K, value: V) -> None:
+                with lock:
+                    unlocked_put(key, value)
+
+            def clear() -> None:
+                with lock:
+                    unlocked_clear()
+
+            self.get = get
+            self.put = put  # type: ignore[method-assign]
+            self.clear = clear  # type: ignore[method-assign]
 
     def put(self, key: K, value: V) -> None:
         """Remember ``value`` under ``key``."""
