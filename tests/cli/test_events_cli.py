@@ -210,3 +210,74 @@ def test_the_status_help_lists_every_event_status() -> None:
     from tierline.cli.events import EVENT_STATUSES
 
     assert tuple(status.value for status in EventStatus) == EVENT_STATUSES
+
+
+def test_an_oversized_body_file_is_refused_without_being_read_whole(
+    url: str, tmp_path: Path
+) -> None:
+    # The web endpoint refuses a body over max_body_bytes before reading it whole; the CLI
+    # read the file whole first (a multi-gigabyte capture or /dev/zero: MemoryError).
+    pytest.importorskip("resource")  # POSIX only
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
+    env["TIERLINE_STRIPE_WEBHOOK_SECRET"] = SECRETS["stripe"]
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as file:
+        file.truncate(4 * 2**30)  # sparse: no disk used
+    # The CLI in a process whose memory is capped at 2 GiB, so reading either body whole
+    # fails at once instead of eating the machine's memory.
+    capped = (
+        "import resource, runpy, sys; "
+        "resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30)); "
+        "sys.argv = ['tierline', *sys.argv[1:]]; "
+        "runpy.run_module('tierline', run_name='__main__')"
+    )
+    outputs = []
+    for body in (str(huge), "/dev/zero"):
+        if not Path(body).exists():
+            continue
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                capped,
+                "events",
+                "ingest",
+                "stripe",
+                "--body",
+                body,
+                "--database-url",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert result.returncode == 1
+        outputs.append(result.stdout.strip())
+    assert outputs[0] == (
+        f"rejected [400]: body_too_large: webhook body is {4 * 2**30} bytes; the limit is 1048576"
+    )
+    assert outputs[1:] in (
+        [],
+        [
+            "rejected [400]: body_too_large: webhook body is more than 1048576 bytes; "
+            "the limit is 1048576"
+        ],
+    )
+
+
+def test_a_body_file_at_the_limit_is_ingested(url: str, tmp_path: Path) -> None:
+    # Reading one byte past the limit must not refuse a body of exactly the limit.
+    body = tmp_path / "body.json"
+    body.write_bytes(b" " * 1048576)
+
+    result = runner.invoke(
+        app, ["events", "ingest", "stripe", "--body", str(body), "--database-url", url]
+    )
+
+    assert result.exit_code == 1
+    assert "body_too_large" not in result.output
+    assert result.output.startswith("rejected [400]: missing_signature")

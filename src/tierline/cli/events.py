@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -162,13 +164,42 @@ def ingest_command(
     """
     headers = _parse_headers(header or [])
     with open_tierline(database_url) as tl:
-        result = tl.ingest(provider, headers, body.read_bytes())
+        limit = tl.settings.max_body_bytes
+        data, size = _read_body(body, limit)
+        if len(data) > limit:
+            result = _body_too_large(size, limit)
+        else:
+            result = tl.ingest(provider, headers, data)
     if as_json:
         print_json({**result.to_dict(), "status_code": result.status_code})
     else:
         _print_result(result)
     if result.outcome not in _SUCCESS:
         raise typer.Exit(1)
+
+
+def _read_body(path: Path, limit: int) -> tuple[bytes, int | None]:
+    """The body file, read no further than one byte past ``limit``, and its size when the
+    file says it (a regular file). A body over the limit is refused, as the web endpoint
+    refuses it, without being read whole: ``/dev/zero`` or a multi-gigabyte capture must
+    not exhaust the memory.
+    """
+    with path.open("rb") as file:
+        stat = os.fstat(file.fileno())
+        data = file.read(limit + 1)
+    return data, stat.st_size if S_ISREG(stat.st_mode) else None
+
+
+def _body_too_large(size: int | None, limit: int) -> IngestResult:
+    """The refusal of a body over ``max_body_bytes``, worded as :meth:`Tierline.ingest`'s."""
+    from tierline.billing.result import IngestResult
+
+    seen = f"{size} bytes" if size is not None and size > limit else f"more than {limit} bytes"
+    return IngestResult(
+        IngestOutcome.REJECTED,
+        detail=f"body_too_large: webhook body is {seen}; the limit is {limit}",
+        reason="body_too_large",
+    )
 
 
 def _parse_headers(values: list[str]) -> dict[str, str]:
