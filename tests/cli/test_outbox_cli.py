@@ -159,3 +159,20 @@ def test_a_list_limit_past_the_maximum_is_a_usage_error(url: str) -> None:
     result = runner.invoke(app, ["outbox", "list", "--limit", str(10**20), "--database-url", url])
     assert result.exit_code == 2
     assert "--limit" in result.output
+
+
+@pytest.mark.parametrize("interval", ["inf", "1e308"])
+def test_an_interval_no_wait_can_take_is_refused_before_any_delivery(
+    url: str, interval: str
+) -> None:
+    # Event.wait() overflows on these; before, the worker delivered what was due first and
+    # only then failed on the wait, so a refused value had changed the outbox.
+    _write(url, "due-1")
+
+    result = runner.invoke(app, ["outbox", "run", "--interval", interval, "--database-url", url])
+
+    assert result.exit_code == 1, result.output
+    assert "error: --interval must be from 0 to 86400 seconds" in result.output
+    assert "Traceback" not in result.output
+    listed = runner.invoke(app, ["outbox", "list", "--json", "--database-url", url])
+    assert [item["status"] for item in json.loads(listed.output)] == ["pending"]

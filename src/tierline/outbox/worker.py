@@ -10,6 +10,9 @@ from tierline.errors import ValidationError
 from tierline.outbox.models import OutboxStatus
 from tierline.outbox.service import DEFAULT_BATCH, DeliveryOutcome, OutboxService
 
+#: The longest wait between empty polls, in seconds (a day).
+MAX_INTERVAL = 86_400.0
+
 
 @dataclass
 class WorkerReport:
@@ -41,8 +44,12 @@ def run_worker(
     """
     if max_items is not None and max_items < 1:
         raise ValidationError(f"--max-items must be at least 1, not {max_items}")
-    if interval < 0:
-        raise ValidationError(f"--interval must be 0 or more seconds, not {interval}")
+    # Also refuses inf and nan: Event.wait() overflows past threading.TIMEOUT_MAX, and only
+    # after a first delivery pass, when the bad value should have changed nothing.
+    if not 0 <= interval <= MAX_INTERVAL:
+        raise ValidationError(
+            f"--interval must be from 0 to {MAX_INTERVAL:g} seconds, not {interval}"
+        )
     if batch < 1:
         raise ValidationError(f"batch must be at least 1, not {batch}")
     report = WorkerReport()
