@@ -49,20 +49,36 @@ class CheckoutTarget:
     external_keys: tuple[str, ...]
 
 
-def _purchasable(session: Session) -> list[str]:
-    """Keys of tiers that can be bought: not exempt, not retired, linked to a provider."""
-    rows = session.scalars(
+def _purchasable(session: Session, *, offered: bool) -> list[str]:
+    """Keys of tiers that can be bought: not exempt, not retired, linked to a provider (and,
+    with ``offered``, customer-facing)."""
+    statement = (
         select(Tier.key)
         .join(TierProviderLink, TierProviderLink.tier_id == Tier.id)
         .where(Tier.exempt.is_(False), Tier.retired.is_(False))
         .distinct()
         .order_by(Tier.key)
-    ).all()
-    return list(rows)
+    )
+    if offered:
+        statement = statement.where(Tier.customer_facing.is_(True))
+    return list(session.scalars(statement).all())
 
 
-def resolve_target(session: Session, tier_key: str, provider: str | None) -> CheckoutTarget:
-    """The tier and provider a checkout would use; raises a clear error when there is none."""
+def resolve_target(
+    session: Session, tier_key: str, provider: str | None, *, offered: bool = False
+) -> CheckoutTarget:
+    """The tier and provider a checkout would use; raises a clear error when there is none.
+
+    With ``offered`` (the self-service pages: what a signed-in customer may pick), a tier that
+    is not customer-facing (``customer_facing = false``: a grandfathered or sales-only price)
+    is refused as not offered, and the error lists only customer-facing tiers; the host app
+    can still sell it through :meth:`Tierline.checkout_url`.
+
+    Raises:
+        NotFoundError: no such tier, a retired one, or (with ``offered``) a hidden one.
+        ValidationError: an exempt tier, a tier without a link on ``provider``, or a provider
+            without server-side checkout.
+    """
     # From a URL or a form: refused before it reaches a query (PostgreSQL rejects a NUL).
     bounds.check_text(tier_key, field="tier key", max_length=MAX_TIER_KEY, allow_empty=False)
     if provider is not None and provider not in KNOWN_PROVIDERS:
@@ -70,12 +86,18 @@ def resolve_target(session: Session, tier_key: str, provider: str | None) -> Che
             f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
         )
     tier = find_tier(session, tier_key)
-    if tier is None or tier.retired:
-        choices = ", ".join(_purchasable(session)) or "none (run `tierline catalog sync`)"
-        state = "is retired" if tier is not None else "does not exist"
+    hidden = tier is not None and offered and not tier.customer_facing
+    if tier is None or tier.retired or hidden:
+        choices = (
+            ", ".join(_purchasable(session, offered=offered))
+            or "none (run `tierline catalog sync`)"
+        )
+        state = "does not exist"
+        if tier is not None:
+            state = "is retired" if tier.retired else "is not offered"
         raise NotFoundError(f"tier {tier_key!r} {state}; tiers you can check out: {choices}")
     if tier.exempt:
-        choices = ", ".join(_purchasable(session)) or "none"
+        choices = ", ".join(_purchasable(session, offered=offered)) or "none"
         raise ValidationError(
             f"tier {tier_key!r} is exempt (assigned, never paid for); "
             f"tiers you can check out: {choices}"
@@ -145,8 +167,10 @@ def checkout_url(
     success_url: str | None = None,
     cancel_url: str | None = None,
     allow_provider_switch: bool = False,
+    offered: bool = False,
 ) -> str:
-    """The URL to send ``account_ref`` to so it pays for ``tier_key``.
+    """The URL to send ``account_ref`` to so it pays for ``tier_key`` (with ``offered``, only
+    a customer-facing tier: see :func:`resolve_target`).
 
     Stripe: a new Checkout Session for the tier's first Stripe lookup key, with the account as
     ``client_reference_id``; Paddle: a transaction's checkout URL; Polar: a checkout session;
@@ -164,7 +188,9 @@ def checkout_url(
     """
     account_ref = clean_ref(account_ref)
     with ctx.sessions() as session:
-        target = resolve_target(session, tier_key, provider or ctx.settings.checkout_provider)
+        target = resolve_target(
+            session, tier_key, provider or ctx.settings.checkout_provider, offered=offered
+        )
         account = find_account(session, account_ref)
         email = account.email if account is not None else None
         try:

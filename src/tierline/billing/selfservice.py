@@ -170,11 +170,16 @@ def scheduled_downgrade(ctx: Context, sub: LiveSubscription) -> scheduled.Schedu
     return found if found is not None and found.from_tier == sub.tier_key else None
 
 
-def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan:
+def plan_change(
+    ctx: Context, account_ref: str, tier_key: str, *, offered: bool = False
+) -> PlanChangePlan:
     """What moving the account's live subscription to ``tier_key`` means, without doing it.
 
     The account's tier is the one it pays for now; moving back to it while a downgrade waits
     for the period end undoes that downgrade (the provider is moved back without a charge).
+    With ``offered`` (the self-service pages), another tier must be customer-facing (see
+    :func:`~tierline.billing.checkout.resolve_target`); the account's own tier always is to
+    it, so a downgrade from a hidden tier can be undone.
 
     Raises:
         NotFoundError: no live subscription, or no such tier.
@@ -183,7 +188,9 @@ def plan_change(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
     """
     sub, _actions = _require(ctx, account_ref)
     with ctx.sessions() as session:
-        target = resolve_target(session, tier_key, sub.provider)
+        target = resolve_target(
+            session, tier_key, sub.provider, offered=offered and tier_key != sub.tier_key
+        )
         new = find_tier(session, target.tier_key)
         old = find_tier(session, sub.tier_key) if sub.tier_key else None
         assert new is not None  # resolve_target found it
@@ -235,8 +242,11 @@ def preview_change(ctx: Context, account_ref: str, tier_key: str) -> ProrationPr
     return actions.preview_change(ctx.settings, plan.change)
 
 
-def change_plan(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan:
-    """Move the account's subscription to ``tier_key`` through its provider.
+def change_plan(
+    ctx: Context, account_ref: str, tier_key: str, *, offered: bool = False
+) -> PlanChangePlan:
+    """Move the account's subscription to ``tier_key`` through its provider (``offered``: see
+    :func:`plan_change`).
 
     An upgrade (or a downgrade with ``downgrade_at_period_end`` off) changes the row's tier at
     once (the provider's webhook confirms it). A downgrade with it on keeps the current tier
@@ -244,7 +254,7 @@ def change_plan(ctx: Context, account_ref: str, tier_key: str) -> PlanChangePlan
     provider's webhook for the change, however fast, cannot lower the tier early; a refused
     call removes it again.
     """
-    plan = plan_change(ctx, account_ref, tier_key)
+    plan = plan_change(ctx, account_ref, tier_key, offered=offered)
     sub = plan.change.subscription
     actions = actions_for(sub.provider)
     if plan.at_period_end:

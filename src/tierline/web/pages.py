@@ -253,7 +253,7 @@ def fake_checkout_context(tl: Tierline, account_ref: AccountRef, tier_key: str) 
     """The fake checkout page; raises a TierlineError if the tier cannot be bought this way."""
     account_ref = clean_ref(account_ref)
     with tl.ctx.sessions() as session:
-        target = resolve_target(session, tier_key, "fake")
+        target = resolve_target(session, tier_key, "fake", offered=True)
     info = next((tier for tier in tl.catalog.tiers() if tier.key == target.tier_key), None)
     return FakeCheckoutPage(
         tier_key=target.tier_key,
@@ -277,7 +277,7 @@ def complete_fake_checkout(tl: Tierline, account_ref: AccountRef, tier_key: str)
     """
     account_ref = clean_ref(account_ref)
     with tl.ctx.sessions() as session:
-        target = resolve_target(session, tier_key, "fake")
+        target = resolve_target(session, tier_key, "fake", offered=True)
     secrets = tl.settings.fake_webhook_secret
     if not secrets:
         raise ConfigurationError(

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from tierline.billing import selfservice
 from tierline.billing.actions import LiveSubscription, ProrationPreview, actions_for
-from tierline.billing.checkout import ProviderSwitchError
+from tierline.billing.checkout import ProviderSwitchError, checkout_url
 from tierline.errors import TierlineError
 from tierline.facade import Tierline
 from tierline.web import pages
@@ -175,7 +175,7 @@ def money(amount: int, currency: str) -> str:
 def change_page(tl: Tierline, account: str, tier_key: str) -> Answer:
     """``GET /billing/change/<tier>``: what the change costs, and a confirmation form."""
     try:
-        plan = selfservice.plan_change(tl.ctx, account, tier_key)
+        plan = selfservice.plan_change(tl.ctx, account, tier_key, offered=True)
         preview = tl.preview_change(account, tier_key)
     except TierlineError as exc:
         return _error(exc, tl)
@@ -203,7 +203,7 @@ def change(tl: Tierline, account: str, tier_key: str, form: Mapping[str, object]
     if not _confirmed(form):
         return _unconfirmed(tl)
     try:
-        plan = selfservice.change_plan(tl.ctx, account, tier_key)
+        plan = selfservice.change_plan(tl.ctx, account, tier_key, offered=True)
     except TierlineError as exc:
         return _error(exc, tl)
     return _done("plan_scheduled" if plan.at_period_end else "plan_changed")
@@ -222,7 +222,10 @@ def checkout(tl: Tierline, account: str, tier_key: str, form: Mapping[str, objec
     """``POST /billing/checkout/<tier>``: redirect to the provider's checkout; an account that
     pays through another provider first gets a warning page to confirm."""
     try:
-        url = tl.checkout_url(account, tier_key, allow_provider_switch=_confirmed(form))
+        # Only what the pages offer: a hidden tier is the host's to sell (tl.checkout_url).
+        url = checkout_url(
+            tl.ctx, account, tier_key, allow_provider_switch=_confirmed(form), offered=True
+        )
     except ProviderSwitchError as exc:
         page = SwitchPage(tier_key, str(exc), csrf_token(tl.settings, account))
         checkout_path = f"{BILLING_PREFIX}/checkout/{quote(tier_key, safe='')}"
