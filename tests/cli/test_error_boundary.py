@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
-from tierline import Tierline, db
+from tierline import Tierline, TierlineSettings, db
 from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
 from tierline.cli.common import describe_failure, describe_settings_error
@@ -343,3 +343,24 @@ def test_database_errors_of_every_dialect_read_as_one_line(
     described = describe_failure(exc)
     assert expected in described
     assert "\n" not in described
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_message(tmp_path: Path) -> None:
+    # `tierline grant-credit ... | head -0`: the grant is made, then printing it finds the pipe
+    # closed. No "error: Broken pipe" line, no traceback: the work was done.
+    url = f"sqlite:///{tmp_path / 'pipe.db'}"
+    db.upgrade(url)
+    with Tierline(settings=TierlineSettings(database_url=url), catalog=Catalog()) as tl:
+        tl.ensure_account("piper")
+    command = [sys.executable, "-m", "tierline", "grant-credit", "piper", "--days", "1"]
+    process = subprocess.Popen(
+        [*command, "--database-url", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes anything
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert stderr == b""
+    with Tierline(settings=TierlineSettings(database_url=url), catalog=Catalog()) as tl:
+        assert tl.status("piper").active

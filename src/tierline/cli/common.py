@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -47,6 +49,13 @@ class TierlineGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            # The reader of the output went away (`| head`): the command's work is done, so no
+            # message. stdout is pointed at /dev/null first, so that flushing it at exit cannot
+            # fail again (Python's documentation, "Note on SIGPIPE").
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(1) from exc
         except (TierlineError, OSError, OverflowError) as exc:
             typer.echo(f"error: {describe_failure(exc)}", err=True)
             raise typer.Exit(1) from exc
