@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from tierline.accounts.models import Account, AccountCustomer
+from tierline.bounds import BAD_IDENTIFIER, shown
 from tierline.errors import ValidationError
 
 _LINK = cast(Table, AccountCustomer.__table__)
@@ -26,11 +27,17 @@ MAX_CUSTOMER_ID = 255
 
 
 def clean_customer_id(customer_id: str) -> str:
-    """Validate a provider customer id: 1 to 255 characters, no surrounding spaces."""
-    if not customer_id or customer_id != customer_id.strip() or len(customer_id) > MAX_CUSTOMER_ID:
+    """Validate a provider customer id: 1 to 255 characters, no surrounding spaces, no control
+    character (a webhook's customer id never holds one, so such a link could never match)."""
+    if (
+        not customer_id
+        or customer_id != customer_id.strip()
+        or len(customer_id) > MAX_CUSTOMER_ID
+        or BAD_IDENTIFIER.search(customer_id)
+    ):
         raise ValidationError(
-            f"customer id {customer_id[:40]!r} must be 1 to {MAX_CUSTOMER_ID} characters without "
-            "spaces around it (a Stripe cus_..., a Paddle ctm_...)"
+            f"customer id {shown(customer_id)} must be 1 to {MAX_CUSTOMER_ID} characters without "
+            "spaces around it or control characters (a Stripe cus_..., a Paddle ctm_...)"
         )
     return customer_id
 

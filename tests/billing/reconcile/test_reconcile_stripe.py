@@ -196,6 +196,9 @@ def test_links_are_scoped_by_provider_and_one_customer_has_one_account(
         tl.accounts.link_customer("org_c", "strype", "cus_Y")
     with pytest.raises(ValidationError, match="customer id ' cus_Y' must be 1 to 255"):
         tl.accounts.link_customer("org_c", "stripe", " cus_Y")
+    # A webhook's customer id never holds a control character: such a link could never match.
+    with pytest.raises(ValidationError, match="or control characters"):
+        tl.accounts.link_customer("org_c", "stripe", "cus_\x1b[2JY")
     with pytest.raises(NotFoundError):
         tl.accounts.get("org_c")  # a refused link created nothing
 
