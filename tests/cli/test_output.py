@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
+from tierline.catalog.models import LimitPeriod
 from tierline.cli import output
 from tierline.cli.app import app
+from tierline.cli.output import per_period
 
 sqlite_only = pytest.mark.parametrize("dialect", ["sqlite"])
 
@@ -104,3 +106,10 @@ def test_import_tierline_loads_no_heavy_module(tmp_path: Path) -> None:
         "SUBPACKAGE tierline.db.schema",
         "MISSING module 'tierline' has no attribute 'nothing_here'",
     ]
+
+
+def test_a_limit_reads_per_its_period_or_as_lifetime() -> None:
+    # One wording in show-status, usage and overrides: a limit that never resets is "lifetime".
+    assert per_period(LimitPeriod.MONTH) == " per month"
+    assert per_period(LimitPeriod.NONE) == " (lifetime)"
+    assert per_period(None) == ""

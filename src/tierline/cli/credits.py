@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
-from tierline.cli.output import echo
+from tierline.cli.output import echo, per_period
 from tierline.errors import ValidationError
 
 RefArgument = Annotated[str, typer.Argument(help="The account's ref (the host app's own id).")]
@@ -96,7 +96,7 @@ def show_status(
     if status.features:
         echo(f"features: {', '.join(sorted(status.features))}")
     for key, info in sorted(status.limits.items()):
-        echo(f"limit {key}: {info.limit} per {info.period}")
+        echo(f"limit {key}: {info.limit}{per_period(info.period)}")
 
 
 def assign_exempt(

@@ -23,6 +23,14 @@ Cell = str | Sequence[str]
 _console: Console | None = None
 
 
+def per_period(period: str | None) -> str:
+    """How a limit's period reads after its number: `` per month``, `` (lifetime)`` for a limit
+    that never resets (``none``), nothing when no period is given."""
+    if period is None:
+        return ""
+    return " (lifetime)" if period == "none" else f" per {period}"
+
+
 def stdout_is_terminal() -> bool:
     """Whether standard output is a terminal (tests replace this to force either answer)."""
     return sys.stdout.isatty()

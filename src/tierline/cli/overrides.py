@@ -8,6 +8,7 @@ import typer
 
 from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
 from tierline.cli.credits import parse_until
+from tierline.cli.output import per_period
 
 if TYPE_CHECKING:
     from tierline.overrides.service import OverrideInfo
@@ -21,7 +22,7 @@ def describe(info: OverrideInfo) -> str:
     """One line per override."""
     what = "granted" if info.enabled else "withheld"
     if info.limit is not None:
-        what += f", limit {info.limit}" + (f" per {info.period}" if info.period else "")
+        what += f", limit {info.limit}{per_period(info.period)}"
     until = f" until {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""
     by = f" by {info.created_by}" if info.created_by else ""
     return f"{info.account_ref} {info.feature}: {what}{until} ({info.reason}{by})"

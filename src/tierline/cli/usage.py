@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tierline.cli.common import DatabaseURLOption, JsonOption, open_tierline, print_json
+from tierline.cli.output import per_period
 
 if TYPE_CHECKING:
     from tierline.usage.decision import UsageDecision
@@ -23,7 +24,7 @@ def describe(decision: UsageDecision) -> str:
         if decision.limit is not None
         else (f"{decision.used} (unlimited)")
     )
-    period = f" per {decision.period}" if decision.period != "none" else " (lifetime)"
+    period = per_period(decision.period)
     resets = f", resets {decision.resets_at:%Y-%m-%d %H:%M} UTC" if decision.resets_at else ""
     return f"{decision.feature}: {limit}{period}{resets}"
 
