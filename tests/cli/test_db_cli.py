@@ -38,6 +38,11 @@ def test_upgrade_check_downgrade_upgrade_on_every_dialect(empty_db_url: URL) -> 
         (("db", "downgrade", "base", "--database-url", url), "downgraded to base"),
         (("db", "current", "--database-url", url), "base (never migrated)"),
         (("db", "upgrade", "--database-url", url), f"upgraded to {head}"),
+        (("db", "upgrade", "--database-url", url), f"already at {head}: nothing to upgrade\n"),
+        (
+            ("db", "upgrade", "0001", "--database-url", url),
+            f"already at {head}: nothing to upgrade; `tierline db downgrade 0001` goes back",
+        ),
     ]
     runner = CliRunner()
     for args, expected in steps:

@@ -26,8 +26,17 @@ def upgrade(
     from tierline import db
 
     url = database_url(database_url_)
+    before = db.current(url)
     db.upgrade(url, revision)
-    echo(f"upgraded to {db.current(url) or 'base'}")
+    after = db.current(url)
+    if after is not None and after == before:
+        # Alembic's upgrade to a revision at or behind the current one changes nothing.
+        hint = ""
+        if revision not in ("head", after):
+            hint = f"; `tierline db downgrade {revision}` goes back"
+        echo(f"already at {after}: nothing to upgrade{hint}")
+        return
+    echo(f"upgraded to {after or 'base'}")
 
 
 @app.command()
