@@ -287,14 +287,24 @@ class UsageService:
             if fast is not None:
                 return self._decision(feature, status, period, fast, True)
             # Refused, or no such account: the transactional path tells which.
-        counted = self._retrying(
-            lambda: self._count(ref, feature, period, amount, ceiling, idempotency_key, now)
-        )
-        if counted is _NO_ACCOUNT:
-            self.accounts.ensure(ref)
-            counted = self._retrying(
+
+        def count() -> int | object:
+            return self._retrying(
                 lambda: self._count(ref, feature, period, amount, ceiling, idempotency_key, now)
             )
+
+        counted = count()
+        if counted is _NO_ROW:
+            # The period's first use: its row is opened in a transaction of its own (opened
+            # inside the counting one, MariaDB's gap locks deadlock concurrent first uses).
+            self._retrying(lambda: self._fast.open_period(ref, feature, period.start, now))
+            counted = count()
+        if counted is _NO_ROW:  # no such account (open_period opens nothing then)
+            self.accounts.ensure(ref)
+            self._retrying(lambda: self._fast.open_period(ref, feature, period.start, now))
+            counted = count()
+        if counted is _NO_ROW:  # pragma: no cover - the account and its row exist now
+            raise AssertionError(f"no usage row for {ref!r} after opening it")
         if counted is _DUPLICATE:
             return self._duplicate(ref, feature, status, period)
         if isinstance(counted, int):
@@ -311,17 +321,14 @@ class UsageService:
         key: str | None,
         now: datetime,
     ) -> int | object:
-        """The new count, or :data:`_REFUSED`, :data:`_DUPLICATE` or :data:`_NO_ACCOUNT`."""
+        """The new count, or :data:`_REFUSED`, :data:`_DUPLICATE` or :data:`_NO_ROW` (the
+        period has no counter row yet, or there is no such account)."""
         try:
             with self.ctx.engine.begin() as conn:
                 counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
-                if not counted and counter.used(conn, ref, feature, period.start) is None:
-                    # The period's first use: open its row, then try again.
-                    counter.open_period(conn, ref, feature, period.start, now)
-                    counted = counter.add(conn, ref, feature, period.start, amount, limit, now)
                 if not counted:
                     found = counter.used(conn, ref, feature, period.start)
-                    return _NO_ACCOUNT if found is None else _REFUSED
+                    return _NO_ROW if found is None else _REFUSED
                 if key is not None:
                     counter.record_key(conn, ref, feature, key, amount, period.start, now)
                 return counter.used(conn, ref, feature, period.start) or 0
@@ -418,4 +425,4 @@ class UsageService:
 
 _REFUSED = object()
 _DUPLICATE = object()
-_NO_ACCOUNT = object()
+_NO_ROW = object()
