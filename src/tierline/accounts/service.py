@@ -111,8 +111,17 @@ def clean_email(email: str | None) -> str | None:
     return email
 
 
+def storable_ref(ref: str) -> bool:
+    """Whether an account could have ``ref``: :func:`clean_ref` refuses to create one that is
+    too long or holds a NUL or a lone surrogate, which PostgreSQL (NUL) or no driver (a lone
+    surrogate) would take in a query, so looking one up is answered without the database."""
+    return len(ref) <= MAX_REF_LENGTH and (ref.isprintable() or not BAD_IDENTIFIER.search(ref))
+
+
 def find_account(session: Session, ref: str) -> Account | None:
     """The account with this ref, in ``session``, or ``None``."""
+    if not storable_ref(ref):
+        return None
     return session.scalars(select(Account).where(Account.ref == ref)).one_or_none()
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tierline import bounds
 from tierline.accounts.models import Account
 from tierline.accounts.service import get_account
 from tierline.context import Context
@@ -73,29 +74,59 @@ def _check_days(days: object) -> int:
 def _check_text(name: str, value: str | None) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > _TEXT_LENGTH:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > _TEXT_LENGTH
+        or bounds.BAD_IDENTIFIER.search(value)
+    ):
+        # (NUL: PostgreSQL refuses it in text; a lone surrogate: no driver encodes one.)
         raise ValidationError(
-            f"{name} {value!r} is not valid: give 1 to {_TEXT_LENGTH} characters or nothing"
+            f"{name} {bounds.shown(value)} is not valid: give 1 to {_TEXT_LENGTH} characters "
+            "without control characters, or nothing"
         )
     return value
 
 
 def current_expiry(session: Session, account_id: int, now: datetime) -> datetime | None:
-    """The latest expiry of the account's non-revoked grants still running or to come."""
+    """The latest expiry of the account's non-revoked grants still running or to come.
+
+    A locking read: under MariaDB's REPEATABLE READ a plain read would answer from the snapshot
+    the transaction took before the account lock, missing a grant committed meanwhile (a
+    locking read sees the latest committed rows; PostgreSQL has no aggregate FOR UPDATE,
+    hence the row ordered first).
+    """
     latest: datetime | None = session.scalar(
-        select(func.max(CreditGrant.expires_at)).where(
+        select(CreditGrant.expires_at)
+        .where(
             CreditGrant.account_id == account_id,
             CreditGrant.revoked_at.is_(None),
             CreditGrant.expires_at > now,
         )
+        .order_by(CreditGrant.expires_at.desc())
+        .limit(1)
+        .with_for_update()
     )
     return latest
 
 
 def _lock_account(session: Session, account_id: int) -> None:
-    # Serializes grants to one account (PostgreSQL, MariaDB; SQLite serializes writers anyway),
-    # so two concurrent grants both extend instead of both starting at the same expiry.
-    session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    """Serialize grants to one account, so two concurrent grants both extend instead of both
+    starting at the same expiry.
+
+    SQLite has no FOR UPDATE, and pysqlite runs a SELECT outside any transaction (it sends
+    BEGIN before the first write only): a write that changes nothing begins the transaction
+    and takes SQLite's write lock, so the reads after it see every grant committed before.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(id=Account.id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
 
 
 def _find_by_key(session: Session, key: str) -> CreditGrant | None:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierline.access.service import AccessService
 from tierline.accounts.models import Account
-from tierline.accounts.service import AccountRef, canonical_ref, clean_ref
+from tierline.accounts.service import AccountRef, canonical_ref, clean_ref, storable_ref
 from tierline.context import Context
 from tierline.db.errors import is_deadlock
 from tierline.db.types import UTCDateTime
@@ -84,8 +84,10 @@ class SeatService:
         self.access = access
 
     def _account_id(self, ref: str) -> int:
-        with self.ctx.engine.connect() as conn:
-            found = conn.scalar(select(Account.id).where(Account.ref == ref))
+        found = None
+        if storable_ref(ref):
+            with self.ctx.engine.connect() as conn:
+                found = conn.scalar(select(Account.id).where(Account.ref == ref))
         if found is None:
             raise NotFoundError(
                 f"no account with ref {ref!r}; create it first: `tierline accounts add {ref}`, or "
@@ -162,8 +164,10 @@ class SeatService:
 
         Raises:
             NotFoundError: no account ``ref``.
+            ValidationError: a bad member ref (same rules as :meth:`assign`).
         """
         ref = canonical_ref(ref)
+        member_ref = _clean_member(member_ref)
         account_id = self._account_id(ref)
         with self.ctx.engine.begin() as conn:
             result = conn.execute(
