@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -79,6 +80,15 @@ def test_set_replaces_and_clear_removes(tl: Tierline) -> None:
             "not in the future",
         ),
         ({"feature": "quotes", "reason": "x", "expires_at": datetime(2030, 1, 1)}, "time zone"),
+        # A float or Decimal limit was stored as given on SQLite (2.5) and rounded on the
+        # servers (2): a limit per dialect. Other wrong types raised AttributeError or
+        # StatementError.
+        ({"feature": "quotes", "limit": 2.5, "reason": "x"}, "limit 2.5"),
+        ({"feature": "quotes", "limit": Decimal("3"), "reason": "x"}, "limit Decimal"),
+        ({"feature": "quotes", "limit": "3", "reason": "x"}, "limit '3'"),
+        ({"feature": "quotes", "reason": "x", "expires_at": "2030-01-01"}, "expires_at"),
+        ({"feature": "quotes", "reason": 7}, "reason 7"),
+        ({"feature": "quotes", "reason": "x", "enabled": "no"}, "enabled 'no'"),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(

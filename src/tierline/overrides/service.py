@@ -90,8 +90,16 @@ class OverrideService:
         ref = canonical_ref(ref)
         self.features.require(feature)
         now = self.ctx.clock()
-        if limit is not None and (isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
-            raise ValidationError(f"limit {limit!r} is out of range: give 0 to {MAX_LIMIT}")
+        if not isinstance(enabled, bool):
+            raise ValidationError(f"enabled {bounds.shown(enabled)} is not True or False")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT
+        ):
+            # (A float or Decimal would be stored as given on SQLite and rounded on the
+            # servers: a different limit per dialect.)
+            raise ValidationError(
+                f"limit {bounds.shown(limit)} is not a whole number from 0 to {MAX_LIMIT}"
+            )
         if limit is not None and not enabled:
             raise ValidationError("a limit needs enabled=True: a withheld feature has no limit")
         if period is not None and period not in tuple(LimitPeriod):
@@ -99,6 +107,10 @@ class OverrideService:
         if period is not None and limit is None:
             raise ValidationError(f"period {period!r} needs a limit")
         if expires_at is not None:
+            if not isinstance(expires_at, datetime):
+                raise ValidationError(
+                    f"expires_at {bounds.shown(expires_at)} is not a datetime; give an aware one"
+                )
             if expires_at.tzinfo is None:
                 raise ValidationError(f"expires_at {expires_at!r} has no time zone; give UTC")
             expires_at = bounds.check_datetime(expires_at, field="expires_at")  # in UTC
@@ -107,6 +119,8 @@ class OverrideService:
                     f"expires_at {expires_at.isoformat()} is not in the future "
                     f"(now {now.isoformat()})"
                 )
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationError(f"reason {bounds.shown(reason)} is not text; say why")
         reason = (reason or "").strip()
         if not reason or len(reason) > MAX_TEXT:
             raise ValidationError(f"reason must be 1 to {MAX_TEXT} characters; say why")
