@@ -148,7 +148,8 @@ def revision_files(versions: Path) -> list[Path]:
     found = [
         p
         for p in versions.rglob("*.py")
-        if p.name != "__init__.py" and "__pycache__" not in p.parts
+        # is_file(): a FIFO or device named *.py would block (or never end) the read.
+        if p.name != "__init__.py" and "__pycache__" not in p.parts and p.is_file()
     ]
     return sorted(found)
 

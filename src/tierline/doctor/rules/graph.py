@@ -122,6 +122,58 @@ def broken_revision_link(ctx: CheckContext) -> Iterator[Finding]:
                     f"down_revision = {down!r} names no revision of this chain",
                     "set it to an existing revision id (alembic heads lists the current head)",
                 )
+    yield from _cycles(first_file)
+
+
+def _cycles(by_id: dict[str, RevisionFile]) -> Iterator[Finding]:
+    """Revisions on a ``down_revision`` cycle: Alembic refuses to load such a chain ("Cycle is
+    detected in revisions", "Self-loop is detected")."""
+    # Peel off, repeatedly, every revision whose down revisions are all peeled (or unknown:
+    # that is a dangling link, reported above); what stays is on a cycle or after one.
+    downs = {rev: [d for d in r.down_revisions if d in by_id] for rev, r in by_id.items()}
+    waiting = {rev: len(wanted) for rev, wanted in downs.items()}
+    children: dict[str, list[str]] = {}
+    for rev, wanted in downs.items():
+        for down in wanted:
+            children.setdefault(down, []).append(rev)
+    ready = [rev for rev, count in waiting.items() if count == 0]
+    peeled: set[str] = set()
+    while ready:
+        rev = ready.pop()
+        peeled.add(rev)
+        for child in children.get(rev, ()):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    for rev in sorted(set(downs) - peeled):
+        path = _path_back(rev, downs, peeled)
+        if path is None:
+            continue  # after a cycle, not on one
+        r = by_id[rev]
+        yield finding(
+            BROKEN_REVISION_LINK,
+            r.path,
+            r.down_revision_line,
+            Severity.ERROR,
+            f"down_revision makes a cycle: {' -> '.join([rev, *path])}; Alembic cannot "
+            "load a chain whose revisions revise each other",
+            "point down_revision at the revision this one really follows (the base has None)",
+        )
+
+
+def _path_back(start: str, downs: dict[str, list[str]], peeled: set[str]) -> list[str] | None:
+    """The down revisions leading from ``start`` back to itself, or ``None``."""
+    stack: list[tuple[str, list[str]]] = [(start, [])]
+    seen: set[str] = set()
+    while stack:
+        rev, path = stack.pop()
+        for down in downs[rev]:
+            if down == start:
+                return [*path, down]
+            if down not in peeled and down not in seen:
+                seen.add(down)
+                stack.append((down, [*path, down]))
+    return None
 
 
 def multiple_heads(ctx: CheckContext) -> Iterator[Finding]:

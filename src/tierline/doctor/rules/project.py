@@ -64,6 +64,8 @@ def chain_not_run_from_empty(ctx: CheckContext) -> Iterator[Finding]:
     sightings: list[tuple[Path, int, bool]] = []
     runs_upgrade = False
     for name in project_file_names(location.project_root, location.script_location):
+        if not os.path.isfile(name):
+            continue  # a FIFO or device named *.py: opening it would block the pass
         try:
             with open(name, encoding="utf-8") as file:
                 text = file.read()
