@@ -171,3 +171,42 @@ def test_racing_first_payments_convert_exactly_once(make_tierline: MakeTierline)
         referral = session.scalars(select(Referral)).one()
         assert referral.converted_at is not None and referral.credited_at is not None
     assert tl.status("alice").expires_at == tl.ctx.clock() + timedelta(days=30)
+
+
+def _attribute_each_other(tl: Tierline, a: str, b: str) -> list[Any]:
+    """``a`` and ``b`` attributed with each other's code at the same moment."""
+    codes_ = {a: tl.referral_code(a), b: tl.referral_code(b)}
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def worker(referred: str, referrer: str) -> None:
+        barrier.wait()
+        try:
+            results.append(tl.attribute_referral(referred, codes_[referrer]))
+        except ValidationError as exc:
+            results.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=(b, a)),
+        threading.Thread(target=worker, args=(a, b)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_racing_attributions_never_make_a_mutual_referral(make_tierline: MakeTierline) -> None:
+    """Two accounts each attributed with the other's code at once: one attribution is refused,
+    as it is when they come one after the other. (Both passed before the two account rows
+    were locked: each transaction checked ``referrer.referred_by_id`` before the other's
+    write committed.)"""
+    tl = make_tierline(catalog=Catalog(referrals=POLICY))
+    for round_ in range(5):
+        a, b = f"a{round_}", f"b{round_}"
+        tl.ensure_account(a)
+        tl.ensure_account(b)
+        results = _attribute_each_other(tl, a, b)
+        refused = [r for r in results if isinstance(r, ValidationError)]
+        assert len(refused) == 1, f"round {round_}: {results}"

@@ -178,13 +178,14 @@ class ReferralService:
             raise NotFoundError(f"no account has referral code {typed!r} ({normalized})")
         if referrer.id == referred.id:
             raise ValidationError(f"account {referred_ref!r} cannot use its own referral code")
-        if referred.referred_by_id is not None or session.scalar(
+        referred_by = _lock_pair(session, referrer.id, referred.id)
+        if referred_by[referred.id] is not None or session.scalar(
             select(Referral.id).where(Referral.referred_id == referred.id)
         ):
             raise ValidationError(
                 f"account {referred_ref!r} was already referred; a referral is recorded once"
             )
-        if referrer.referred_by_id == referred.id:
+        if referred_by[referrer.id] == referred.id:
             raise ValidationError(
                 f"account {referred_ref!r} referred {referrer.ref!r}, so it cannot be "
                 "referred back by it"
@@ -249,3 +250,29 @@ class ReferralService:
         invalidates the access cache for both refs of the :class:`Conversion`.
         """
         return convert_on_first_payment(self.ctx, self.credits, self.policy, session, account)
+
+
+def _lock_pair(session: Session, *account_ids: int) -> dict[int, int | None]:
+    """Lock both accounts of an attribution (in id order, so two attributions never deadlock)
+    and read who referred each, as committed now: two accounts attributed with each other's
+    code at the same moment must not both pass the mutual-referral check.
+
+    A locking read sees the latest commit (MariaDB's REPEATABLE READ answers a plain read from
+    an older snapshot). SQLite has no FOR UPDATE and pysqlite runs a SELECT outside any
+    transaction: a write that changes nothing begins it and takes SQLite's write lock first.
+    """
+    ids = sorted(set(account_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Account)
+            .where(Account.id.in_(ids))
+            .values(id=Account.id)
+            .execution_options(synchronize_session=False)
+        )
+    rows = session.execute(
+        select(Account.id, Account.referred_by_id)
+        .where(Account.id.in_(ids))
+        .order_by(Account.id)
+        .with_for_update()
+    )
+    return {int(account_id): by for account_id, by in rows}
