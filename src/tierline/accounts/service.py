@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TypeAlias
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,6 +116,31 @@ def storable_ref(ref: str) -> bool:
     too long or holds a NUL or a lone surrogate, which PostgreSQL (NUL) or no driver (a lone
     surrogate) would take in a query, so looking one up is answered without the database."""
     return len(ref) <= MAX_REF_LENGTH and (ref.isprintable() or not BAD_IDENTIFIER.search(ref))
+
+
+def lock_accounts(session: Session, *account_ids: int) -> None:
+    """Lock these accounts' rows until ``session``'s transaction ends, in id order (so two
+    transactions locking the same accounts never deadlock): what serializes the writes that
+    read an account's state first (credit grants, referral attributions).
+
+    SQLite has no ``FOR UPDATE``, and pysqlite runs a ``SELECT`` outside any transaction (it
+    sends ``BEGIN`` before the first write only): there, a write that changes nothing begins
+    the transaction and takes SQLite's write lock, so the reads after it see every commit made
+    before. Reads meant to see the latest commit on MariaDB must be locking reads too
+    (REPEATABLE READ answers a plain read from the transaction's first snapshot).
+    """
+    ids = sorted(set(account_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Account)
+            .where(Account.id.in_(ids))
+            .values(id=Account.id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(
+            select(Account.id).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
+        )
 
 
 def find_account(session: Session, ref: str) -> Account | None:

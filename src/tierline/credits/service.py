@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tierline import bounds
 from tierline.accounts.models import Account
-from tierline.accounts.service import get_account
+from tierline.accounts.service import get_account, lock_accounts
 from tierline.context import Context
 from tierline.credits.models import CreditGrant
 from tierline.errors import ValidationError
@@ -108,25 +108,6 @@ def current_expiry(session: Session, account_id: int, now: datetime) -> datetime
         .with_for_update()
     )
     return latest
-
-
-def _lock_account(session: Session, account_id: int) -> None:
-    """Serialize grants to one account, so two concurrent grants both extend instead of both
-    starting at the same expiry.
-
-    SQLite has no FOR UPDATE, and pysqlite runs a SELECT outside any transaction (it sends
-    BEGIN before the first write only): a write that changes nothing begins the transaction
-    and takes SQLite's write lock, so the reads after it see every grant committed before.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Account)
-            .where(Account.id == account_id)
-            .values(id=Account.id)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
 
 
 def _find_by_key(session: Session, key: str) -> CreditGrant | None:
@@ -247,7 +228,7 @@ class CreditService:
             if existing is not None:
                 self._existing(existing, account)
                 return existing
-        _lock_account(session, account.id)
+        lock_accounts(session, account.id)
         now = self.ctx.clock()
         latest = current_expiry(session, account.id, now)
         starts_at = max(now, latest) if latest is not None else now

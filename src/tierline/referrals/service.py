@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tierline.accounts.models import Account
-from tierline.accounts.service import ensure_account_in, get_account
+from tierline.accounts.service import ensure_account_in, get_account, lock_accounts
 from tierline.catalog.spec import ReferralPolicy
 from tierline.context import Context
 from tierline.credits.models import CreditGrant
@@ -178,7 +178,16 @@ class ReferralService:
             raise NotFoundError(f"no account has referral code {typed!r} ({normalized})")
         if referrer.id == referred.id:
             raise ValidationError(f"account {referred_ref!r} cannot use its own referral code")
-        referred_by = _lock_pair(session, referrer.id, referred.id)
+        # Both accounts locked, and who referred each read as committed now: two accounts
+        # attributed with each other's code at the same moment must not both pass the
+        # mutual-referral check below.
+        lock_accounts(session, referrer.id, referred.id)
+        rows = session.execute(
+            select(Account.id, Account.referred_by_id)
+            .where(Account.id.in_((referrer.id, referred.id)))
+            .with_for_update()
+        )
+        referred_by: dict[int, int | None] = {int(row.id): row.referred_by_id for row in rows}
         if referred_by[referred.id] is not None or session.scalar(
             select(Referral.id).where(Referral.referred_id == referred.id)
         ):
@@ -250,29 +259,3 @@ class ReferralService:
         invalidates the access cache for both refs of the :class:`Conversion`.
         """
         return convert_on_first_payment(self.ctx, self.credits, self.policy, session, account)
-
-
-def _lock_pair(session: Session, *account_ids: int) -> dict[int, int | None]:
-    """Lock both accounts of an attribution (in id order, so two attributions never deadlock)
-    and read who referred each, as committed now: two accounts attributed with each other's
-    code at the same moment must not both pass the mutual-referral check.
-
-    A locking read sees the latest commit (MariaDB's REPEATABLE READ answers a plain read from
-    an older snapshot). SQLite has no FOR UPDATE and pysqlite runs a SELECT outside any
-    transaction: a write that changes nothing begins it and takes SQLite's write lock first.
-    """
-    ids = sorted(set(account_ids))
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Account)
-            .where(Account.id.in_(ids))
-            .values(id=Account.id)
-            .execution_options(synchronize_session=False)
-        )
-    rows = session.execute(
-        select(Account.id, Account.referred_by_id)
-        .where(Account.id.in_(ids))
-        .order_by(Account.id)
-        .with_for_update()
-    )
-    return {int(account_id): by for account_id, by in rows}
