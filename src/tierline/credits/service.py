@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tierline import bounds
 from tierline.accounts.models import Account
-from tierline.accounts.service import get_account, lock_accounts
+from tierline.accounts.service import get_account, lock_accounts, storable_ref
 from tierline.context import Context
 from tierline.credits.models import CreditGrant
 from tierline.errors import ValidationError
@@ -89,25 +89,28 @@ def _check_text(name: str, value: str | None) -> str | None:
 
 
 def current_expiry(session: Session, account_id: int, now: datetime) -> datetime | None:
-    """The latest expiry of the account's non-revoked grants still running or to come.
-
-    A locking read: under MariaDB's REPEATABLE READ a plain read would answer from the snapshot
-    the transaction took before the account lock, missing a grant committed meanwhile (a
-    locking read sees the latest committed rows; PostgreSQL has no aggregate FOR UPDATE,
-    hence the row ordered first).
-    """
+    """The latest expiry of the account's non-revoked grants still running or to come."""
     latest: datetime | None = session.scalar(
-        select(CreditGrant.expires_at)
-        .where(
+        select(func.max(CreditGrant.expires_at)).where(
             CreditGrant.account_id == account_id,
             CreditGrant.revoked_at.is_(None),
             CreditGrant.expires_at > now,
         )
-        .order_by(CreditGrant.expires_at.desc())
-        .limit(1)
-        .with_for_update()
     )
     return latest
+
+
+def _lock_first(session: Session, ref: str) -> None:
+    """Lock the account's row as the transaction's first statement (PostgreSQL, MariaDB).
+
+    MariaDB's REPEATABLE READ answers every plain read from the snapshot its first one takes:
+    taken before the lock, it would miss a grant committed meanwhile, and two concurrent
+    grants would both start at the same expiry. Taken after, it holds every earlier grant.
+    (SQLite: the write of :func:`~tierline.accounts.service.lock_accounts` begins the
+    transaction.)
+    """
+    if session.get_bind().dialect.name != "sqlite" and storable_ref(ref):
+        session.execute(select(Account.id).where(Account.ref == ref).with_for_update())
 
 
 def _find_by_key(session: Session, key: str) -> CreditGrant | None:
@@ -164,6 +167,7 @@ class CreditService:
         idempotency_key = _check_text("idempotency key", idempotency_key)
         try:
             with self.ctx.changes.writing(ref) as session:
+                _lock_first(session, ref)
                 account = get_account(session, ref)
                 grant = self._grant(session, account, days, until, reason, by, idempotency_key)
                 assert grant is not None  # only a cut-short reward grants nothing

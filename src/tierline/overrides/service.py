@@ -98,7 +98,8 @@ class OverrideService:
             # (A float or Decimal would be stored as given on SQLite and rounded on the
             # servers: a different limit per dialect.)
             raise ValidationError(
-                f"limit {bounds.shown(limit)} is not a whole number from 0 to {MAX_LIMIT}"
+                f"limit {bounds.shown(limit)} is out of range: give a whole number from 0 "
+                f"to {MAX_LIMIT}"
             )
         if limit is not None and not enabled:
             raise ValidationError("a limit needs enabled=True: a withheld feature has no limit")
