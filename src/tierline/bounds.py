@@ -108,6 +108,27 @@ def check_identifier(value: str, *, field: str, max_length: int = MAX_ID) -> str
     return value
 
 
+def check_key(key: object) -> str:
+    """An idempotency key (of a usage or a credit grant): 1 to 255 characters of text, without
+    a control character (NUL included: PostgreSQL refuses it in text) or a lone surrogate (no
+    driver encodes one), and without spaces around it: MariaDB's
+    ``utf8mb4_bin`` pads with spaces when it compares, so ``"req "`` would be ``"req"`` there
+    and another key on SQLite and PostgreSQL."""
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or key != key.strip()
+        or len(key) > MAX_ID
+        or BAD_IDENTIFIER.search(key)
+    ):
+        raise BoundsError(
+            "idempotency key",
+            f"idempotency key {shown(key)} must be text of 1 to {MAX_ID} "
+            "characters, without control characters or spaces around it",
+        )
+    return key
+
+
 def check_token(value: str, *, field: str, max_length: int = MAX_ID) -> str:
     """``value`` if it is a provider-issued token (an event, subscription or customer id, an
     event type): 1 to ``max_length`` visible ASCII characters; else :class:`BoundsError`.

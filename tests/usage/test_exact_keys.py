@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from tierline import Tierline
+from tierline.errors import ValidationError
 from tierline.usage.models import UsageKey
 
 from .seed import CATALOG, add_tiers
@@ -43,3 +45,22 @@ def test_uses_of_refs_differing_only_in_case_count_apart(make_tierline: MakeTier
     assert not tl.usage.track("acct", "quotes").allowed
     assert tl.usage.track("ACCT", "quotes").used == 1
     assert tl.usage.check("acct", "quotes").used == 3
+
+
+@pytest.mark.parametrize("spaced", ["req ", " req", "req\u3000"])
+def test_a_key_with_spaces_around_it_is_refused_on_every_dialect(
+    make_tierline: MakeTierline, spaced: str
+) -> None:
+    # MariaDB's utf8mb4_bin pads with spaces when it compares: "req " would be the key "req"
+    # there (a duplicate, counted once) and another key on SQLite and PostgreSQL. Refused
+    # everywhere instead, for usage and credit keys alike, and nothing is written.
+    tl = make_tierline(CATALOG)
+    add_tiers(tl)
+    tl.usage.track("acct", "quotes", idempotency_key="req")
+    with pytest.raises(ValidationError, match="spaces around it"):
+        tl.usage.track("acct", "quotes", idempotency_key=spaced)
+    assert tl.usage.check("acct", "quotes").used == 1
+    tl.grant_credit("acct", days=3, idempotency_key="req")
+    with pytest.raises(ValidationError, match="spaces around it"):
+        tl.grant_credit("acct", days=3, idempotency_key=spaced)
+    assert len(tl.credits.history("acct")) == 1

@@ -88,6 +88,10 @@ def _check_text(name: str, value: str | None) -> str | None:
     return value
 
 
+def _check_key(key: str | None) -> str | None:
+    return None if key is None else bounds.check_key(key)
+
+
 def current_expiry(session: Session, account_id: int, now: datetime) -> datetime | None:
     """The latest expiry of the account's non-revoked grants still running or to come."""
     latest: datetime | None = session.scalar(
@@ -164,7 +168,7 @@ class CreditService:
                 )
         reason = _check_text("reason", reason)
         by = _check_text("by", by)
-        idempotency_key = _check_text("idempotency key", idempotency_key)
+        idempotency_key = _check_key(idempotency_key)
         try:
             with self.ctx.changes.writing(ref) as session:
                 _lock_first(session, ref)
@@ -211,7 +215,7 @@ class CreditService:
             None,
             _check_text("reason", reason),
             _check_text("by", by),
-            _check_text("idempotency key", idempotency_key),
+            _check_key(idempotency_key),
             cut_short=True,
         )
 

@@ -36,7 +36,6 @@ from tierline.usage.periods import LIFETIME_START, Period, period_at
 
 #: Largest amount one call may count or give back.
 MAX_AMOUNT = 1_000_000
-MAX_KEY_LENGTH = 255
 #: The period an unlimited feature counts in.
 UNLIMITED_PERIOD = LimitPeriod.MONTH.value
 #: Longer than any current day or month period has run (31 days, and a time zone's offset).
@@ -58,23 +57,6 @@ def clean_amount(amount: object, name: str = "amount") -> int:
     if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_AMOUNT:
         raise ValidationError(f"{name} {amount!r} is not a whole number from 1 to {MAX_AMOUNT}")
     return amount
-
-
-def clean_key(key: object) -> str:
-    """An idempotency key: 1 to 255 characters of text, without a control character (NUL
-    included: PostgreSQL refuses it in text) or a lone surrogate (no driver encodes one); see
-    :mod:`tierline.bounds`."""
-    if (
-        not isinstance(key, str)
-        or not key.strip()
-        or len(key) > MAX_KEY_LENGTH
-        or bounds.BAD_IDENTIFIER.search(key)
-    ):
-        raise ValidationError(
-            f"idempotency key {bounds.shown(key)} must be text of 1 to {MAX_KEY_LENGTH} "
-            "characters, without control characters"
-        )
-    return key
 
 
 class UsageService:
@@ -268,7 +250,7 @@ class UsageService:
         ref = canonical_ref(ref)
         amount = clean_amount(amount)
         if idempotency_key is not None:
-            idempotency_key = clean_key(idempotency_key)
+            idempotency_key = bounds.check_key(idempotency_key)
         self.features.require(feature)
         status = self.access.status(ref)
         now = self.ctx.clock()
@@ -406,7 +388,7 @@ class UsageService:
             with self.ctx.engine.begin() as conn:
                 counter.subtract(conn, ref, feature, period.start, amount, now)
             return self.check(ref, feature)
-        key = clean_key(idempotency_key)
+        key = bounds.check_key(idempotency_key)
         with self.ctx.engine.begin() as conn:
             stored = counter.find_key(conn, ref, feature, key)
             if stored is None:
