@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tierline.accounts.models import Account
+from tierline.accounts.service import lock_accounts
 from tierline.catalog.spec import ReferralPolicy, RewardRecipient
 from tierline.context import Context
 from tierline.credits.service import CreditService
@@ -70,8 +71,11 @@ def convert_on_first_payment(
         return None  # another transaction converted it first
     referrer = session.get_one(Account, row.referrer_id)
     if policy.reward_days > 0:
+        # Both accounts locked at once, in id order, as an attribution locks them: the grants
+        # below then wait for no other lock, and no two transactions take these two locks in
+        # opposite orders.
+        lock_accounts(session, referrer.id, account.id)
         recipients: list[tuple[str, Account]] = []
-        # Referrer first: every conversion locks accounts in the same order.
         if policy.reward_to in (RewardRecipient.REFERRER, RewardRecipient.BOTH):
             recipients.append(("referrer", referrer))
         if policy.reward_to in (RewardRecipient.REFERRED, RewardRecipient.BOTH):
