@@ -91,3 +91,22 @@ def test_a_free_account_has_its_tier_seats(tl: Tierline) -> None:
     tl.seats.assign("solo", "me")
     with pytest.raises(SeatsExhaustedError, match="1 of 1"):
         tl.seats.assign("solo", "friend")
+
+
+def test_a_quantity_lowered_elsewhere_is_obeyed_at_once_with_the_cache_on(
+    make_tierline: MakeTierline,
+) -> None:
+    # Another process lowers the quantity (this Tierline's cache is not told, as on SQLite and
+    # MariaDB, where only the TTL bounds it): the seat limit is read in the assignment's own
+    # transaction, not from the cached status.
+    tl = make_tierline(CATALOG, cache_ttl_seconds=300)
+    add_tiers(tl)
+    add_subscription(tl, "org", "team", "active", period_end=END, quantity=2)
+    for n in range(5):
+        tl.seats.assign("org", f"user-{n}")
+    assert tl.status("org").seats == 10  # and cached for 300 s
+    with tl.ctx.sessions.begin() as session:
+        session.execute(update(Subscription).values(quantity=1))
+    with pytest.raises(SeatsExhaustedError, match="5 of 5") as refused:
+        tl.seats.assign("org", "user-5")
+    assert refused.value.limit == 5

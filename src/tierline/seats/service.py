@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import Connection, Table, delete, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -31,6 +31,8 @@ from tierline.seats.models import Seat
 
 _seat = cast(Table, Seat.__table__)
 _DEADLOCK_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,8 @@ class SeatService:
         ref = canonical_ref(ref)
         member_ref = _clean_member(member_ref)
         account_id = self._account_id(ref)
-        limit = self.access.status(ref).seats
         now = self.ctx.clock()
-        seated = self._retrying(lambda: self._insert(ref, account_id, member_ref, limit, now))
+        seated, limit = self._retrying(lambda: self._insert(ref, account_id, member_ref, now))
         summary = self.list(ref)
         if not seated:
             raise SeatsExhaustedError(
@@ -121,12 +122,17 @@ class SeatService:
         return summary
 
     def _insert(
-        self, ref: str, account_id: int, member_ref: str, limit: int, now: datetime
-    ) -> bool:
-        """Whether the member holds a seat after the conditional insert."""
+        self, ref: str, account_id: int, member_ref: str, now: datetime
+    ) -> tuple[bool, int]:
+        """Whether the member holds a seat after the conditional insert, and the seat limit
+        it was held to."""
+        limit = 0
         try:
             with self.ctx.engine.begin() as conn:
                 _lock_account(conn, account_id)
+                # The seats as this transaction reads them, never a cached status: a quantity
+                # lowered by another process is obeyed at once, not after the cache's TTL.
+                limit = self.access.status_in(conn, ref, now).seats
                 held = (
                     select(func.count())
                     .select_from(_seat)
@@ -146,14 +152,14 @@ class SeatService:
                 seated = bool(conn.scalar(select(taken)))
                 staged = self.ctx.changes.stage(conn, (ref,))
             self.ctx.changes.committed(staged)
-            return seated
+            return seated, limit
         except IntegrityError:
-            return True  # assigned concurrently: the unique constraint held
+            return True, limit  # assigned concurrently: the unique constraint held
 
-    def _retrying(self, attempt: Callable[[], bool]) -> bool:
+    def _retrying(self, attempt: Callable[[], T]) -> T:
         for remaining in range(_DEADLOCK_ATTEMPTS - 1, -1, -1):
             try:
-                return bool(attempt())
+                return attempt()
             except OperationalError as exc:
                 if remaining == 0 or not is_deadlock(exc):
                     raise
