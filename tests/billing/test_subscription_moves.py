@@ -16,6 +16,7 @@ from tierline import Tierline
 from tierline.billing import apply
 from tierline.billing.providers import fake
 from tierline.billing.result import IngestOutcome
+from tierline.billing.subscriptions import lock_holder
 from tierline.catalog.spec import Catalog, TierSpec
 
 from ..clock import FrozenClock
@@ -27,10 +28,7 @@ CATALOG = Catalog(tiers={"pro": TierSpec(key="pro", name="Pro", providers={"fake
 def test_a_moved_subscription_takes_its_access_from_the_account_it_left(
     make_tierline: Callable[..., Tierline], clock: FrozenClock
 ) -> None:
-    tl = make_tierline(CATALOG, cache_ttl_seconds=300)
-    tl.sync_catalog()
-    heard: list[tuple[str, bool, bool]] = []
-    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    tl, heard = synced(make_tierline, cache_ttl_seconds=300)
     start = clock()
 
     def send(event_type: str, account: str, seconds: int) -> None:
@@ -62,38 +60,50 @@ LOCK_WAITS = {
 }
 
 
-@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
-def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
-    make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
-) -> None:
-    # Another transaction moves the subscription from xena to yuri and holds its commit while
-    # a webhook moves it on to zoe: the webhook waits for it, and the account it reports as
-    # left is yuri (the holder it found, locked), not xena (the holder before the race).
-    tl = make_tierline(CATALOG)
-    tl.sync_catalog()
-    heard: list[tuple[str, bool, bool]] = []
-    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
-    start = clock()
+Heard = list[tuple[str, bool, bool]]
 
-    def send(account: str, seconds: int) -> None:
-        payload = fake_event(
-            fake.SUBSCRIPTION_UPDATED,
-            account,
-            start + timedelta(seconds=seconds),
-            subscription_id="sub_race",
+
+def move_to_yuri(conn: Connection) -> None:
+    """Move every subscription to yuri, as another delivery's transaction would."""
+    conn.execute(
+        text(
+            "UPDATE tierline_subscription SET account_id = "
+            "(SELECT id FROM tierline_account WHERE ref = 'yuri')"
         )
+    )
+
+
+def listen(tl: Tierline) -> Heard:
+    """The access changes the Tierline's hooks hear: (ref, was active, is active)."""
+    heard: Heard = []
+    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    return heard
+
+
+def synced(make_tierline: Callable[..., Tierline], **settings: object) -> tuple[Tierline, Heard]:
+    """A Tierline on the catalog (synced), and what its access-change hooks hear."""
+    tl = make_tierline(CATALOG, **settings)
+    tl.sync_catalog()
+    return tl, listen(tl)
+
+
+def updated(account: str, at: datetime, subscription_id: str) -> dict[str, object]:
+    return fake_event(fake.SUBSCRIPTION_UPDATED, account, at, subscription_id=subscription_id)
+
+
+def deliver_while_uncommitted(
+    tl: Tierline, dialect: str, write: Callable[[Connection], None], payload: dict[str, object]
+) -> None:
+    """Deliver ``payload`` on another thread while another transaction holds ``write``
+    uncommitted; commit it once the delivery waits for its lock, then let the delivery end."""
+
+    def send() -> None:
         assert deliver(tl, "fake", payload).status_code == 200
 
-    send("xena", 0)
-    tl.ensure_account("yuri")
-    move = text(
-        "UPDATE tierline_subscription SET account_id = "
-        "(SELECT id FROM tierline_account WHERE ref = 'yuri')"
-    )
     other = tl.engine.connect()
     try:
-        other.execute(move)  # not committed yet
-        webhook = threading.Thread(target=send, args=("zoe", 60))
+        write(other)  # not committed yet
+        webhook = threading.Thread(target=send)
         webhook.start()
         deadline = time.monotonic() + 10
         with tl.engine.connect() as watcher:
@@ -101,13 +111,28 @@ def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
                 # A new transaction per look: PostgreSQL keeps one statistics snapshot per
                 # transaction.
                 watcher.rollback()
-                assert time.monotonic() < deadline, "the webhook never waited for the move"
+                assert time.monotonic() < deadline, "the webhook never waited for the other"
                 time.sleep(0.02)
         other.commit()
     finally:
         other.close()
     webhook.join(30)
     assert not webhook.is_alive()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"], indirect=True)
+def test_a_move_racing_another_reports_the_account_the_other_left_it_under(
+    make_tierline: Callable[..., Tierline], clock: FrozenClock, dialect: str
+) -> None:
+    # Another transaction moves the subscription from xena to yuri and holds its commit while
+    # a webhook moves it on to zoe: the webhook waits for it, and the account it reports as
+    # left is yuri (the holder it found, locked), not xena (the holder before the race).
+    tl, heard = synced(make_tierline)
+    start = clock()
+    assert deliver(tl, "fake", updated("xena", start, "sub_race")).status_code == 200
+    tl.ensure_account("yuri")
+    move = updated("zoe", start + timedelta(seconds=60), "sub_race")
+    deliver_while_uncommitted(tl, dialect, move_to_yuri, move)
     assert tl.status("zoe").active
     assert ("yuri", True, False) in heard  # yuri had it (the other move), and lost it
 
@@ -136,39 +161,16 @@ def test_a_move_racing_the_first_insert_reports_the_account_it_left(
 ) -> None:
     # Another delivery stores the subscription under yuri and holds its commit while a
     # webhook naming zoe arrives: the webhook waits on the unique key, then moves the row.
-    tl = make_tierline(CATALOG)
-    tl.sync_catalog()
-    heard: list[tuple[str, bool, bool]] = []
-    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    tl, heard = synced(make_tierline)
     start = clock()
-
-    def send(account: str, seconds: int) -> None:
-        payload = fake_event(
-            fake.SUBSCRIPTION_UPDATED,
-            account,
-            start + timedelta(seconds=seconds),
-            subscription_id="sub_race_insert",
-        )
-        assert deliver(tl, "fake", payload).status_code == 200
-
     tl.ensure_account("yuri")
     tl.ensure_account("zoe")
-    other = tl.engine.connect()
-    try:
-        insert_first_row(other, "yuri", "sub_race_insert", start)  # not committed yet
-        webhook = threading.Thread(target=send, args=("zoe", 60))
-        webhook.start()
-        deadline = time.monotonic() + 10
-        with tl.engine.connect() as watcher:
-            while not watcher.execute(text(LOCK_WAITS[dialect])).scalar_one():
-                watcher.rollback()
-                assert time.monotonic() < deadline, "the webhook never waited for the insert"
-                time.sleep(0.02)
-        other.commit()
-    finally:
-        other.close()
-    webhook.join(30)
-    assert not webhook.is_alive()
+    deliver_while_uncommitted(
+        tl,
+        dialect,
+        lambda conn: insert_first_row(conn, "yuri", "sub_race_insert", start),
+        updated("zoe", start + timedelta(seconds=60), "sub_race_insert"),
+    )
     assert tl.status("zoe").active
     assert not tl.status("yuri").active
     assert ("yuri", True, False) in heard  # yuri had it (committed first), and lost it
@@ -189,8 +191,7 @@ def test_a_first_row_committed_between_the_holder_read_and_the_write_is_seen_on_
     # it, and the account it left is unknown until the event is tried again. (MariaDB's
     # locking read waits for the insert.)
     tl = make_tierline(CATALOG)
-    heard: list[tuple[str, bool, bool]] = []
-    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    heard = listen(tl)
     event_type = fake.CHECKOUT_COMPLETED if way == "checkout" else fake.SUBSCRIPTION_UPDATED
     payload = fake_event(
         event_type, "zoe", clock() + timedelta(seconds=60), subscription_id="sub_race_read"
@@ -204,10 +205,9 @@ def test_a_first_row_committed_between_the_holder_read_and_the_write_is_seen_on_
     tl.ensure_account("yuri")
     other = tl.engine.connect()
     insert_first_row(other, "yuri", "sub_race_read", clock())  # not committed yet
-    read_holder = apply.lock_holder
 
     def read_then_let_the_other_commit(conn: Connection, provider: str, sub: str) -> int | None:
-        found = read_holder(conn, provider, sub)
+        found = lock_holder(conn, provider, sub)
         if not other.closed:
             other.commit()
             other.close()
@@ -233,10 +233,7 @@ def test_a_snapshot_naming_no_account_stays_with_the_account_a_racing_move_gave_
     # belongs to the subscription's holder. Another transaction moves the subscription from
     # xena to yuri and holds its commit while such a snapshot (a cancellation) arrives: it
     # waits for the move, then cancels yuri's subscription, and must not move it back to xena.
-    tl = make_tierline(CATALOG, cache_ttl_seconds=300)
-    tl.sync_catalog()
-    heard: list[tuple[str, bool, bool]] = []
-    tl.on_access_change(lambda ref, old, new: heard.append((ref, old.active, new.active)))
+    tl, heard = synced(make_tierline, cache_ttl_seconds=300)
     start = clock()
     created = fake_event(fake.SUBSCRIPTION_CREATED, "xena", start, subscription_id="sub_anon")
     assert deliver(tl, "fake", created).status_code == 200
@@ -249,30 +246,7 @@ def test_a_snapshot_naming_no_account_stays_with_the_account_a_racing_move_gave_
         subscription_id="sub_anon",
     )
     del canceled["data"]["subscription"]["account_ref"]
-
-    def send() -> None:
-        assert deliver(tl, "fake", canceled).status_code == 200
-
-    move = text(
-        "UPDATE tierline_subscription SET account_id = "
-        "(SELECT id FROM tierline_account WHERE ref = 'yuri')"
-    )
-    other = tl.engine.connect()
-    try:
-        other.execute(move)  # not committed yet
-        webhook = threading.Thread(target=send)
-        webhook.start()
-        deadline = time.monotonic() + 10
-        with tl.engine.connect() as watcher:
-            while not watcher.execute(text(LOCK_WAITS[dialect])).scalar_one():
-                watcher.rollback()
-                assert time.monotonic() < deadline, "the webhook never waited for the move"
-                time.sleep(0.02)
-        other.commit()
-    finally:
-        other.close()
-    webhook.join(30)
-    assert not webhook.is_alive()
+    deliver_while_uncommitted(tl, dialect, move_to_yuri, canceled)
     with tl.engine.connect() as conn:
         holder = conn.execute(
             text(

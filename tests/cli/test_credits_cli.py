@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +16,7 @@ from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
 
 from ..access.seed import add_tiers
+from .process import run_process
 
 runner = CliRunner()
 
@@ -138,25 +136,7 @@ def test_assign_exempt(url: str) -> None:
 
 
 def test_error_from_the_real_entry_point_has_no_traceback(url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tierline",
-            "grant-credit",
-            "a",
-            "--days",
-            "-1",
-            "--database-url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = run_process(["grant-credit", "a", "--days", "-1", "--database-url", url])
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from tierline.catalog.spec import Catalog
 from tierline.cli.app import app
 
 from ..billing.inbox_helpers import SECRETS, add_tier, fixture, link_tier
+from .process import run_process
 
 runner = CliRunner()
 
@@ -173,29 +171,12 @@ def test_a_malformed_header_option_is_a_usage_error(url: str, tmp_path: Path) ->
 
 
 def test_a_rejected_ingest_as_a_process_is_one_line_and_exit_1(url: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env["TIERLINE_STRIPE_WEBHOOK_SECRET"] = SECRETS["stripe"]
     body = tmp_path / "paid.json"
     body.write_text(json.dumps(fixture("stripe", "invoice.paid")))
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tierline",
-            "events",
-            "ingest",
-            "stripe",
-            "--body",
-            str(body),
-            "--database-url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    result = run_process(
+        ["events", "ingest", "stripe", "--body", str(body), "--database-url", url],
+        settings={"TIERLINE_STRIPE_WEBHOOK_SECRET": SECRETS["stripe"]},
     )
 
     assert result.returncode == 1
@@ -218,8 +199,6 @@ def test_an_oversized_body_file_is_refused_without_being_read_whole(
     # The web endpoint refuses a body over max_body_bytes before reading it whole; the CLI
     # read the file whole first (a multi-gigabyte capture or /dev/zero: MemoryError).
     pytest.importorskip("resource")  # POSIX only
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env["TIERLINE_STRIPE_WEBHOOK_SECRET"] = SECRETS["stripe"]
     huge = tmp_path / "huge.json"
     with huge.open("wb") as file:
         file.truncate(4 * 2**30)  # sparse: no disk used
@@ -235,24 +214,10 @@ def test_an_oversized_body_file_is_refused_without_being_read_whole(
     for body in (str(huge), "/dev/zero"):
         if not Path(body).exists():
             continue
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                capped,
-                "events",
-                "ingest",
-                "stripe",
-                "--body",
-                body,
-                "--database-url",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
+        result = run_process(
+            ["events", "ingest", "stripe", "--body", body, "--database-url", url],
+            settings={"TIERLINE_STRIPE_WEBHOOK_SECRET": SECRETS["stripe"]},
+            entry=("-c", capped),
         )
         assert "Traceback" not in result.stderr, result.stderr[-2000:]
         assert result.returncode == 1
