@@ -316,12 +316,14 @@ class EffectApplier:
         # changes too (its cached status is dropped, hooks hear it). A snapshot naming none
         # stays with this holder: read without the lock, it could be the account before a
         # concurrent move, and the write would move the subscription back.
-        holder_first = snap.account_ref is None
-        previous = lock_holder(tx.conn, event.provider, snap.external_id) if holder_first else None
-        account = self._account_for(
-            tx, event.provider, snap.account_ref, snap.external_id, snap.customer_id, previous
-        )
-        if not holder_first:
+        if snap.account_ref is None:
+            previous = lock_holder(tx.conn, event.provider, snap.external_id)
+            account = self._account_for(
+                tx, event.provider, None, snap.external_id, snap.customer_id, previous
+            )
+        else:
+            # The account first, as the one-flight path orders them (no lock-order clash).
+            account = self._ensure_account(tx, snap.account_ref)
             previous = lock_holder(tx.conn, event.provider, snap.external_id)
         written = apply_snapshot(
             tx.conn,
